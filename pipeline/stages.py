@@ -1,0 +1,39 @@
+"""One ``Protocol`` per pipeline stage, each with a single verb.
+
+Backends are looked up by name in ``pipeline.registry`` and built with a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from pipeline.types import Audio, Emotion, HistoryTurn, Reply, Risk, Speech, Transcript
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    def transcribe(self, audio: Audio) -> Transcript:
+        """Speech (16 kHz mono float32) to text; empty text when nothing was said."""
+        ...
+
+
+@runtime_checkable
+class EmotionClassifier(Protocol):
+    def classify(self, text: str) -> Emotion:
+        """Text to one of the seven emotion labels with a score for each."""
+        ...
+
+
+@runtime_checkable
+class Responder(Protocol):
+    def respond(self, text: str, emotion: Emotion, risk: Risk, history: Sequence[HistoryTurn] = ()) -> Reply:
+        """The client's words, feeling, risk and the conversation so far to a reply."""
+        ...
+
+
+@runtime_checkable
+class Synthesizer(Protocol):
+    def synthesize(self, text: str) -> Speech:
+        """Korean text to a WAV file."""
+        ...

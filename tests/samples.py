@@ -1,0 +1,44 @@
+"""Audio made in the tests: tones, silence, noise, real speech paths, and other containers."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+KOREAN_SPEECH = REPO.parent / "shared" / "eval" / "korean-speech"
+
+
+def real_sentences() -> list[tuple[Path, str]]:
+    """The three NIKL read sentences (audio path, transcript); see NOTICE.md beside them."""
+    rows = (KOREAN_SPEECH / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    return [(KOREAN_SPEECH / "audio" / r.split("\t")[0], r.split("\t")[1]) for r in rows if r.strip()]
+
+
+def tone(seconds: float = 1.0, sample_rate: int = 16000, freq: float = 220.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def noise(seconds: float = 4.0, sample_rate: int = 16000, amp: float = 0.1, seed: int = 0) -> np.ndarray:
+    return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sample_rate))).astype(np.float32)
+
+
+def encode(samples: np.ndarray, sample_rate: int, fmt: str, subtype: str | None = None) -> bytes:
+    """Encode with libsndfile (WAV, FLAC, OGG)."""
+    buf = io.BytesIO()
+    sf.write(buf, samples, sample_rate, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def encode_ffmpeg(samples: np.ndarray, sample_rate: int, suffix: str, tmp_path: Path, *codec: str) -> bytes:
+    """Encode with ffmpeg to what browsers record (``.webm`` Opus, ``.mp4`` AAC, ``.mp3``)."""
+    src = tmp_path / "src.wav"
+    out = tmp_path / f"out{suffix}"
+    sf.write(src, samples, sample_rate)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *codec, str(out)], check=True)
+    return out.read_bytes()
