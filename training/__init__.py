@@ -1,0 +1,1 @@
+"""Training scripts. Nothing in the app imports this package."""
