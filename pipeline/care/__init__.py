@@ -1,0 +1,1 @@
+"""Care engine: safety and responses."""
