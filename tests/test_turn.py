@@ -1,0 +1,101 @@
+"""One whole turn through the pipeline on fake backends: order, timings, failures."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import soundfile as sf
+
+from pipeline.errors import BackendError, EmptyTextError, TextTooLongError
+from pipeline.settings import Settings
+from pipeline.turn import Pipeline, clean_text
+from pipeline.types import EMOTION_LABELS, Audio, HistoryTurn
+from tests.samples import tone
+
+FAKES = Settings(transcriber="fake", classifier="fake", responder="fake", synthesizer="fake")
+
+
+class BrokenSynthesizer:
+    def synthesize(self, text):
+        raise BackendError(detail="speaker on fire")
+
+
+def test_text_turn_runs_every_stage_with_timings():
+    result = Pipeline(FAKES).run_text("  요즘   너무 우울해요\n")
+    assert result.transcript.text == "요즘 너무 우울해요"
+    assert result.emotion.label == "sadness" and set(result.emotion.scores) == set(EMOTION_LABELS)
+    assert result.risk.level == "none"
+    assert result.reply.text
+    wav = sf.read(io.BytesIO(result.speech.wav))
+    assert wav[1] == 16000 and len(wav[0]) > 0
+    assert {"risk", "emotion", "respond", "synthesize", "total"} <= set(result.timings_ms)
+    assert "transcribe" not in result.timings_ms
+
+
+def test_audio_turn_transcribes_first():
+    result = Pipeline(FAKES).run_audio(Audio(tone(1.0), 16000))
+    assert result.transcript.text == "오늘 좀 우울해요"
+    assert result.timings_ms["transcribe"] >= 0
+    assert result.timings_ms["total"] >= result.timings_ms["transcribe"]
+
+
+def test_high_risk_reaches_the_responder_as_high():
+    result = Pipeline(FAKES).run_text("이제 그만 죽고 싶어요")
+    assert result.risk.level == "high"
+    assert result.reply.kind == "crisis" and "109" in result.reply.text
+
+
+def test_nothing_heard_gives_neutral_emotion_and_still_a_reply():
+    import numpy as np
+
+    result = Pipeline(FAKES).run_audio(Audio(np.zeros(16000, dtype=np.float32), 16000))
+    assert result.transcript.text == ""
+    assert result.emotion.label == "neutral" and result.emotion.scores["neutral"] == 1.0
+    assert result.reply.text
+
+
+def test_history_reaches_the_responder():
+    history = [HistoryTurn("안녕", "안녕하세요", "neutral", "r1"), HistoryTurn("네", "그렇군요", "neutral", "r2")]
+    assert Pipeline(FAKES).run_text("그냥요", history).reply.text.startswith("3번째")
+
+
+def test_synthesis_failure_keeps_the_reply_text():
+    result = Pipeline(FAKES, synthesizer=BrokenSynthesizer()).run_text("오늘 기뻐요")
+    assert result.speech is None
+    assert result.synthesis_error == "backend_error"
+    assert result.reply.text and result.emotion.label == "happiness"
+
+
+def test_backends_are_built_once_and_lazily():
+    pipe = Pipeline(FAKES)
+    assert not pipe.loaded
+    first = pipe.classifier
+    pipe.run_text("하나")
+    assert pipe.classifier is first
+    pipe.load_all()
+    assert pipe.loaded
+
+
+def test_unknown_stage_keyword_is_refused():
+    with pytest.raises(TypeError, match="unknown stages"):
+        Pipeline(FAKES, translator=object())
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t", "\x00\x07"])
+def test_empty_text(text):
+    with pytest.raises(EmptyTextError) as err:
+        clean_text(text, 100)
+    assert err.value.code == "text_empty" and "비어 있어요" in err.value.message
+
+
+def test_too_long_text_says_the_limit():
+    with pytest.raises(TextTooLongError) as err:
+        Pipeline(Settings(max_text_chars=10, classifier="fake", responder="fake")).run_text("가" * 11)
+    assert err.value.code == "text_too_long" and "10자" in err.value.message
+
+
+def test_text_is_nfc_normalised_and_control_characters_dropped():
+    decomposed = "\u1112\u1161\u11ab"  # 한 as three separate jamo
+    assert clean_text(f"{decomposed}국\u200b어", 100) == "한국어"  # zero-width space removed
+    assert clean_text("기분이\x00좋아요\r\n", 100) == "기분이 좋아요"  # control → space
