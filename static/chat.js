@@ -1,0 +1,340 @@
+// Maum chat page: record or type a message, send it to /api, show the reply and play its audio.
+// Plain browser JavaScript, no build step. User text only ever goes into textContent.
+(function () {
+  "use strict";
+
+  var STATUS = {
+    idle: "버튼을 누르고 말씀해 주세요.",
+    listening: "듣는 중… 다 말씀하시면 버튼을 한 번 더 눌러 주세요.",
+    thinking: "생각하는 중…",
+    speaking: "말하는 중…",
+  };
+  var GENERIC_ERROR = "잠시 문제가 생겼어요. 조금 뒤에 다시 시도해 주세요.";
+  var NETWORK_ERROR = "서버에 연결할 수 없어요. 인터넷 연결을 확인하고 다시 시도해 주세요.";
+  var NO_MICROPHONE = "마이크를 쓸 수 없어요. 브라우저에서 마이크 권한을 허락하시거나, 아래에 글로 적어 주세요.";
+  var NO_RECORDING = "이 브라우저에서는 녹음을 쓸 수 없어요. 아래에 글로 적어 주세요.";
+  var EMPTY_RECORDING = "녹음된 소리가 없어요. 다시 한 번 말씀해 주시겠어요?";
+  // Containers the server decodes, in the order browsers record them best.
+  var MIME_TYPES = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
+
+  var root = document.getElementById("chat");
+  var messages = document.getElementById("messages");
+  var statusEl = document.getElementById("status");
+  var errorEl = document.getElementById("error");
+  var recordBtn = document.getElementById("record");
+  var form = document.getElementById("text-form");
+  var textEl = document.getElementById("text");
+  var sendBtn = document.getElementById("send");
+
+  var emotionNames = JSON.parse(root.dataset.emotionNames || "{}");
+  var maxRecordMs = Math.max(1000, Number(root.dataset.maxAudioS || 60) * 1000 - 500);
+
+  var conversation = null; // {id, token}
+  var state = "idle";
+  var recorder = null;
+  var stopTimer = null;
+  var playing = null; // the <audio> now playing
+
+  function setState(next) {
+    state = next;
+    root.dataset.state = next;
+    statusEl.textContent = STATUS[next];
+    var thinking = next === "thinking";
+    recordBtn.disabled = thinking || recordBtn.dataset.unsupported === "true";
+    sendBtn.disabled = thinking || next === "listening";
+    recordBtn.textContent = next === "listening" ? "멈추고 보내기" : "말하기";
+    recordBtn.setAttribute("aria-pressed", next === "listening" ? "true" : "false");
+  }
+
+  function showError(message) {
+    errorEl.textContent = message || GENERIC_ERROR;
+    errorEl.hidden = false;
+  }
+
+  function clearError() {
+    errorEl.textContent = "";
+    errorEl.hidden = true;
+  }
+
+  // fetch() that throws an Error carrying the API's Korean message, status and code.
+  function api(path, options) {
+    options = options || {};
+    var headers = new Headers(options.headers || {});
+    if (conversation) {
+      headers.set("Authorization", "Bearer " + conversation.token);
+    }
+    return fetch(path, {
+      method: options.method || "GET",
+      headers: headers,
+      body: options.body,
+      credentials: "same-origin",
+    }).then(
+      function (response) {
+        return response
+          .json()
+          .catch(function () {
+            return null;
+          })
+          .then(function (body) {
+            if (!response.ok) {
+              var error = new Error((body && body.error && body.error.message) || GENERIC_ERROR);
+              error.status = response.status;
+              error.code = body && body.error && body.error.code;
+              throw error;
+            }
+            return body;
+          });
+      },
+      function () {
+        throw new Error(NETWORK_ERROR);
+      }
+    );
+  }
+
+  function ensureConversation() {
+    if (conversation) {
+      return Promise.resolve(conversation);
+    }
+    return api("/api/conversations", { method: "POST" }).then(function (body) {
+      conversation = { id: body.id, token: body.token };
+      return conversation;
+    });
+  }
+
+  function postTurn(options) {
+    return ensureConversation().then(function () {
+      return api("/api/conversations/" + encodeURIComponent(conversation.id) + "/turns", options);
+    });
+  }
+
+  function addBubble(who, text) {
+    var item = document.createElement("li");
+    item.className = "bubble " + who;
+    var p = document.createElement("p");
+    p.className = "text";
+    p.textContent = text;
+    item.appendChild(p);
+    messages.appendChild(item);
+    item.scrollIntoView({ block: "end", behavior: "smooth" });
+    return item;
+  }
+
+  function addNote(bubble, text, className) {
+    var note = document.createElement("p");
+    note.className = className;
+    note.textContent = text;
+    bubble.appendChild(note);
+    return note;
+  }
+
+  function showTurn(result) {
+    var user = addBubble("user", result.transcript || "(말소리를 알아듣지 못했어요)");
+    var label = result.emotion && result.emotion.label;
+    if (label) {
+      addNote(user, "감정: " + (emotionNames[label] || label), "emotion");
+    }
+    var maum = addBubble("maum", result.reply.text);
+    if (result.risk && result.risk.level === "high") {
+      maum.classList.add("risk-high");
+    }
+    return maum;
+  }
+
+  function stopPlayback() {
+    if (playing) {
+      playing.pause();
+      playing = null;
+    }
+    if (state === "speaking") {
+      setState("idle");
+    }
+  }
+
+  function play(audio) {
+    stopPlayback();
+    playing = audio;
+    audio.currentTime = 0;
+    setState("speaking");
+    audio.onended = function () {
+      if (playing === audio) {
+        playing = null;
+        setState("idle");
+      }
+    };
+    return audio.play().catch(function () {
+      // Autoplay refused: the "다시 듣기" button is still there.
+      playing = null;
+      setState("idle");
+    });
+  }
+
+  // The reply audio needs the token, so it is fetched and played from a blob: URL.
+  function loadReplyAudio(url, bubble) {
+    var headers = new Headers();
+    headers.set("Authorization", "Bearer " + conversation.token);
+    return fetch(url, { headers: headers, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("audio " + response.status);
+        }
+        return response.blob();
+      })
+      .then(function (blob) {
+        var audio = new Audio(URL.createObjectURL(blob));
+        var replay = document.createElement("button");
+        replay.type = "button";
+        replay.className = "replay";
+        replay.textContent = "다시 듣기";
+        replay.addEventListener("click", function () {
+          play(audio);
+        });
+        bubble.appendChild(replay);
+        return play(audio);
+      });
+  }
+
+  function sendTurn(options) {
+    clearError();
+    setState("thinking");
+    return postTurn(options)
+      .catch(function (error) {
+        // The server no longer knows this conversation (e.g. it was reset): start a new one, once.
+        if (conversation && (error.status === 401 || error.status === 404)) {
+          conversation = null;
+          return postTurn(options);
+        }
+        throw error;
+      })
+      .then(function (result) {
+        var bubble = showTurn(result);
+        if (!result.reply.audio_url) {
+          setState("idle");
+          return true;
+        }
+        return loadReplyAudio(result.reply.audio_url, bubble)
+          .catch(function () {
+            setState("idle");
+          })
+          .then(function () {
+            return true;
+          });
+      })
+      .catch(function (error) {
+        showError(error.message);
+        setState("idle");
+        return false;
+      });
+  }
+
+  function pickMimeType() {
+    if (typeof MediaRecorder.isTypeSupported !== "function") {
+      return "";
+    }
+    for (var i = 0; i < MIME_TYPES.length; i++) {
+      if (MediaRecorder.isTypeSupported(MIME_TYPES[i])) {
+        return MIME_TYPES[i];
+      }
+    }
+    return "";
+  }
+
+  function extensionFor(mimeType) {
+    if (mimeType.indexOf("webm") >= 0) return "webm";
+    if (mimeType.indexOf("ogg") >= 0) return "ogg";
+    if (mimeType.indexOf("mp4") >= 0) return "m4a";
+    if (mimeType.indexOf("wav") >= 0) return "wav";
+    return "bin";
+  }
+
+  function startRecording() {
+    clearError();
+    stopPlayback();
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(
+      function (stream) {
+        var mimeType = pickMimeType();
+        var chunks = [];
+        var current = new MediaRecorder(stream, mimeType ? { mimeType: mimeType } : undefined);
+        current.addEventListener("dataavailable", function (event) {
+          if (event.data && event.data.size) {
+            chunks.push(event.data);
+          }
+        });
+        current.addEventListener("stop", function () {
+          stream.getTracks().forEach(function (track) {
+            track.stop();
+          });
+          clearTimeout(stopTimer);
+          recorder = null;
+          var type = current.mimeType || mimeType || "application/octet-stream";
+          var blob = new Blob(chunks, { type: type });
+          if (!blob.size) {
+            showError(EMPTY_RECORDING);
+            setState("idle");
+            return;
+          }
+          var body = new FormData();
+          body.append("audio", blob, "recording." + extensionFor(type));
+          sendTurn({ method: "POST", body: body });
+        });
+        recorder = current;
+        current.start();
+        setState("listening");
+        stopTimer = setTimeout(stopRecording, maxRecordMs);
+      },
+      function () {
+        showError(NO_MICROPHONE);
+        setState("idle");
+      }
+    );
+  }
+
+  function stopRecording() {
+    if (recorder && recorder.state !== "inactive") {
+      recorder.stop();
+    }
+  }
+
+  recordBtn.addEventListener("click", function () {
+    if (recorder) {
+      stopRecording();
+    } else if (state !== "thinking") {
+      startRecording();
+    }
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = textEl.value;
+    if (!text.trim()) {
+      textEl.focus();
+      return;
+    }
+    stopPlayback();
+    sendTurn({
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: text }),
+    }).then(function (sent) {
+      if (sent) {
+        textEl.value = "";
+      }
+    });
+  });
+
+  textEl.addEventListener("keydown", function (event) {
+    // Enter sends, Shift+Enter breaks the line; never while a Hangul syllable is being composed.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      if (!sendBtn.disabled) {
+        form.requestSubmit();
+      }
+    }
+  });
+
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder) {
+    // No microphone API (an old browser, or a page not served over HTTPS): typing still works.
+    recordBtn.dataset.unsupported = "true";
+    STATUS.idle = NO_RECORDING;
+  }
+  setState("idle");
+})();

@@ -1,0 +1,45 @@
+"""Shared fixtures: ``settings`` (fake pipeline, SQLite in a temporary folder), ``app``, ``client``, ``runner``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from pipeline.settings import Settings
+from webapp import create_app
+from webapp.config import AppSettings
+from webapp.db import db
+
+FAKE_PIPELINE = Settings(transcriber="fake", classifier="fake", responder="fake", synthesizer="fake")
+
+
+@pytest.fixture
+def settings(tmp_path) -> AppSettings:
+    """App settings on the fake backends, with the instance folder (and its SQLite file) in ``tmp_path``."""
+    return AppSettings(instance_path=str(tmp_path / "instance"), secret_key="test-secret-key", pipeline=FAKE_PIPELINE)
+
+
+@pytest.fixture
+def app(settings: AppSettings) -> Iterator[Flask]:
+    """The app, its database created by the Alembic migrations (as in production)."""
+    app = create_app(settings)
+    app.config.update(TESTING=True)
+    with app.app_context():
+        flask_migrate.upgrade()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()

@@ -1,0 +1,19 @@
+"""The chat page. Everything after the first paint happens in ``static/chat.js`` through ``/api``."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from pipeline.types import EMOTION_LABELS, EMOTION_NAMES_KO
+from webapp.chat import bp
+
+
+@bp.get("/")
+def index() -> str:
+    settings = current_app.extensions["maum.settings"].pipeline
+    return render_template(
+        "chat/index.html",
+        emotion_names={label: EMOTION_NAMES_KO[label] for label in EMOTION_LABELS},
+        max_audio_s=settings.max_audio_s,
+        max_text_chars=settings.max_text_chars,
+    )

@@ -1,0 +1,111 @@
+"""Web app settings: one frozen dataclass, loaded from ``MAUM_*`` environment variables.
+
+Like ``pipeline.settings.Settings`` (which it carries in its ``pipeline`` field), nothing here
+reads the environment at import time: call ``AppSettings.from_env()``. Tests build an
+``AppSettings`` directly and never touch ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.settings import ENV_PREFIX, Settings, load_from_env, setting
+
+#: The repository root: top-level ``templates/``, ``static/``, ``migrations/`` and ``instance/`` live here.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: File name of the default SQLite database inside the instance folder.
+SQLITE_FILENAME = "maum.sqlite3"
+
+#: File inside the instance folder that keeps the generated secret key.
+SECRET_KEY_FILENAME = "secret_key"
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What the web app runs with. The defaults need no configuration at all."""
+
+    database_url: str = setting(
+        "", "SQLAlchemy database URL (DATABASE_URL also works); empty means SQLite in the instance folder."
+    )
+    secret_key: str = setting("", "Flask secret key; empty means one generated once and kept in the instance folder.")
+    instance_path: str = setting("", "Folder for the database, audio files and secret key; empty means ./instance.")
+    max_upload_bytes: int = setting(26 * 1024 * 1024, "Largest accepted request body, in bytes.")
+    pipeline: Settings = field(
+        default_factory=Settings,
+        metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, prefix: str = ENV_PREFIX) -> AppSettings:
+        """Build settings from ``{prefix}{FIELD_NAME}`` variables, plus the pipeline's own.
+
+        ``DATABASE_URL`` (as set by most hosting platforms) is used when ``MAUM_DATABASE_URL`` is not.
+        """
+        environ = os.environ if environ is None else environ
+        # The nested pipeline settings are not a single variable: keep a stray MAUM_PIPELINE out.
+        simple = {k: v for k, v in environ.items() if k != prefix + "PIPELINE"}
+        if prefix + "DATABASE_URL" not in simple and "DATABASE_URL" in simple:
+            simple[prefix + "DATABASE_URL"] = simple["DATABASE_URL"]
+        loaded = load_from_env(cls, simple, prefix)
+        return dataclasses.replace(loaded, pipeline=Settings.from_env(environ, prefix))
+
+    def resolved_instance_path(self) -> Path:
+        """Return the instance folder as an absolute path."""
+        return Path(self.instance_path).expanduser().resolve() if self.instance_path else REPO_ROOT / "instance"
+
+    def sqlalchemy_url(self, instance_path: Path) -> str:
+        """Return the database URL SQLAlchemy should use.
+
+        Empty means a SQLite file in ``instance_path``. ``postgres://`` and ``postgresql://`` URLs (the
+        form hosting platforms hand out) get the psycopg 3 driver; explicit drivers are kept.
+        """
+        url = self.database_url.strip()
+        if not url:
+            return f"sqlite:///{instance_path / SQLITE_FILENAME}"
+        for scheme in ("postgres://", "postgresql://"):
+            if url.startswith(scheme):
+                return "postgresql+psycopg://" + url[len(scheme) :]
+        return url
+
+    def resolved_secret_key(self, instance_path: Path) -> str:
+        """Return the configured secret key, or the one kept in the instance folder (made on first use)."""
+        return self.secret_key or load_or_create_secret_key(instance_path / SECRET_KEY_FILENAME)
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    """Read the key in ``path``, creating it (mode 0600) when it does not exist yet.
+
+    Several gunicorn workers start at once: the key is written to a private temporary file and
+    hard-linked into place, which fails if another worker won the race, so every worker ends up
+    with the same complete key.
+    """
+    if path.exists():
+        return _read_key(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another worker was first; use its key
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
+    key = path.read_text(encoding="ascii").strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret key")
+    return key

@@ -1,0 +1,7 @@
+"""Health checks for load balancers and operators: ``/healthz`` and ``/readyz``."""
+
+from flask import Blueprint
+
+bp = Blueprint("health", __name__)
+
+from webapp.health import views  # noqa: E402, F401 - registers the routes on bp
