@@ -1,0 +1,22 @@
+# The two commands a newcomer needs (see README):
+#   make run    set everything up and start Maum on http://127.0.0.1:8000
+#   make test   set everything up and run the whole test suite
+.PHONY: run test lint bench train-emotion
+
+run:
+	bash scripts/setup.sh run
+	HF_HUB_OFFLINE=1 .venv/bin/gunicorn wsgi:app -c gunicorn.conf.py
+
+test:
+	bash scripts/setup.sh test
+	HF_HUB_OFFLINE=1 .venv/bin/python -m pytest
+	.venv/bin/ruff check .
+
+lint:
+	.venv/bin/ruff check .
+
+bench:
+	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pipeline_bench
+
+train-emotion:
+	.venv/bin/python -m training.train_emotion_head
