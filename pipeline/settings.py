@@ -47,6 +47,12 @@ class Settings:
     language: str = setting("ko", "Language spoken by clients (Whisper language code).")
     emotion_head: str = setting("", "Emotion head file (.npz); empty means the one shipped in pipeline/assets.")
     replies_path: str = setting("", "Curated reply bank (JSON); empty means the one shipped in pipeline/care/data.")
+    care_min_match: float = setting(
+        0.92, "Cue similarity (e5 cosine) below which the care responder invites more instead of guessing."
+    )
+    care_min_emotion: float = setting(
+        0.6, "Emotion probability the care responder trusts when no cue is close in meaning."
+    )
     espeak_voice: str = setting("ko", "espeak-ng voice name.")
     espeak_rate_wpm: int = setting(160, "espeak-ng speaking rate in words per minute.")
     max_audio_s: float = setting(60.0, "Longest accepted recording, in seconds.")

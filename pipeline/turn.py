@@ -93,9 +93,10 @@ class Pipeline:
         return self.backend("synthesizer")
 
     def load_all(self) -> None:
-        """Build every backend now (readiness checks, benchmarks)."""
+        """Build every backend now and compile the risk rules (readiness checks, benchmarks)."""
         for stage in registry.STAGES:
             self.backend(stage)
+        assess_risk("")  # the first call compiles the patterns (~40 ms); not a client's turn
 
     @property
     def loaded(self) -> bool:

@@ -37,7 +37,7 @@ EMOTION_NAMES_KO: Mapping[str, str] = {
 RISK_LEVELS: tuple[str, ...] = ("none", "watch", "high")
 
 #: What kind of reply the responder gave.
-REPLY_KINDS: tuple[str, ...] = ("empathy", "crisis", "greeting", "thanks", "goodbye", "identity", "fallback")
+REPLY_KINDS: tuple[str, ...] = ("empathy", "crisis", "greeting", "thanks", "goodbye", "identity", "listen", "fallback")
 
 
 @dataclass(frozen=True, eq=False)

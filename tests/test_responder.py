@@ -51,6 +51,7 @@ def small_bank(tmp_path):
             "thanks": [{"id": "thanks-01", "text": "말씀해 주셔서 저도 고마워요."}],
             "goodbye": [{"id": "bye-01", "text": "언제든 다시 오세요."}],
             "identity": [{"id": "who-01", "text": "저는 AI 마음이에요."}],
+            "listen": [{"id": "listen-01", "text": "그러셨군요. 조금 더 들려주실래요?"}],
             "fallback": [{"id": "fb-01", "text": "잘 듣지 못했어요. 다시 말씀해 주시겠어요?"},
                          {"id": "fb-02", "text": "조금 더 이야기해 주시겠어요?"}],
         },
@@ -62,9 +63,14 @@ def small_bank(tmp_path):
     return path
 
 
+def make_responder(tmp_path, **settings):
+    return CareResponder(Settings(replies_path=str(small_bank(tmp_path)), **settings), embed=bigram_embed)
+
+
 @pytest.fixture
 def responder(tmp_path):
-    return CareResponder(Settings(replies_path=str(small_bank(tmp_path))), embed=bigram_embed)
+    # Bigram cosines are far lower than e5's, so the "nothing is close" threshold is off here.
+    return make_responder(tmp_path, care_min_match=0.0)
 
 
 def test_closest_reply_by_meaning(responder):
@@ -74,8 +80,8 @@ def test_closest_reply_by_meaning(responder):
 
 
 def test_emotion_breaks_ties_between_similar_cues(responder):
-    scores_sad = responder.rank("오늘", emotion("sadness"))
-    scores_happy = responder.rank("오늘", emotion("happiness"))
+    scores_sad, _ = responder.rank("오늘", emotion("sadness"))
+    scores_happy, _ = responder.rank("오늘", emotion("happiness"))
     ids = [r.id for r in responder.bank.replies]
     assert scores_happy[ids.index("happy-gen-01")] - scores_sad[ids.index("happy-gen-01")] > 0.2
 
@@ -89,6 +95,19 @@ def test_no_reply_repeats_within_a_conversation(responder):
         history.append(HistoryTurn("회사에서 혼나서 속상해요", reply.text, "sadness", reply.reply_id))
     assert len(set(seen)) == 4
     assert seen[:2] == ["sad-work-01", "sad-work-02"]
+
+
+def test_when_nothing_is_close_a_clear_emotion_gets_a_general_reply(tmp_path):
+    responder = make_responder(tmp_path, care_min_match=1.01)  # no cue can be this close
+    reply = responder.respond("회사에서 혼나서 속상해요", emotion("happiness"), Risk())
+    assert reply.reply_id == "happy-gen-01" and reply.kind == "empathy"
+
+
+def test_when_nothing_is_close_and_the_emotion_is_unclear_it_invites_more(tmp_path):
+    responder = make_responder(tmp_path, care_min_match=1.01)
+    unclear = Emotion(label="neutral", scores={lab: 1 / 7 for lab in EMOTION_LABELS})
+    reply = responder.respond("라디오도 영화도 몰랐다", unclear, Risk())
+    assert reply.kind == "listen" and reply.reply_id == "listen-01"
 
 
 def test_high_risk_always_gets_a_crisis_reply_even_when_greeting(responder):
@@ -163,3 +182,30 @@ def test_shipped_bank_is_valid_and_every_crisis_reply_has_every_number():
         assert all(n in reply.text for n in CRISIS_NUMBERS), reply.id
     texts = [r.text for r in bank.replies]
     assert len(set(texts)) == len(texts)
+
+
+@pytest.fixture(scope="module")
+def real_responder():
+    from pipeline.backends.e5_head import E5HeadClassifier
+
+    return CareResponder(Settings()), E5HeadClassifier(Settings())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "situations"),
+    [("회사에서 상사한테 또 혼났어요", {"work"}), ("남자친구랑 어제 헤어졌어요", {"relationships"}),
+     ("시험을 완전히 망쳤어", {"school"}), ("월세 낼 돈이 없어서 막막해요", {"money"})],
+)  # fmt: skip
+def test_real_embeddings_find_the_situation(real_responder, text, situations):
+    responder, classifier = real_responder
+    reply = responder.respond(text, classifier.classify(text), Risk())
+    chosen = next(r for r in responder.bank.replies if r.id == reply.reply_id)
+    assert chosen.situation in situations, (reply.reply_id, reply.text)
+
+
+@pytest.mark.slow
+def test_real_embeddings_do_not_invent_a_situation_for_an_unrelated_sentence(real_responder):
+    responder, classifier = real_responder
+    reply = responder.respond("라디오도 영화도 몰랐다", classifier.classify("라디오도 영화도 몰랐다"), Risk())
+    assert reply.kind == "listen" or reply.reply_id.split("-")[1] == "general", reply.reply_id

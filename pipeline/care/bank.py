@@ -20,7 +20,7 @@ from pipeline.errors import ModelFilesError
 from pipeline.types import EMOTION_LABELS
 
 SITUATIONS = ("work", "school", "family", "relationships", "health", "money", "loneliness", "general")
-INTENTS = ("greeting", "thanks", "goodbye", "identity", "fallback")
+INTENTS = ("greeting", "thanks", "goodbye", "identity", "listen", "fallback")
 
 
 @dataclass(frozen=True)

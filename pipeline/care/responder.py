@@ -5,8 +5,11 @@ Order of decisions for one turn:
 2. nothing heard → a gentle request to say it again;
 3. a short social turn (greeting, thanks, goodbye, "who are you") → a fitting answer;
 4. otherwise the bank reply whose client cues are closest in meaning (e5 cosine), nudged
-   towards the detected emotion, never one already used in this conversation. A ``watch``
-   level adds a soft pointer to a human line.
+   towards the detected emotion, never one already used in this conversation. When no cue is
+   close (``care_min_match``), the reply comes from the ``general`` situation of a clearly
+   detected emotion, or, when the emotion is unclear too, is a reflective invitation to say
+   more (``listen``): better to ask than to answer a situation the client never mentioned.
+   A ``watch`` level adds a soft pointer to a human line.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class CareResponder:
     name = "care"
 
     def __init__(self, settings: Settings, embed=None) -> None:
+        self.min_match = settings.care_min_match
+        self.min_emotion = settings.care_min_emotion
         self.bank = load_bank(settings.replies_path or None)
         self.embed = embed or shared_embedder().embed_queries
         cache = None if embed else settings.resolved_cache_dir  # test embedders are not cached
@@ -87,24 +92,30 @@ class CareResponder:
         elif intent := detect_intent(text):
             chosen, kind = _first_unused(self.bank.intents[intent], used), intent
         else:
-            chosen, kind = self._closest(text, emotion, used), "empathy"
+            chosen = self._closest(text, emotion, used)
+            kind = "listen" if chosen in self.bank.intents["listen"] else "empathy"
         reply_text = chosen.text
         if risk.level == "watch" and kind == "empathy":
             reply_text = f"{reply_text} {WATCH_NOTE}"
         return Reply(text=reply_text, kind=kind, reply_id=chosen.id, latency_ms=(time.perf_counter() - start) * 1000.0)
 
-    def rank(self, text: str, emotion: Emotion) -> np.ndarray:
-        """Score of every bank reply for ``text`` (higher fits better), shape (number of replies,)."""
+    def rank(self, text: str, emotion: Emotion) -> tuple[np.ndarray, float]:
+        """Score of every bank reply for ``text`` (higher fits better) and the best cue cosine."""
         query = np.asarray(self.embed([text]), dtype=np.float32)[0]
         cue_scores = self.cue_matrix @ query
         scores = np.full(len(self.bank.replies), -np.inf, dtype=np.float32)
         np.maximum.at(scores, self.cue_owner, cue_scores)
         bonus = np.array([emotion.scores.get(r.emotion, 0.0) for r in self.bank.replies], dtype=np.float32)
-        return scores + EMOTION_WEIGHT * bonus
+        return scores + EMOTION_WEIGHT * bonus, float(cue_scores.max())
 
     def _closest(self, text: str, emotion: Emotion, used: set[str]) -> BankReply:
-        scores = self.rank(text, emotion)
+        scores, best_match = self.rank(text, emotion)
+        allowed = np.ones(len(scores), dtype=bool)
+        if best_match < self.min_match:
+            if emotion.scores[emotion.label] < self.min_emotion:
+                return _first_unused(self.bank.intents["listen"], used)
+            allowed = np.array([r.situation == "general" for r in self.bank.replies])
         for i in np.argsort(-scores, kind="stable"):
-            if self.bank.replies[i].id not in used:
+            if allowed[i] and self.bank.replies[i].id not in used:
                 return self.bank.replies[i]
-        return self.bank.replies[int(np.argmax(scores))]  # every reply used: a very long conversation
+        return _first_unused(self.bank.intents["listen"], used)  # a very long conversation
