@@ -70,6 +70,20 @@ def test_a_local_model_path_without_weights_is_a_clear_error(tmp_path):
         WhisperTranscriber(Settings(whisper_model=str(tmp_path)))
 
 
+def test_a_model_name_is_looked_up_locally_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty Hugging Face cache
+    with pytest.raises(ModelFilesError, match="nothing is downloaded at run time"):
+        WhisperTranscriber(Settings(whisper_model="large-v3"))
+
+
+@pytest.mark.slow
+def test_a_local_model_folder_is_used(tmp_path):
+    folder = prepare_whisper_base(tmp_path / "cache")
+    transcriber = WhisperTranscriber(Settings(whisper_model=str(folder)))
+    path, text = real_sentences()[0]
+    assert cer([text], [transcriber.transcribe(audio.decode_file(path)).text]) <= 0.15
+
+
 @pytest.mark.parametrize(
     ("text", "no_speech", "logprob", "dropped"),
     [

