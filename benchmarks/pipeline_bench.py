@@ -31,7 +31,7 @@ import numpy as np
 
 from pipeline import audio
 from pipeline.care.risk import assess_risk
-from pipeline.metrics import cer
+from pipeline.metrics import cer, read_transcripts
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 
@@ -57,11 +57,6 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "p95": round(float(np.percentile(arr, 95)), 1),
         "n": len(values),
     }
-
-
-def read_transcripts(folder: Path) -> list[tuple[Path, str]]:
-    rows = (folder / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    return [(folder / "audio" / r.split("\t")[0], r.split("\t")[1]) for r in rows if r.strip()]
 
 
 def run(speech_dir: Path, repeat: int) -> dict:

@@ -78,8 +78,9 @@ def check(samples: np.ndarray, settings: Settings) -> Audio:
         raise AudioTooLongError(settings.max_audio_s, detail=f"{duration_s:.1f} s")
     if duration_s < settings.min_audio_s:
         raise AudioTooShortError(detail=f"{duration_s:.3f} s")
-    if loudest_dbfs(samples) < settings.silence_dbfs:
-        raise SilentAudioError(detail=f"loudest frame {loudest_dbfs(samples):.1f} dBFS")
+    loudest = loudest_dbfs(samples)
+    if loudest < settings.silence_dbfs:
+        raise SilentAudioError(detail=f"loudest frame {loudest:.1f} dBFS")
     return Audio(samples=samples, sample_rate=SAMPLE_RATE)
 
 

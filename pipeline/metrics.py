@@ -7,9 +7,11 @@ not something the client said.
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 import jiwer
 
@@ -45,3 +47,15 @@ def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
         return " ".join(normalize_for_cer(w) for w in text.split() if normalize_for_cer(w))
 
     return float(jiwer.wer([words(r) for r in references], [words(h) or "" for h in hypotheses]))
+
+
+def read_transcripts(folder: str | Path) -> list[tuple[Path, str]]:
+    """(audio path, transcript) for each row of ``folder/transcripts.tsv``.
+
+    Every evaluation set here has this layout: a TSV with ``file`` and ``transcript`` columns and
+    the audio under ``folder/audio/``.
+    """
+    folder = Path(folder)
+    with open(folder / "transcripts.tsv", encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [(folder / "audio" / row["file"], row["transcript"]) for row in rows if row.get("file")]

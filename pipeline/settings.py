@@ -71,6 +71,11 @@ class Settings:
         return load_from_env(cls, environ if environ is not None else os.environ, prefix)
 
 
+def env_fields(cls: type) -> list[dataclasses.Field]:
+    """The fields of ``cls`` that are single environment variables (not marked ``env: False``)."""
+    return [f for f in dataclasses.fields(cls) if f.metadata.get("env", True)]
+
+
 def load_from_env(cls: type[T], environ: Mapping[str, str], prefix: str) -> T:
     """Fill the simple-typed fields of dataclass ``cls`` from ``environ``.
 
@@ -78,7 +83,7 @@ def load_from_env(cls: type[T], environ: Mapping[str, str], prefix: str) -> T:
         ValueError: a variable does not parse as its field's type (names the variable).
     """
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
+    for f in env_fields(cls):
         name = prefix + f.name.upper()
         if name not in environ:
             continue
@@ -108,7 +113,7 @@ def _parse(raw: str, type_name: Any, name: str) -> Any:
 
 def describe(cls: type) -> list[tuple[str, str, Any]]:
     """(environment variable, help, default) for each field, for docs and ``--help``."""
-    return [(ENV_PREFIX + f.name.upper(), f.metadata.get("help", ""), f.default) for f in dataclasses.fields(cls)]
+    return [(ENV_PREFIX + f.name.upper(), f.metadata.get("help", ""), f.default) for f in env_fields(cls)]
 
 
 def resolve_device(device: str) -> str:

@@ -56,13 +56,19 @@
     errorEl.hidden = true;
   }
 
-  // fetch() that throws an Error carrying the API's Korean message, status and code.
-  function api(path, options) {
-    options = options || {};
-    var headers = new Headers(options.headers || {});
+  // Request headers, with the conversation's token once there is one.
+  function authHeaders(extra) {
+    var headers = new Headers(extra || {});
     if (conversation) {
       headers.set("Authorization", "Bearer " + conversation.token);
     }
+    return headers;
+  }
+
+  // fetch() that throws an Error carrying the API's Korean message, status and code.
+  function api(path, options) {
+    options = options || {};
+    var headers = authHeaders(options.headers);
     return fetch(path, {
       method: options.method || "GET",
       headers: headers,
@@ -170,9 +176,7 @@
 
   // The reply audio needs the token, so it is fetched and played from a blob: URL.
   function loadReplyAudio(url, bubble) {
-    var headers = new Headers();
-    headers.set("Authorization", "Bearer " + conversation.token);
-    return fetch(url, { headers: headers, credentials: "same-origin" })
+    return fetch(url, { headers: authHeaders(), credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("audio " + response.status);

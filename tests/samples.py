@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from pipeline.metrics import read_transcripts
+
 REPO = Path(__file__).resolve().parents[1]
 KOREAN_SPEECH = REPO.parent / "shared" / "eval" / "korean-speech"
 
 
 def real_sentences() -> list[tuple[Path, str]]:
     """The three NIKL read sentences (audio path, transcript); see NOTICE.md beside them."""
-    rows = (KOREAN_SPEECH / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
-    return [(KOREAN_SPEECH / "audio" / r.split("\t")[0], r.split("\t")[1]) for r in rows if r.strip()]
+    return read_transcripts(KOREAN_SPEECH)
 
 
 def tone(seconds: float = 1.0, sample_rate: int = 16000, freq: float = 220.0, amp: float = 0.3) -> np.ndarray:

@@ -48,11 +48,9 @@ class AppSettings:
         ``DATABASE_URL`` (as set by most hosting platforms) is used when ``MAUM_DATABASE_URL`` is not.
         """
         environ = os.environ if environ is None else environ
-        # The nested pipeline settings are not a single variable: keep a stray MAUM_PIPELINE out.
-        simple = {k: v for k, v in environ.items() if k != prefix + "PIPELINE"}
-        if prefix + "DATABASE_URL" not in simple and "DATABASE_URL" in simple:
-            simple[prefix + "DATABASE_URL"] = simple["DATABASE_URL"]
-        loaded = load_from_env(cls, simple, prefix)
+        if prefix + "DATABASE_URL" not in environ and "DATABASE_URL" in environ:
+            environ = {**environ, prefix + "DATABASE_URL": environ["DATABASE_URL"]}
+        loaded = load_from_env(cls, environ, prefix)
         return dataclasses.replace(loaded, pipeline=Settings.from_env(environ, prefix))
 
     def resolved_instance_path(self) -> Path:

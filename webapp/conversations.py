@@ -71,7 +71,6 @@ def record_turn(
     *,
     user_audio: bytes | None,
     backends: Mapping[str, str],
-    timings_ms: Mapping[str, float],
 ) -> Turn:
     """Store a turn and its audio files all-or-nothing.
 
@@ -85,7 +84,6 @@ def record_turn(
         result: what the pipeline produced.
         user_audio: the upload exactly as received, or None for a typed message.
         backends: stage → backend name that produced the result.
-        timings_ms: stage → milliseconds, as reported to the client.
 
     Raises:
         ApiError: 409 when another turn of the same conversation was stored at the same moment.
@@ -122,7 +120,7 @@ def record_turn(
             risk_reasons=list(result.risk.reasons),
             risk_categories=list(result.risk.categories),
             backends=dict(backends),
-            timings_ms=dict(timings_ms),
+            timings_ms=dict(result.timings_ms),
             user_audio_path=user_file.path if user_file else None,
             user_audio_sha256=user_file.sha256 if user_file else None,
             reply_audio_path=reply_file.path if reply_file else None,

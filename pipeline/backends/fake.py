@@ -26,7 +26,7 @@ _FAKE_CUES = {
 
 
 class FakeTranscriber:
-    """Hears ``settings``-independent fixed text when there is sound, nothing when quiet."""
+    """Hears one fixed sentence when there is sound, nothing when it is quieter than ``silence_dbfs``."""
 
     name = "fake"
     text = "오늘 좀 우울해요"

@@ -92,8 +92,7 @@ class CareResponder:
         elif intent := detect_intent(text):
             chosen, kind = _first_unused(self.bank.intents[intent], used), intent
         else:
-            chosen = self._closest(text, emotion, used)
-            kind = "listen" if chosen in self.bank.intents["listen"] else "empathy"
+            chosen, kind = self._closest(text, emotion, used)
         reply_text = chosen.text
         if risk.level == "watch" and kind == "empathy":
             reply_text = f"{reply_text} {WATCH_NOTE}"
@@ -108,14 +107,15 @@ class CareResponder:
         bonus = np.array([emotion.scores.get(r.emotion, 0.0) for r in self.bank.replies], dtype=np.float32)
         return scores + EMOTION_WEIGHT * bonus, float(cue_scores.max())
 
-    def _closest(self, text: str, emotion: Emotion, used: set[str]) -> BankReply:
+    def _closest(self, text: str, emotion: Emotion, used: set[str]) -> tuple[BankReply, str]:
+        """The best unused bank reply and its kind (``empathy``, or ``listen`` when none fits)."""
         scores, best_match = self.rank(text, emotion)
         allowed = np.ones(len(scores), dtype=bool)
         if best_match < self.min_match:
             if emotion.scores[emotion.label] < self.min_emotion:
-                return _first_unused(self.bank.intents["listen"], used)
+                return _first_unused(self.bank.intents["listen"], used), "listen"
             allowed = np.array([r.situation == "general" for r in self.bank.replies])
         for i in np.argsort(-scores, kind="stable"):
             if allowed[i] and self.bank.replies[i].id not in used:
-                return self.bank.replies[i]
-        return _first_unused(self.bank.intents["listen"], used)  # a very long conversation
+                return self.bank.replies[i], "empathy"
+        return _first_unused(self.bank.intents["listen"], used), "listen"  # a very long conversation

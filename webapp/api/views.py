@@ -117,7 +117,6 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
         result,
         user_audio=payload if kind == "audio" else None,
         backends=pipeline.backend_names(),
-        timings_ms=dict(result.timings_ms),
     )
     return jsonify(_turn_json(turn)), 201
 
