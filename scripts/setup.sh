@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-APT_PACKAGES=(espeak-ng ffmpeg)
+APT_PACKAGES=(espeak-ng ffmpeg nodejs npm)
+# The tests also drive Debian's Chromium and run the API against a real PostgreSQL server.
+[ "$mode" = test ] && APT_PACKAGES+=(chromium postgresql)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -29,7 +31,7 @@ fi
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), "Maum needs Python 3.11"'
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 extras=""
-[ "$mode" = test ] && extras="[test]"
+[ "$mode" = test ] && extras="[test,tensorflow]"
 stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)${extras}"
 if [ ! -f "$stamp" ]; then
   log "installing the project into $VENV"
