@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README):
 #   make run    set everything up and start Maum on http://127.0.0.1:8000
 #   make test   set everything up and run the whole test suite
-.PHONY: run test lint bench train-emotion
+.PHONY: run test lint bench load train-emotion
 
 run:
 	bash scripts/setup.sh run
@@ -9,7 +9,7 @@ run:
 
 test:
 	bash scripts/setup.sh test
-	HF_HUB_OFFLINE=1 .venv/bin/python -m pytest
+	MAUM_TEST_POSTGRES_URL=$$(bash scripts/test_postgres.sh) HF_HUB_OFFLINE=1 .venv/bin/python -m pytest
 	.venv/bin/ruff check .
 
 lint:
@@ -17,6 +17,9 @@ lint:
 
 bench:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pipeline_bench
+
+load:
+	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.load_test --clients 8 --turns 5
 
 train-emotion:
 	.venv/bin/python -m training.train_emotion_head

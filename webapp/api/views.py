@@ -8,6 +8,9 @@ conversation it is 404, as for an id that does not exist.
 
 from __future__ import annotations
 
+import json
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, send_file, url_for
@@ -77,9 +80,25 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
         "transcript": turn.user_text,
         "emotion": {"label": turn.emotion_label, "scores": turn.emotion_scores},
         "risk": {"level": turn.risk_level, "reasons": turn.risk_reasons},
-        "reply": {"text": turn.reply_text, "kind": turn.reply_kind, "audio_url": audio_url},
+        "reply": {
+            "text": turn.reply_text,
+            "kind": turn.reply_kind,
+            "audio_url": audio_url,
+            "audio_missing": turn.reply_audio_missing,
+        },
         "timings_ms": turn.timings_ms,
     }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI 3.1 description, ``webapp/api/openapi.json`` (kept true by tests/test_openapi.py)."""
+    return json.loads(resources.files("webapp.api").joinpath("openapi.json").read_text(encoding="utf-8"))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
 
 
 @bp.post("/conversations")
