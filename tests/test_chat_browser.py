@@ -1,0 +1,90 @@
+"""The real chat page in Debian's Chromium, against gunicorn with the default models.
+
+The microphone is a real Korean recording (NIKL, see tests/samples.py). The test speaks, checks
+what was heard, the reply and its audio, that the turn is in the database, and that the page
+loaded nothing from outside the server. The screenshot lands in tests/artifacts/chat-phone.png.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect, sync_playwright
+
+from pipeline.metrics import cer
+from tests.browser import PageWatch, launch_chromium, live_server, save_screenshot
+from tests.samples import real_sentences
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with live_server(tmp_path_factory.mktemp("chat-server")) as server:
+        yield server
+
+
+def rows(server, sql: str) -> list[tuple]:
+    engine = sa.create_engine(server.database_url())
+    try:
+        with engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(sa.text(sql))]
+    finally:
+        engine.dispose()
+
+
+def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(server):
+    wav, expected = real_sentences()[0]
+    with sync_playwright() as p:
+        browser = launch_chromium(p, fake_audio=wav)
+        context = browser.new_context(viewport=PHONE, locale="ko-KR")
+        context.grant_permissions(["microphone"], origin=server.url)
+        page = context.new_page()
+        watch = PageWatch(page, server.url)
+        page.goto(server.url)
+
+        chat = page.locator("#chat")
+        expect(chat).to_have_attribute("data-state", "idle")
+        # This Chromium has no Korean speechSynthesis voice: the page says so and uses the server's audio.
+        expect(page.locator("#voice-device")).to_be_disabled()
+        expect(page.locator("#voice-note")).to_contain_text("마음 목소리로")
+
+        page.click("#record")
+        expect(chat).to_have_attribute("data-state", "listening")
+        expect(page.locator("#status")).to_contain_text("듣는 중")
+        page.wait_for_timeout(5500)  # the recording is 5 s long
+        peak = int(page.locator("#level").get_attribute("data-peak") or 0)
+        page.click("#record")
+
+        user = page.locator(".bubble.user").first
+        expect(user).to_be_visible(timeout=60_000)
+        heard = user.locator(".text").inner_text()
+        assert cer([expected], [heard]) <= 0.3, heard
+        expect(user.locator(".emotion")).to_contain_text("감정:")
+        maum = page.locator(".bubble.maum").nth(1)
+        expect(maum).to_be_visible()
+        expect(maum.locator(".replay")).to_be_visible(timeout=30_000)
+        assert maum.get_attribute("data-voice") == "server"
+        expect(chat).to_have_attribute("data-state", "idle", timeout=30_000)  # spoke, then idle
+        reply_text = maum.locator(".text").inner_text()
+        save_screenshot(page, "chat-phone.png")
+
+        page.fill("#text", "오늘은 좀 지쳤어요")
+        page.press("#text", "Enter")
+        expect(page.locator(".bubble.user")).to_have_count(2, timeout=30_000)
+        expect(page.locator(".bubble.user").nth(1).locator(".text")).to_have_text("오늘은 좀 지쳤어요")
+        expect(page.locator(".bubble.maum")).to_have_count(3)
+        fonts_ready = page.evaluate("document.fonts.check('16px \"Noto Sans KR\"', '마음')")
+        watch.assert_clean()
+        browser.close()
+
+    assert peak > 20, "the level meter moved while the recording played"
+    assert fonts_ready, "the Korean font is served by Maum itself"
+    stored = rows(server, "SELECT input_kind, user_text, reply_text, user_audio_path, reply_audio_path FROM turns"
+                          " ORDER BY created_at")  # fmt: skip
+    assert [r[0] for r in stored] == ["audio", "text"]
+    assert stored[0][1] == heard and stored[0][2] == reply_text
+    assert stored[0][3].endswith(".webm"), "the browser's own recording is kept"
+    assert all((server.instance_path / r[4]).is_file() for r in stored)
