@@ -1,10 +1,13 @@
 """Serving settings for ``gunicorn wsgi:app -c gunicorn.conf.py`` (gunicorn also finds this file by itself).
 
-Models load in each worker on its first request; ``preload_app`` stays off because CUDA and
-model threads do not survive the fork.
+Models load in each worker, never in the master: ``preload_app`` stays off because CUDA and
+model threads do not survive the fork. Each worker starts loading its models in a background
+thread as soon as it is up (``MAUM_WARM_WORKERS=0`` turns that off), so that the first client
+of a fresh worker does not wait for the loading; requests that come sooner wait on the same lock.
 """
 
 import os
+import threading
 
 wsgi_app = "wsgi:app"
 bind = os.environ.get("MAUM_BIND", "127.0.0.1:8000")
@@ -15,3 +18,19 @@ timeout = 120  # a cold worker loads its models on its first turn
 preload_app = False
 accesslog = "-"  # stdout
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    if os.environ.get("MAUM_WARM_WORKERS", "1") == "0":
+        return
+    app = worker.wsgi  # the Flask app built by wsgi.py in this worker
+    pipeline = app.extensions["maum.pipeline"]
+
+    def warm():
+        try:
+            pipeline.load_all()
+            worker.log.info("worker %s: models loaded", worker.pid)
+        except Exception:  # noqa: BLE001 - /readyz and the first turn report the error to people
+            worker.log.exception("worker %s: loading the models failed", worker.pid)
+
+    threading.Thread(target=warm, name="maum-warm-models", daemon=True).start()

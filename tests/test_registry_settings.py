@@ -26,7 +26,9 @@ def test_fake_backends_satisfy_their_protocols():
 def test_unknown_backend_lists_the_valid_names():
     with pytest.raises(UnknownBackendError) as err:
         registry.create("transcriber", "whisperx", Settings())
-    assert "whisperx" in str(err.value) and "fake, whisper" in str(err.value)
+    valid = ", ".join(sorted(registry.TRANSCRIBERS))
+    assert "whisperx" in str(err.value) and f"valid: {valid}" in str(err.value)
+    assert "whisper" in registry.TRANSCRIBERS and "fake" in registry.TRANSCRIBERS
 
 
 def test_unknown_stage_lists_the_stages():
