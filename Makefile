@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README):
 #   make run    set everything up and start Maum on http://127.0.0.1:8000
 #   make test   set everything up and run the whole test suite
-.PHONY: run test lint bench load train-emotion
+.PHONY: run test lint bench bench-tts load train-emotion
 
 run:
 	bash scripts/setup.sh run
@@ -17,6 +17,9 @@ lint:
 
 bench:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pipeline_bench
+
+bench-tts:
+	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.tts_intelligibility
 
 load:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.load_test --clients 8 --turns 5

@@ -88,8 +88,39 @@ def cmd_reply(pipe: Pipeline, args: argparse.Namespace) -> int:
             "risk": result.risk.level,
             "reply": result.reply.text,
             "reply_kind": result.reply.kind,
+            "reply_fallback": result.reply.fallback_reason,  # why a generator (kogpt2) was not used
         })  # fmt: skip
         history.append(_history_turn(result))
+    return 0
+
+
+def cmd_normalize(pipe: Pipeline, args: argparse.Namespace) -> int:
+    from pipeline.normalize import normalize
+
+    for text in _lines():
+        _emit({"text": text, "spoken": normalize(text)})
+    return 0
+
+
+def cmd_pronounce(pipe: Pipeline, args: argparse.Namespace) -> int:
+    from pipeline.pronunciation.g2p import pronounce
+
+    for text in _lines():
+        p = pronounce(text)
+        _emit({"text": text, "pronunciation": p.hangul, "ipa": p.ipa, "rules": [r.as_dict() for r in p.rules]})
+    return 0
+
+
+def cmd_score(pipe: Pipeline, args: argparse.Namespace) -> int:
+    from pipeline.pronunciation.scoring import scorer_for
+
+    try:
+        audio = decode_file(args.file, pipe.settings)
+        result = scorer_for(pipe).score(audio, args.text)
+    except PipelineError as exc:
+        _emit({"file": args.file, "error": _error(exc)})
+        return 1
+    _emit({"file": args.file, **result.as_dict()})
     return 0
 
 
@@ -151,6 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("reply", help="stdin lines, one conversation → {text, emotion, risk, reply}").set_defaults(
         func=cmd_reply
     )
+    sub.add_parser("normalize", help="stdin lines → {text, spoken} (numbers, symbols read out)").set_defaults(
+        func=cmd_normalize
+    )
+    sub.add_parser("pronounce", help="stdin lines → {text, pronunciation, ipa, rules} (표준발음법)").set_defaults(
+        func=cmd_pronounce
+    )
+    p = sub.add_parser("score", help="one recording + its target sentence → pronunciation scores and feedback")
+    p.add_argument("file")
+    p.add_argument("--text", required=True, help="the sentence the recording should say")
+    p.set_defaults(func=cmd_score)
     p = sub.add_parser("turn", help="one audio file → {transcript, emotion, risk, reply, timings_ms}")
     p.add_argument("file")
     p.add_argument("--out", required=True, help="where to write the reply WAV")

@@ -20,6 +20,7 @@ from pipeline.audio import decode
 from pipeline.care.risk import assess_risk
 from pipeline.errors import EmptyTextError, TextTooLongError
 from pipeline.settings import Settings
+from pipeline.stages import reply_tone, synthesize_in_tone
 from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Transcript, TurnResult
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class Pipeline:
         speech, synthesis_error = None, ""
         if synthesizer is not None:
             try:
-                speech = synthesizer.synthesize(reply.text)
+                speech = synthesize_in_tone(synthesizer, reply.text, reply_tone(reply.kind, emotion.label))
             except Exception as exc:  # noqa: BLE001 - the reply text must still reach the client
                 log.exception("speech synthesis failed")
                 synthesis_error = getattr(exc, "code", "synthesis_failed")

@@ -70,7 +70,7 @@ class FakeResponder:
 
 
 class FakeSynthesizer:
-    """A short 440 Hz tone, 16 kHz, as long as ~0.05 s per character."""
+    """A short 440 Hz tone (392 Hz in a crisis or sad tone), 16 kHz, as long as ~0.05 s per character."""
 
     name = "fake"
     sample_rate = 16000
@@ -78,8 +78,9 @@ class FakeSynthesizer:
     def __init__(self, settings: Settings) -> None:
         pass
 
-    def synthesize(self, text: str) -> Speech:
+    def synthesize(self, text: str, *, tone: str = "") -> Speech:
         duration_s = min(5.0, 0.2 + 0.05 * len(text))
         t = np.arange(int(duration_s * self.sample_rate)) / self.sample_rate
-        samples = (0.2 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+        hz = 392.0 if tone in ("crisis", "sadness") else 440.0  # lower for a gentle tone, so tests can tell
+        samples = (0.2 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
         return Speech(wav=to_wav_bytes(samples, self.sample_rate), sample_rate=self.sample_rate, duration_s=duration_s)

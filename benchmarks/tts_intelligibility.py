@@ -1,0 +1,119 @@
+"""Intelligibility of the configured synthesizer: speak fixed Korean replies, read them back, print CER.
+
+Synthesises ``REPLIES`` (20 replies in Maum's register, with numbers, times, dates, phone
+numbers, money and Latin letters) with the configured synthesizer (``MAUM_SYNTHESIZER``, default
+``espeak``), transcribes each WAV with the configured transcriber (default Whisper base), and
+prints one JSON object: CER overall and per sentence, and run times.
+
+Both sides are compared as spoken text: the reference and Whisper's transcript go through
+``pipeline.normalize`` (Whisper writes ``109`` or ``3시`` in digits), then ``pipeline.metrics.cer``
+drops spaces and punctuation. ``cer_written`` compares the written reply with the raw transcript,
+for reference.
+
+Run::
+
+    make bench-tts      # or: HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.tts_intelligibility --out /tmp/tts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from pipeline import audio
+from pipeline.metrics import cer
+from pipeline.normalize import normalize
+from pipeline.settings import Settings
+from pipeline.stages import synthesize_in_tone
+from pipeline.turn import Pipeline
+
+REPLIES = [
+    "안녕하세요. 저는 마음이에요. 오늘 하루는 어떠셨어요?",
+    "많이 힘드셨겠어요. 천천히 이야기해 주세요.",
+    "그런 일이 있었군요. 그 마음 충분히 이해해요.",
+    "지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요.",
+    "정신건강위기상담 전화는 1577-0199예요. 24시간 받아요.",
+    "위급한 상황이면 112나 119에 바로 연락하세요.",
+    "청소년 상담은 1388, 여성 긴급전화는 1366이에요.",
+    "다음 상담은 2025년 11월 21일 오후 3시 30분이에요.",
+    "하루에 물을 8잔 정도 마셔 보세요.",
+    "잠은 7시간에서 8시간 자는 게 좋아요.",
+    "요즘 3주 동안 잠을 잘 못 주무셨군요.",
+    "숨을 4초 동안 들이쉬고, 7초 동안 참았다가, 8초 동안 내쉬어 보세요.",
+    "상담 비용은 한 번에 5,000원이에요.",
+    "작은 일 3가지를 적어 보면 마음이 조금 가벼워질 거예요.",
+    "저는 AI라서 진단이나 약 처방은 할 수 없어요.",
+    "산책을 10분만 해도 기분이 달라질 수 있어요.",
+    "6월이나 10월처럼 날씨 좋은 달에 여행을 계획해 보세요.",
+    "친구 2명에게 먼저 연락해 보는 건 어떨까요?",
+    "상담 센터 번호는 02-123-4567이에요.",
+    "이야기해 줘서 고마워요. 언제든 다시 찾아와 주세요.",
+]
+
+
+def run(out_dir: Path | None = None) -> dict:
+    settings = Settings.from_env()
+    pipe = Pipeline(settings)
+    start = time.perf_counter()
+    synthesizer, transcriber = pipe.synthesizer, pipe.transcriber
+    load_s = time.perf_counter() - start
+
+    references = [normalize(text) for text in REPLIES]
+    raw_hyps, hyps, rows = [], [], []
+    synth_s = transcribe_s = speech_s = 0.0
+    for i, (text, reference) in enumerate(zip(REPLIES, references, strict=True)):
+        t0 = time.perf_counter()
+        speech = synthesize_in_tone(synthesizer, text)
+        t1 = time.perf_counter()
+        transcript = transcriber.transcribe(audio.decode(speech.wav, settings))
+        t2 = time.perf_counter()
+        synth_s += t1 - t0
+        transcribe_s += t2 - t1
+        speech_s += speech.duration_s
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / f"reply_{i:02d}.wav").write_bytes(speech.wav)
+        spoken_hyp = normalize(transcript.text)
+        raw_hyps.append(transcript.text)
+        hyps.append(spoken_hyp)
+        rows.append({
+            "text": text,
+            "reference": reference,
+            "heard": transcript.text,
+            "cer": round(cer([reference], [spoken_hyp]), 4),
+            "speech_s": round(speech.duration_s, 2),
+        })  # fmt: skip
+
+    return {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "backends": {"synthesizer": pipe.backend_names()["synthesizer"],
+                     "transcriber": pipe.backend_names()["transcriber"]},
+        "sentences": len(REPLIES),
+        "cer": round(cer(references, hyps), 4),
+        "cer_written": round(cer(REPLIES, raw_hyps), 4),
+        "seconds": {
+            "load": round(load_s, 2),
+            "synthesize": round(synth_s, 2),
+            "transcribe": round(transcribe_s, 2),
+            "speech": round(speech_s, 2),
+            "total": round(time.perf_counter() - start, 2),
+        },
+        "per_sentence": rows,
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None, help="also write each reply's WAV into this folder")
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.out), ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
