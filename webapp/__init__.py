@@ -12,6 +12,7 @@ import sys
 from typing import TextIO
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeline.turn import Pipeline
 from webapp import errors, security
@@ -64,13 +65,32 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     errors.register(app)
     security.register(app)
 
+    if settings.trusted_proxies > 0:
+        # Client address (audit trail) and scheme (secure cookies) as the reverse proxies saw them.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+
+    from webapp import auth
+    from webapp.admin import bp as admin_bp
+    from webapp.admin.cli import purge_command, users_cli
     from webapp.api import bp as api_bp
     from webapp.chat import bp as chat_bp
+    from webapp.counsellor import bp as counsellor_bp
+    from webapp.counsellor import display
     from webapp.health import bp as health_bp
+    from webapp.practice import bp as practice_bp
 
+    auth.init_app(app, settings)  # sessions, sign-in, CSRF; registers the login page
+    auth.csrf.exempt(api_bp)  # the chat API is token-authenticated, never cookie-authenticated
+    display.register(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(chat_bp)
+    app.register_blueprint(practice_bp)
+    app.register_blueprint(counsellor_bp)
+    app.register_blueprint(admin_bp)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(purge_command)
     return app
 
 

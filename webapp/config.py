@@ -36,6 +36,15 @@ class AppSettings:
     secret_key: str = setting("", "Flask secret key; empty means one generated once and kept in the instance folder.")
     instance_path: str = setting("", "Folder for the database, audio files and secret key; empty means ./instance.")
     max_upload_bytes: int = setting(26 * 1024 * 1024, "Largest accepted request body, in bytes.")
+    retention_days: int = setting(
+        365, "Days a conversation is kept after its last activity; `flask purge` deletes older ones (0 keeps all)."
+    )
+    session_minutes: int = setting(60, "A counsellor's sign-in ends after this many minutes without a request.")
+    login_max_failures: int = setting(5, "Failed sign-ins per account (four times as many per IP) before a lockout.")
+    login_lockout_minutes: int = setting(15, "Window in which failed sign-ins count, and how long a lockout lasts.")
+    trusted_proxies: int = setting(
+        0, "Reverse proxies in front of the app whose X-Forwarded-For/-Proto headers are trusted (0 trusts none)."
+    )
     pipeline: Settings = field(
         default_factory=Settings,
         metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},

@@ -1,4 +1,4 @@
-"""SQL tables: conversations and their turns (SQLAlchemy 2 typed mappings).
+"""SQL tables: conversations and their turns, counsellor accounts, notes and the audit trail (SQLAlchemy 2).
 
 Every schema change is an Alembic revision in ``migrations/versions`` (``flask --app wsgi db
 migrate -m "..."``, then read and tidy it). Constraint names follow ``NAMING_CONVENTION`` so that
@@ -25,6 +25,9 @@ NAMING_CONVENTION = {
 }
 
 INPUT_KINDS = ("audio", "text")
+
+#: Counsellor account roles; an admin may do everything a counsellor can, plus the admin pages.
+ROLES = ("counsellor", "admin")
 
 
 def new_id() -> str:
@@ -98,11 +101,19 @@ class Conversation(db.Model):
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
     token_hash: Mapped[str] = mapped_column(sa.String(64))  # sha256 hex of the client's token
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)  # the client's last activity
+    # The last time a counsellor marked it reviewed, and who. A review older than ``updated_at``
+    # means the client spoke again since. Set with a Core update that keeps ``updated_at``.
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("users.id"))
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="conversation", order_by="Turn.index", cascade="all, delete-orphan"
     )
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="conversation", order_by="Note.created_at", cascade="all, delete-orphan"
+    )
+    reviewed_by: Mapped[User | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id}>"
@@ -147,3 +158,117 @@ class Turn(db.Model):
 
     def __repr__(self) -> str:
         return f"<Turn {self.id} #{self.index} of {self.conversation_id}>"
+
+
+class User(db.Model):
+    """A counsellor or admin account (made with ``flask users create``; disabled, never deleted).
+
+    ``session_token`` is part of the id kept in the login session: changing it (new password,
+    account disabled) signs the account out everywhere.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (sa.CheckConstraint("role IN ('counsellor', 'admin')", name="role"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)  # stored lowercased
+    password_hash: Mapped[str] = mapped_column(sa.String(255))  # werkzeug.security (scrypt)
+    role: Mapped[str] = mapped_column(sa.String(16))  # one of ROLES
+    active: Mapped[bool] = mapped_column(default=True)
+    session_token: Mapped[str] = mapped_column(sa.String(32), default=new_id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    # What Flask-Login asks of a user object.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def get_id(self) -> str:
+        """Return what the login session keeps: the id and the current session token."""
+        return f"{self.id}:{self.session_token}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} ({self.role})>"
+
+
+class Note(db.Model):
+    """A counsellor's note on a conversation. Append-only: there is no way to edit or delete one."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("conversations.id"), index=True)
+    author_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    body: Mapped[str] = mapped_column(sa.Text)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="notes")
+    author: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Note {self.id} on {self.conversation_id}>"
+
+
+class AuditEvent(db.Model):
+    """One entry of the audit trail: who did what to which conversation, when and from where.
+
+    Rows are only ever added. ``conversation_id`` is deliberately not a foreign key: the record
+    of a conversation's deletion outlives the conversation.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("users.id"), index=True)
+    user_email: Mapped[str] = mapped_column(sa.String(254), default="")  # also the address typed at a failed login
+    action: Mapped[str] = mapped_column(sa.String(32), index=True)  # one of webapp.audit.ACTIONS
+    conversation_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # reason, filters, counts, ...
+    ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(255), default="")
+
+    user: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action}>"
+
+
+class PracticeAttempt(db.Model):
+    """One reading of a practice sentence and its pronunciation scores (``webapp/practice``).
+
+    The learner is anonymous: only a hash of the token in their ``maum_learner`` cookie is kept.
+    The recording itself is not stored; ``result`` keeps the per-syllable verdicts.
+    """
+
+    __tablename__ = "practice_attempts"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    learner_hash: Mapped[str] = mapped_column(sa.String(64), index=True)  # sha256 hex of the learner token
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sentence_id: Mapped[str] = mapped_column(sa.String(16), default="")  # a practice set sentence, or "" if typed
+    text: Mapped[str] = mapped_column(sa.Text)  # the target sentence
+    heard_text: Mapped[str] = mapped_column(sa.Text, default="")
+    accuracy: Mapped[float]
+    completeness: Mapped[float]
+    fluency: Mapped[float]
+    overall: Mapped[float]
+    source: Mapped[str] = mapped_column(sa.String(16), default="transcript")  # transcript or phonemes
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # syllable verdicts, timing
+
+    def __repr__(self) -> str:
+        return f"<PracticeAttempt {self.id} {self.overall:.0f}>"
+
+
+@sa.event.listens_for(Note, "before_update")
+@sa.event.listens_for(AuditEvent, "before_update")
+def _refuse_update(mapper: Any, connection: Any, target: Any) -> None:
+    raise ValueError(f"{type(target).__name__} rows are append-only")

@@ -1,0 +1,109 @@
+"""Operator commands: ``flask --app wsgi users ...`` for accounts and ``flask --app wsgi purge`` for retention.
+
+Every change they make is recorded in the audit trail, with the operating-system user as the origin.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from webapp.auth import AccountError, create_user, find_user, set_active, set_password
+from webapp.counsellor.display import format_kst
+from webapp.counsellor.retention import purge
+from webapp.db import ROLES, User, db
+
+users_cli = AppGroup("users", help="Counsellor and admin accounts.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    return click.prompt("비밀번호", hide_input=True, confirmation_prompt="비밀번호 한 번 더")
+
+
+def _user_or_fail(email: str) -> User:
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"그런 계정이 없어요: {email}")
+    return user
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="counsellor", show_default=True, help="Account role.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def create_command(email: str, role: str, password_stdin: bool) -> None:
+    """Create an account; the password is asked twice (or read from stdin)."""
+    try:
+        user = create_user(email, _read_password(password_stdin), role)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"계정을 만들었어요: {user.email} ({user.role})")
+
+
+@users_cli.command("list")
+def list_command() -> None:
+    """List every account: email, role, state, last sign-in (Korea time)."""
+    for user in db.session.scalars(sa.select(User).order_by(User.email)):
+        state = "사용 중" if user.active else "중지됨"
+        last = format_kst(user.last_login_at) or "-"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t마지막 로그인 {last}")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_command(email: str) -> None:
+    """Disable an account and sign it out everywhere (accounts are never deleted)."""
+    user = _user_or_fail(email)
+    set_active(user, False)
+    click.echo(f"계정을 사용 중지했어요: {user.email}")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_command(email: str) -> None:
+    """Enable a disabled account again."""
+    user = _user_or_fail(email)
+    set_active(user, True)
+    click.echo(f"계정을 다시 쓸 수 있게 했어요: {user.email}")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Set a new password (and sign the account out everywhere)."""
+    user = _user_or_fail(email)
+    try:
+        set_password(user, _read_password(password_stdin))
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"비밀번호를 바꿨어요: {user.email}")
+
+
+@click.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@with_appcontext
+def purge_command(dry_run: bool) -> None:
+    """Delete conversations whose last activity is older than MAUM_RETENTION_DAYS, with their audio."""
+    days = current_app.extensions["maum.settings"].retention_days
+    if days <= 0:
+        click.echo("MAUM_RETENTION_DAYS가 0이라서 아무것도 지우지 않았어요 (모두 보관).")
+        return
+    result = purge(current_app.extensions["maum.audio_store"], days, dry_run=dry_run)
+    when = format_kst(result.cutoff)
+    if dry_run:
+        click.echo(f"{when} 전에 마지막으로 대화한 {len(result.conversation_ids)}개 대화를 지울 수 있어요 (미리 보기).")
+        for conversation_id in result.conversation_ids:
+            click.echo(conversation_id)
+        return
+    click.echo(
+        f"{when} 전에 마지막으로 대화한 {len(result.conversation_ids)}개 대화와 "
+        f"음성 파일 {result.files_removed}개를 지웠어요."
+    )

@@ -1,0 +1,54 @@
+"""How the review pages show things: Korea time, Korean names of emotions and risk levels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from pipeline.types import EMOTION_LABELS, EMOTION_NAMES_KO, RISK_LEVELS
+
+#: Counsellors read times in Korea time, whatever the server's zone.
+KST = ZoneInfo("Asia/Seoul")
+
+RISK_NAMES_KO = {"none": "없음", "watch": "주의", "high": "높음"}
+
+INPUT_KIND_NAMES_KO = {"audio": "음성", "text": "글"}
+
+
+def to_kst(value: datetime | None) -> datetime | None:
+    """The same moment in Korea time."""
+    return value.astimezone(KST) if value is not None else None
+
+
+def format_kst(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """``value`` in Korea time as text (empty for None)."""
+    return value.astimezone(KST).strftime(fmt) if value is not None else ""
+
+
+def iso_kst(value: datetime | None) -> str | None:
+    """ISO 8601 in Korea time with its offset, e.g. ``2026-11-21T19:48:16+09:00``."""
+    return value.astimezone(KST).isoformat(timespec="seconds") if value is not None else None
+
+
+def emotion_name(label: str | None) -> str:
+    """Korean name of an emotion label (the label itself when unknown)."""
+    return EMOTION_NAMES_KO.get(label or "", label or "")
+
+
+def risk_name(level: str | None) -> str:
+    """Korean name of a risk level."""
+    return RISK_NAMES_KO.get(level or "", level or "")
+
+
+def register(app: Flask) -> None:
+    """Make the helpers available to every template."""
+    app.jinja_env.filters["kst"] = format_kst
+    app.jinja_env.filters["emotion_name"] = emotion_name
+    app.jinja_env.filters["risk_name"] = risk_name
+    app.jinja_env.globals.update(
+        EMOTION_LABELS=EMOTION_LABELS,
+        RISK_LEVELS=RISK_LEVELS,
+        INPUT_KIND_NAMES_KO=INPUT_KIND_NAMES_KO,
+    )
