@@ -1,0 +1,596 @@
+"""Score a recording against the sentence the learner meant to read.
+
+Three kinds of evidence, combined per syllable of the target sentence:
+
+1. **What was heard.** The configured ``Transcriber`` (Whisper by default) writes what it heard;
+   that text goes through the same standard pronunciation (``g2p.pronounce``) as the target, and
+   the two are aligned phoneme by phoneme (``alignment.align``). When ``MAUM_PHONEME_MODEL`` names
+   a phoneme recogniser (an IPA DeepSpeech2 checkpoint or a wav2vec2 phoneme CTC folder), its IPA
+   output replaces the transcript: no spelling correction can hide a wrong sound then.
+2. **Acoustic evidence for the target.** Whisper, forced to read the *target* text over the
+   recording (CTranslate2 ``Whisper.align``), gives each target token a probability; a mumbled or
+   wrong syllable gets a low one even when the transcript was auto-corrected to the right spelling.
+   Token probabilities are mapped back to syllables through the tokenizer's character offsets.
+3. **Timing.** The Silero VAD bundled with faster-whisper finds the stretches of speech: speech
+   rate (syllables per second of speaking) and long pauses (≥ ``LONG_PAUSE_S``).
+
+Scores are 0–100: ``accuracy`` (per-syllable: half the share of phonemes heard right, half the
+acoustic probability, when there is one), ``completeness`` (share of syllables heard at all),
+``fluency`` (rate within a comfortable reading range, minus long pauses), and ``overall``
+(0.6·accuracy + 0.2·completeness + 0.2·fluency, fluency counting fully only once accuracy ≥ 60).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from pipeline.errors import AudioTooLongError, EmptyTextError, ModelFilesError, TextTooLongError
+from pipeline.pronunciation import feedback
+from pipeline.pronunciation.alignment import OMITTED, SUBSTITUTED, Alignment, Unit, align
+from pipeline.pronunciation.g2p import Pronunciation, pronounce
+from pipeline.pronunciation.ipa import (
+    WORD_BOUNDARY,
+    ipa_string,
+    split_ipa,
+    syllabify_ipa,
+    syllable_symbols,
+)
+from pipeline.settings import Settings
+from pipeline.types import Audio
+
+log = logging.getLogger(__name__)
+
+#: Longest practice recording Whisper can align in one window, in seconds.
+MAX_PRACTICE_S = 30.0
+#: Longest target sentence, in characters.
+MAX_TARGET_CHARS = 200
+#: A silence at least this long between two stretches of speech is a long pause.
+LONG_PAUSE_S = 0.6
+#: Comfortable reading rates, in syllables per second of speaking.
+RATE_RANGE_SPS = (2.5, 7.5)
+
+# Per-syllable acoustic thresholds (probability of the target token when Whisper is forced to it).
+_ACOUSTIC_FULL = 0.5  # at or above: full acoustic credit
+_ACOUSTIC_SUPPORTS = 0.15  # a syllable the transcript got wrong but the audio supports is "unsure"
+_ACOUSTIC_DOUBT = 0.08  # a syllable the transcript got right but the audio barely supports is "unsure"
+
+
+@runtime_checkable
+class PhonemeRecognizer(Protocol):
+    def recognize_phonemes(self, audio: Audio) -> list[str]:
+        """Audio (16 kHz mono float32) → the IPA symbols heard (``ipa.IPA_SYMBOLS``), in order."""
+        ...
+
+
+@runtime_checkable
+class AcousticEvidence(Protocol):
+    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
+        """Per character of ``spoken``, the probability of that syllable when forced to read it.
+
+        The recogniser reads ``spoken`` over ``audio``; spaces get None.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class Fluency:
+    """Timing of the recording.
+
+    Attributes:
+        speech_s: from the first to the last speech, in seconds.
+        rate_sps: syllables heard per second of speaking (long pauses left out).
+        long_pauses: how many silences of at least ``LONG_PAUSE_S`` fell between speech.
+        pause_s: their total length, in seconds.
+        score: 0–100.
+    """
+
+    speech_s: float
+    rate_sps: float
+    long_pauses: int
+    pause_s: float
+    score: float
+
+
+@dataclass(frozen=True)
+class SyllableScore:
+    """The verdict on one syllable of the target.
+
+    Attributes:
+        index: character index in ``PronunciationScore.spoken`` (and ``expected_pronunciation``).
+        word: index of the word (space-separated) it belongs to.
+        spelled: the written syllable.
+        expected: its standard pronunciation (Hangul).
+        expected_ipa: the same in IPA.
+        heard: what was heard there (Hangul), "" when nothing.
+        heard_ipa: the heard IPA symbols aligned to it.
+        status: ``correct``, ``substituted`` or ``omitted`` (from the alignment).
+        rating: ``good``, ``unsure`` or ``wrong`` (all evidence together).
+        probability: acoustic probability of the target syllable, None without acoustic evidence.
+        score: 0–100.
+        message: one Korean sentence on how it went.
+        rules: labels of the pronunciation rules that shape this syllable ("제18항 비음화").
+        explanation: the rule explanations for its word, in Korean.
+        tip: how to say it better, in Korean ("" when it was good).
+        said: whether it counts as said for completeness (heard with at least half its phonemes,
+            or supported by the audio).
+    """
+
+    index: int
+    word: int
+    spelled: str
+    expected: str
+    expected_ipa: str
+    heard: str
+    heard_ipa: str
+    status: str
+    rating: str
+    probability: float | None
+    score: float
+    message: str
+    rules: tuple[str, ...] = ()
+    explanation: tuple[str, ...] = ()
+    tip: str = ""
+    said: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        data = dataclasses.asdict(self)
+        data["rules"] = list(self.rules)
+        data["explanation"] = list(self.explanation)
+        data["probability"] = None if self.probability is None else round(self.probability, 3)
+        return data
+
+
+@dataclass(frozen=True)
+class PronunciationScore:
+    """Everything the learner gets back for one attempt (see the module docstring for scores)."""
+
+    text: str
+    spoken: str
+    expected_pronunciation: str
+    expected_ipa: str
+    heard_text: str
+    heard_pronunciation: str
+    heard_ipa: str
+    source: str  # "transcript" or "phonemes"
+    accuracy: float
+    completeness: float
+    fluency: float
+    overall: float
+    syllables: tuple[SyllableScore, ...]
+    insertions: tuple[dict[str, Any], ...]
+    timing: Fluency
+    rules: tuple[dict[str, Any], ...]
+    summary: str
+    acoustic: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the practice API returns this)."""
+        return {
+            "text": self.text,
+            "spoken": self.spoken,
+            "expected": {"pronunciation": self.expected_pronunciation, "ipa": self.expected_ipa},
+            "heard": {"text": self.heard_text, "pronunciation": self.heard_pronunciation, "ipa": self.heard_ipa},
+            "source": self.source,
+            "acoustic": self.acoustic,
+            "scores": {
+                "accuracy": self.accuracy,
+                "completeness": self.completeness,
+                "fluency": self.fluency,
+                "overall": self.overall,
+            },
+            "timing": {
+                "speech_s": self.timing.speech_s,
+                "rate_sps": self.timing.rate_sps,
+                "long_pauses": self.timing.long_pauses,
+                "pause_s": self.timing.pause_s,
+            },
+            "syllables": [s.as_dict() for s in self.syllables],
+            "insertions": list(self.insertions),
+            "rules": list(self.rules),
+            "summary": self.summary,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Acoustic evidence from Whisper
+
+
+class WhisperEvidence:
+    """``AcousticEvidence`` from a faster-whisper ``WhisperModel`` (CTranslate2 ``Whisper.align``).
+
+    Args:
+        model: the ``faster_whisper.WhisperModel`` already loaded by the Whisper transcriber.
+        language: Whisper language code of the target text.
+    """
+
+    def __init__(self, model: Any, language: str = "ko") -> None:
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.model = model
+        multilingual = model.model.is_multilingual
+        self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
+        self.n_frames = int(model.feature_extractor.nb_max_frames)
+
+    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
+        """See ``AcousticEvidence``.
+
+        Each syllable gets the lowest probability of the tokens that cover any of its bytes
+        (Whisper's byte-level tokens may split a syllable or join several).
+        """
+        if not spoken.strip():
+            return [None] * len(spoken)
+        features = self.model.feature_extractor(audio.samples[: int(MAX_PRACTICE_S * audio.sample_rate)])
+        content = min(int(features.shape[-1]), self.n_frames)
+        features = features[:, : self.n_frames]
+        if features.shape[-1] < self.n_frames:
+            features = np.pad(features, ((0, 0), (0, self.n_frames - features.shape[-1])))
+        encoded = self.model.encode(features)
+        text = " " + spoken
+        encoding = self.tokenizer.tokenizer.encode(text, add_special_tokens=False)
+        ids = list(encoding.ids)
+        result = self.model.model.align(encoded, self.tokenizer.sot_sequence, [ids], content)[0]
+        probs = list(result.text_token_probs)
+        out: list[float | None] = [None] * len(spoken)
+        for (start, end), p in zip(encoding.offsets, probs, strict=False):
+            for c in range(max(start, 1), end):
+                k = c - 1
+                if k < len(spoken) and not spoken[k].isspace():
+                    out[k] = p if out[k] is None else min(out[k], p)  # type: ignore[type-var]
+        return out
+
+
+def whisper_evidence_for(transcriber: Any, language: str = "ko") -> WhisperEvidence | None:
+    """Acoustic evidence sharing the transcriber's Whisper model, or None for other transcribers."""
+    model = getattr(transcriber, "model", None)
+    if model is None or not hasattr(model, "hf_tokenizer") or not hasattr(getattr(model, "model", None), "align"):
+        return None
+    return WhisperEvidence(model, language)
+
+
+# --------------------------------------------------------------------------------------------
+# Phoneme recognisers by path
+
+
+class _TextPhonemes:
+    """Adapter: a CTC transcriber whose vocabulary is IPA, read as a phoneme recogniser."""
+
+    def __init__(self, transcriber: Any) -> None:
+        self.transcriber = transcriber
+
+    def recognize_phonemes(self, audio: Audio) -> list[str]:
+        text = self.transcriber.transcribe(audio).text
+        return [s for s in split_ipa("".join(text.split())) if s != WORD_BOUNDARY]
+
+
+def load_phoneme_recognizer(settings: Settings) -> PhonemeRecognizer | None:
+    """The phoneme recogniser named by ``settings.phoneme_model``, or None when it is empty.
+
+    A file is a DeepSpeech2 checkpoint with an IPA vocabulary (``training/train_deepspeech2.py``);
+    a folder is a Hugging Face wav2vec2 CTC model whose tokens are IPA symbols.
+
+    Raises:
+        ModelFilesError: the path does not exist or the model does not write IPA.
+    """
+    path = settings.phoneme_model.strip()
+    if not path:
+        return None
+    target = Path(path)
+    if target.is_file():
+        from pipeline.backends.deepspeech2 import DeepSpeech2Transcriber
+
+        backend = DeepSpeech2Transcriber(dataclasses.replace(settings, deepspeech2_checkpoint=path))
+        if not backend.recognizes_phonemes:
+            raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r} writes {backend.vocab.kind}, not IPA")
+        return backend
+    if target.is_dir():
+        from pipeline.backends.wav2vec2 import Wav2Vec2Transcriber
+
+        backend = Wav2Vec2Transcriber(dataclasses.replace(settings, wav2vec2_model=path))
+        vocab = backend.processor.tokenizer.get_vocab()
+        from pipeline.pronunciation.ipa import IPA_SYMBOLS
+
+        if not set(IPA_SYMBOLS) & set(vocab):
+            raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r}: the tokenizer has no IPA symbols")
+        return _TextPhonemes(backend)
+    raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r}: no such file or folder")
+
+
+# --------------------------------------------------------------------------------------------
+# Timing
+
+
+def speech_stretches(audio: Audio) -> list[tuple[float, float]]:
+    """(start_s, end_s) of each stretch of speech, by the Silero VAD bundled with faster-whisper."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(threshold=0.5, min_silence_duration_ms=200, speech_pad_ms=60)
+    chunks = get_speech_timestamps(audio.samples, options, sampling_rate=audio.sample_rate)
+    return [(c["start"] / audio.sample_rate, c["end"] / audio.sample_rate) for c in chunks]
+
+
+def measure_fluency(stretches: Sequence[tuple[float, float]], syllables_heard: int) -> Fluency:
+    """Speech rate and long pauses → a 0–100 fluency score.
+
+    The rate score is 100 inside ``RATE_RANGE_SPS``, falls to 0 at 0.8 syllables/s and to 50 at
+    11 syllables/s; each long pause costs 15 points, plus 10 per second of pausing beyond one.
+    """
+    if not stretches or syllables_heard <= 0:
+        return Fluency(0.0, 0.0, 0, 0.0, 0.0)
+    speech_s = stretches[-1][1] - stretches[0][0]
+    gaps = [b[0] - a[1] for a, b in zip(stretches, stretches[1:], strict=False)]
+    long_gaps = [g for g in gaps if g >= LONG_PAUSE_S]
+    pause_s = sum(long_gaps)
+    speaking_s = max(0.2, speech_s - pause_s)
+    rate = syllables_heard / speaking_s
+    low, high = RATE_RANGE_SPS
+    if rate < low:
+        rate_score = 100.0 * max(0.0, (rate - 0.8) / (low - 0.8))
+    elif rate > high:
+        rate_score = max(50.0, 100.0 - 50.0 * (rate - high) / (11.0 - high))
+    else:
+        rate_score = 100.0
+    penalty = 15.0 * len(long_gaps) + 10.0 * max(0.0, pause_s - 1.0)
+    score = max(0.0, min(100.0, rate_score - penalty))
+    return Fluency(round(speech_s, 2), round(rate, 2), len(long_gaps), round(pause_s, 2), round(score, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# The scorer
+
+
+def expected_units(pron: Pronunciation) -> list[Unit]:
+    """The target's syllables as alignment units (index into ``spoken``/``hangul``)."""
+    units: list[Unit] = []
+    previous = ""
+    for index, char in enumerate(pron.hangul):
+        if char == " ":
+            previous = ""
+            continue
+        symbols = tuple(syllable_symbols(previous + char)[-1]) if previous else tuple(syllable_symbols(char)[0])
+        units.append(Unit(char, symbols, index, pron.spoken[index]))
+        previous = char
+    return units
+
+
+def heard_units_from_text(pron: Pronunciation) -> list[Unit]:
+    """The heard transcript's syllables as alignment units (same shape as ``expected_units``)."""
+    return expected_units(pron)
+
+
+def heard_units_from_phonemes(symbols: Sequence[str]) -> list[Unit]:
+    """Recogniser IPA output as alignment units (syllables guessed by ``ipa.syllabify_ipa``)."""
+    return [Unit(text, syms) for text, syms in syllabify_ipa(symbols)]
+
+
+class PronunciationScorer:
+    """Scores recordings against target sentences (see the module docstring).
+
+    Args:
+        transcriber: the configured ``Transcriber`` (used when there is no phoneme recogniser).
+        evidence: acoustic evidence for target tokens (``WhisperEvidence``), or None.
+        phoneme_recognizer: replaces the transcript path when given.
+        stretches: finds the stretches of speech, ``(start_s, end_s)`` each (``speech_stretches``
+            by default: the Silero VAD).
+    """
+
+    def __init__(
+        self,
+        transcriber: Any | None = None,
+        evidence: AcousticEvidence | None = None,
+        phoneme_recognizer: PhonemeRecognizer | None = None,
+        stretches: Callable[[Audio], list[tuple[float, float]]] | None = None,
+    ) -> None:
+        if transcriber is None and phoneme_recognizer is None:
+            raise ValueError("a scorer needs a transcriber or a phoneme recogniser")
+        self.transcriber = transcriber
+        self.evidence = evidence
+        self.phoneme_recognizer = phoneme_recognizer
+        self.stretches = stretches or speech_stretches
+
+    def score(self, audio: Audio, text: str) -> PronunciationScore:
+        """Score ``audio`` (16 kHz mono float32) as a reading of ``text``.
+
+        Raises:
+            EmptyTextError: the target has no Korean to read.
+            TextTooLongError: the target is longer than ``MAX_TARGET_CHARS``.
+            AudioTooLongError: the recording is longer than ``MAX_PRACTICE_S``.
+        """
+        if len(text) > MAX_TARGET_CHARS:
+            raise TextTooLongError(MAX_TARGET_CHARS)
+        if audio.duration_s > MAX_PRACTICE_S + 0.01:
+            raise AudioTooLongError(MAX_PRACTICE_S, detail=f"practice recording {audio.duration_s:.1f} s")
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        target = pronounce(text)
+        if not target.hangul:
+            raise EmptyTextError("읽을 한국어 문장을 적어 주세요.", detail="target has no Hangul")
+        expected = expected_units(target)
+
+        start = time.perf_counter()
+        if self.phoneme_recognizer is not None:
+            symbols = [s for s in self.phoneme_recognizer.recognize_phonemes(audio) if s != WORD_BOUNDARY]
+            heard = heard_units_from_phonemes(symbols)
+            heard_text = ""
+            heard_pron = "".join(u.text for u in heard)
+            heard_ipa = ipa_string(symbols)
+            source = "phonemes"
+            timings["phonemes"] = (time.perf_counter() - start) * 1e3
+        else:
+            assert self.transcriber is not None
+            transcript = self.transcriber.transcribe(audio)
+            heard_text = transcript.text
+            heard_p = pronounce(heard_text)
+            heard = heard_units_from_text(heard_p)
+            heard_pron, heard_ipa = heard_p.hangul, heard_p.ipa
+            source = "transcript"
+            timings["transcribe"] = (time.perf_counter() - start) * 1e3
+
+        start = time.perf_counter()
+        alignment = align(expected, heard)
+        timings["align"] = (time.perf_counter() - start) * 1e3
+
+        probabilities: list[float | None] = [None] * len(target.spoken)
+        if self.evidence is not None:
+            start = time.perf_counter()
+            probabilities = self.evidence.syllable_probabilities(audio, target.spoken)
+            timings["acoustic"] = (time.perf_counter() - start) * 1e3
+
+        start = time.perf_counter()
+        stretches = self.stretches(audio)
+        timing = measure_fluency(stretches, len(heard))
+        timings["vad"] = (time.perf_counter() - start) * 1e3
+
+        syllables = self._judge(target, alignment, probabilities)
+        n = len(syllables) or 1
+        accuracy = round(sum(s.score for s in syllables) / n, 1)
+        completeness = round(100.0 * sum(s.said for s in syllables) / n, 1)
+        fluency = timing.score
+        overall = 0.6 * accuracy + 0.2 * completeness + 0.2 * fluency * min(1.0, accuracy / 60.0)
+        overall = round(max(0.0, min(100.0, overall)), 1)
+        wrong = sum(s.rating == feedback.WRONG for s in syllables)
+        unsure = sum(s.rating == feedback.UNSURE for s in syllables)
+        insertions = tuple(
+            {"after": ins.after, "heard": ins.heard.text, "heard_ipa": ipa_string(ins.heard.symbols)}
+            for ins in alignment.insertions
+        )
+        timings["total"] = (time.perf_counter() - t0) * 1e3
+        return PronunciationScore(
+            text=text,
+            spoken=target.spoken,
+            expected_pronunciation=target.hangul,
+            expected_ipa=target.ipa,
+            heard_text=heard_text,
+            heard_pronunciation=heard_pron,
+            heard_ipa=heard_ipa,
+            source=source,
+            accuracy=accuracy,
+            completeness=completeness,
+            fluency=fluency,
+            overall=overall,
+            syllables=tuple(syllables),
+            insertions=insertions,
+            timing=timing,
+            rules=tuple(r.as_dict() for r in target.rules),
+            summary=feedback.summary_message(overall, wrong, unsure, fluency),
+            acoustic=self.evidence is not None,
+            timings_ms=timings,
+        )
+
+    def _judge(
+        self, target: Pronunciation, alignment: Alignment, probabilities: Sequence[float | None]
+    ) -> list[SyllableScore]:
+        spans = feedback.word_spans(target.spoken)
+        word_of = {k: w for w, (a, b) in enumerate(spans) for k in range(a, b)}
+        explanations: dict[int, tuple[str, ...]] = {}
+        for w, (a, b) in enumerate(spans):
+            changes = [r for r in target.rules if a <= r.index < b]
+            explanations[w] = tuple(feedback.explain_rules(target.spoken[a:b], target.hangul[a:b], changes))
+        out: list[SyllableScore] = []
+        for sa in alignment.syllables:
+            unit = sa.expected
+            p = probabilities[unit.index] if unit.index < len(probabilities) else None
+            rating, score = _rate(sa.status, sa.matched, p)
+            rules_here = target.rules_at(unit.index)
+            w = word_of.get(unit.index, 0)
+            tip = ""
+            if rating != feedback.GOOD:
+                tip = feedback.tip_for_errors(sa.errors)
+                # Read as spelled where a rule changes the sound (국물 read [국물]): remind of the rule.
+                followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
+                if rules_here and followed_spelling:
+                    rule_tip = feedback.tip_for_rule(unit.text, rules_here)
+                    tip = f"{rule_tip} {tip}".strip() if tip else rule_tip
+                if not tip:
+                    tip = "입을 충분히 벌리고 한 음절씩 또렷하게, 조금 천천히 말해 보세요."
+            out.append(
+                SyllableScore(
+                    index=unit.index,
+                    word=w,
+                    spelled=unit.spelled,
+                    expected=unit.text,
+                    expected_ipa=ipa_string(unit.symbols),
+                    heard=sa.heard,
+                    heard_ipa=ipa_string(sa.heard_symbols),
+                    status=sa.status,
+                    rating=rating,
+                    probability=p,
+                    score=score,
+                    message=feedback.syllable_message(rating, unit.spelled, unit.text, sa.heard, sa.status),
+                    rules=tuple(dict.fromkeys(r.label for r in rules_here)),
+                    explanation=explanations.get(w, ()) if rules_here else (),
+                    tip=tip,
+                    said=_said(sa.status, sa.matched, p),
+                )
+            )
+        return out
+
+
+def _said(status: str, matched: float, p: float | None) -> bool:
+    """Whether a syllable counts as said: heard with half its phonemes or more, or supported by the audio.
+
+    A syllable swapped for something unrelated was not said.
+    """
+    if p is not None and p >= _ACOUSTIC_DOUBT:
+        return True
+    return status != OMITTED and matched >= 0.5
+
+
+def _rate(status: str, matched: float, p: float | None) -> tuple[str, float]:
+    """(rating, 0–100 score) of one syllable from its alignment and acoustic probability."""
+    if p is None:
+        score = 100.0 * matched if status != OMITTED else 0.0
+        if status == OMITTED:
+            return feedback.WRONG, 0.0
+        if status == SUBSTITUTED:
+            return (feedback.UNSURE if matched >= 0.66 else feedback.WRONG), round(score, 1)
+        return feedback.GOOD, round(score, 1)
+    acoustic = min(1.0, p / _ACOUSTIC_FULL)
+    heard = 0.0 if status == OMITTED else matched
+    score = round(100.0 * (0.5 * heard + 0.5 * acoustic), 1)
+    if status in (OMITTED, SUBSTITUTED):
+        return (feedback.UNSURE if p >= _ACOUSTIC_SUPPORTS else feedback.WRONG), score
+    if p < _ACOUSTIC_DOUBT:
+        return feedback.UNSURE, score
+    return feedback.GOOD, score
+
+
+# --------------------------------------------------------------------------------------------
+# Building one from the pipeline
+
+_build_lock = threading.Lock()
+_scorers: weakref.WeakKeyDictionary[Any, PronunciationScorer] = weakref.WeakKeyDictionary()
+
+
+def scorer_for(pipe: Any) -> PronunciationScorer:
+    """A scorer on ``pipe``'s configured transcriber (and phoneme recogniser, if one is set).
+
+    Acoustic evidence comes from the transcriber's Whisper model when it is the Whisper backend;
+    one scorer is kept per pipeline object, so models load once per process.
+    """
+    cached = _scorers.get(pipe)
+    if cached is not None:
+        return cached
+    with _build_lock:
+        cached = _scorers.get(pipe)
+        if cached is not None:
+            return cached
+        settings: Settings = pipe.settings
+        recognizer = load_phoneme_recognizer(settings)
+        transcriber = pipe.transcriber
+        evidence = whisper_evidence_for(transcriber, settings.language)
+        scorer = PronunciationScorer(transcriber, evidence, recognizer)
+        _scorers[pipe] = scorer
+        return scorer
