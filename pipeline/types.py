@@ -143,12 +143,16 @@ class Reply:
         reply_id: id of the curated reply used (empty for generated text); keeps
             replies from repeating within a conversation.
         latency_ms: wall time the responder took.
+        fallback_reason: why a generating responder (``kogpt2``) gave a curated reply instead of
+            its own (``high_risk``, ``no_text``, ``error``, ``timeout``, ``rejected: <rail>, …``);
+            empty when the reply is what the configured responder itself chose.
     """
 
     text: str
     kind: str = "empathy"
     reply_id: str = ""
     latency_ms: float = 0.0
+    fallback_reason: str = ""
 
 
 @dataclass(frozen=True)
