@@ -44,6 +44,12 @@ class Settings:
     whisper_beam_size: int = setting(1, "Whisper beam size (1 is greedy and fastest).")
     whisper_cpu_threads: int = setting(2, "CPU threads for Whisper; 0 lets CTranslate2 choose.")
     whisper_vad: bool = setting(True, "Skip non-speech with the Silero VAD bundled in faster-whisper.")
+    phoneme_model: str = setting(
+        "", "Phoneme recogniser for pronunciation scoring (IPA DeepSpeech2 .pt or wav2vec2 folder); empty: transcript."
+    )
+    deepspeech2_checkpoint: str = setting("", "DeepSpeech2 checkpoint (.pt from training/train_deepspeech2.py).")
+    wav2vec2_model: str = setting("", "Local Hugging Face-format wav2vec2 CTC folder (model, tokenizer, features).")
+    ctc_beam_size: int = setting(1, "Beam width of the CTC transcribers (deepspeech2, wav2vec2); 1 is greedy.")
     language: str = setting("ko", "Language spoken by clients (Whisper language code).")
     emotion_head: str = setting("", "Emotion head file (.npz); empty means the one shipped in pipeline/assets.")
     replies_path: str = setting("", "Curated reply bank (JSON); empty means the one shipped in pipeline/care/data.")
@@ -53,8 +59,28 @@ class Settings:
     care_min_emotion: float = setting(
         0.6, "Emotion probability the care responder trusts when no cue is close in meaning."
     )
+    klue_bert_model: str = setting("", "Fine-tuned BERT emotion model folder (config.json, weights, tokenizer).")
+    klue_bert_max_tokens: int = setting(128, "Longest input the klue-bert classifier reads, in tokens.")
+    klue_bert_batch_size: int = setting(32, "Sentences per forward pass when klue-bert classifies a batch.")
+    kogpt2_model: str = setting("", "Fine-tuned KoGPT2 folder written by training/finetune_kogpt2.py.")
+    kogpt2_fallback: str = setting(
+        "care", "Responder used for high-risk turns and whenever a generated reply fails or is rejected."
+    )
+    kogpt2_max_new_tokens: int = setting(48, "Most tokens KoGPT2 may generate for one reply.")
+    kogpt2_max_time_s: float = setting(2.0, "Wall-time budget for generating one reply, in seconds.")
+    kogpt2_top_p: float = setting(0.9, "Nucleus sampling: sample from the smallest token set with this probability.")
+    kogpt2_temperature: float = setting(0.8, "Sampling temperature (lower is more conservative).")
+    kogpt2_repetition_penalty: float = setting(1.3, "Penalty on tokens already in the prompt or reply (1 = none).")
+    kogpt2_no_repeat_ngram: int = setting(3, "Never repeat a token n-gram of this size (0 = off).")
+    kogpt2_candidates: int = setting(3, "Replies sampled per turn; the first that passes the safety rails is used.")
+    kogpt2_history_turns: int = setting(2, "Earlier exchanges of the conversation put in the prompt.")
+    kogpt2_max_reply_chars: int = setting(160, "Longest generated reply accepted, in characters.")
+    keras_emotion_model: str = setting("", "Keras emotion classifier (.keras file) for the keras classifier.")
     espeak_voice: str = setting("ko", "espeak-ng voice name.")
     espeak_rate_wpm: int = setting(160, "espeak-ng speaking rate in words per minute.")
+    tacotron_checkpoint: str = setting("", "Tacotron checkpoint (.pt from training/train_tacotron.py).")
+    griffin_lim_iters: int = setting(32, "Griffin-Lim iterations of the tacotron synthesizer (more: cleaner, slower).")
+    vits_model: str = setting("", "Local Hugging Face VITS folder (e.g. a Korean MMS-TTS model).")
     max_audio_s: float = setting(60.0, "Longest accepted recording, in seconds.")
     min_audio_s: float = setting(0.2, "Shortest accepted recording, in seconds.")
     max_audio_bytes: int = setting(25 * 1024 * 1024, "Largest accepted audio upload, in bytes.")
