@@ -1,4 +1,9 @@
-"""The crisis/risk detector: labelled cases, idioms, spacing and typos, context rules, the pattern file."""
+"""The crisis/risk detector: targets on the blind test sets, the development set, idioms, spacing and
+typos, context rules, the pattern file.
+
+Figures: ``python -m pipeline.care.risk_eval tests/data/risk_test.tsv tests/data/risk_holdout.tsv``;
+how the sets were written and what was measured when: ``tests/data/risk_test.md``.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,12 @@ import pytest
 
 from pipeline.care import risk as risk_module
 from pipeline.care.risk import CATEGORIES, KINDS, PATTERNS_FILE, assess_risk, expand_macros, load_rules, normalize
+from pipeline.care.risk_eval import evaluate, main, read_cases
 from pipeline.types import RISK_LEVELS, Risk
 
-CASES_FILE = Path(__file__).parent / "data" / "risk_cases.tsv"
+DATA = Path(__file__).parent / "data"
+CASES_FILE = DATA / "risk_cases.tsv"
+TEST_FILES = {"test": DATA / "risk_test.tsv", "holdout": DATA / "risk_holdout.tsv"}
 PATTERNS_PATH = Path(risk_module.__file__).parent / "data" / PATTERNS_FILE
 
 MIN_HIGH_RECALL = 0.95
@@ -37,7 +45,64 @@ def _misses(cases: list[dict[str, str]], ok) -> list[str]:
     return [f"{c['text']} -> {assess_risk(c['text'])}" for c in cases if not ok(assess_risk(c["text"]))]
 
 
-# --- the labelled set --------------------------------------------------------------------------
+# --- the blind test sets ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=sorted(TEST_FILES))
+def test_set(request):
+    return request.param, read_cases(TEST_FILES[request.param])
+
+
+def test_test_sets_are_well_formed_and_disjoint_from_development(test_set):
+    name, rows = test_set
+    assert set(rows[0]) == {"text", "level", "category", "note"}
+    texts = [r["text"] for r in rows]
+    assert len(texts) == len(set(texts)), "duplicate sentences"
+    assert not set(texts) & {c["text"] for c in CASES}, "a test sentence is in the development set"
+    other = {r["text"] for n, path in TEST_FILES.items() if n != name for r in read_cases(path)}
+    assert not set(texts) & other
+    for row in rows:
+        expected = "-" if row["level"] == "none" else row["category"]
+        assert row["category"] in (expected,) and (expected == "-" or expected in CATEGORIES), row
+        assert row["note"], row
+    levels = [r["level"] for r in rows]
+    assert levels.count("none") >= 60 and levels.count("high") >= 70 and levels.count("watch") >= 15
+    notes = {r["note"] for r in rows}
+    assert {"idiom", "media", "past-resolved"} <= notes
+
+
+def test_targets_on_the_test_sets(test_set):
+    name, rows = test_set
+    figures = evaluate(rows)
+    assert figures["recall"] >= MIN_HIGH_RECALL, (name, figures["recall"], figures["missed"])
+    assert figures["recall_flagged"] >= MIN_HIGH_RECALL, (name, figures["missed"])
+    assert figures["false_alarms"] <= MAX_FALSE_ALARMS, (name, figures["false_alarms"], figures["alarmed"])
+    assert figures["false_high"] <= 0.02, (name, figures["alarmed"])
+    assert figures["category_accuracy"] == 1.0
+
+
+def test_evaluation_counts_levels_as_documented():
+    rows = [
+        {"text": "죽고 싶어", "level": "high", "category": "suicide"},
+        {"text": "희망이 없어", "level": "high", "category": "suicide"},  # assessed watch: flagged, not detected
+        {"text": "아무 의미가 없어", "level": "watch", "category": "suicide"},
+        {"text": "배고파 죽겠어요", "level": "none", "category": "-"},
+        {"text": "죽고 싶다고 했지만 배고파 죽겠어요", "level": "none", "category": "-"},
+    ]
+    figures = evaluate(rows)
+    assert figures["recall"] == round(2 / 3, 4) and figures["recall_flagged"] == 1.0
+    assert figures["high_recall"] == 0.5 and figures["watch_flagged"] == 1.0
+    assert figures["false_alarms"] == 0.5 and figures["false_high"] == 0.5
+    assert figures["missed"] == ["high: 희망이 없어 -> watch"]
+
+
+def test_evaluation_command_prints_one_json_line_per_file(capsys):
+    assert main([str(TEST_FILES["holdout"])]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["rows"] == len(read_cases(TEST_FILES["holdout"])) and "missed" not in line
+
+
+# --- the development set -------------------------------------------------------------------------
 
 
 def test_case_file_is_big_enough_and_well_formed():
@@ -140,6 +205,23 @@ def test_fast_enough():
 def test_idioms_raise_no_alarm(text):
     risk = assess_risk(text)
     assert risk.level == "none", risk
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["배고파 죽겠어요", "웃겨 죽겠어요", "죽을 만큼 맛있어요", "죽이는 맛이야", "좋아서 미치겠다",
+     "행복해서 미치겠어요", "짜증 나 죽겠어", "화 나 죽겠네", "배터리가 죽었어", "게임 캐릭터가 또 죽었어"],
+)  # fmt: skip
+def test_intensifiers_from_the_issue_are_not_risk(text):
+    assert assess_risk(text) == Risk()
+
+
+@pytest.mark.parametrize(
+    "text", ["오늘 밤에 죽을 거야", "집에서 혼자 죽을 거예요", "다리에서 죽을 거야"]
+)
+def test_a_place_before_the_verb_is_not_an_intensifier_stem(text):
+    # 밤에, 집에서: a noun with a particle, not the predicate of "X-아/어 죽겠다"
+    assert assess_risk(text).level == "high"
 
 
 @pytest.mark.parametrize(
@@ -266,7 +348,9 @@ def test_a_phrase_inside_a_longer_one_is_one_reason():
 @pytest.mark.parametrize(
     ("text", "level"),
     [
-        ("예전에 죽고 싶었는데 지금은 괜찮아요", "watch"),  # distant, recovered past
+        ("예전에 죽고 싶었는데 지금은 괜찮아요", "none"),  # distant past, resolved: a look-alike
+        ("예전에 죽고 싶었는데 요즘 또 그래요", "high"),  # distant past, but not resolved
+        ("지난주에 죽고 싶었는데 지금은 괜찮아요", "watch"),  # recent past, recovered
         ("어제 죽고 싶었어", "high"),  # recent past stays high
         ("작년에 자살 시도를 했었는데 지금은 괜찮아요", "high"),  # a past attempt stays high
         ("죽고 싶은 건 아니에요", "watch"),  # denial

@@ -228,12 +228,15 @@ class _ContextRule:
     categories: frozenset[str]
     all_of: tuple[_Condition, ...]
     any_of: tuple[_Condition, ...]
+    none_of: tuple[_Condition, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Intensifier:
     connective: frozenset[str]
     not_stems: tuple[str, ...]
+    particle_endings: tuple[str, ...]  # 밤에, 집에서: a noun with a particle, not a predicate
+    light_verb_nouns: tuple[str, ...]  # 짜증 나, 화 나: the word 나 is the verb 나다 after these
     distress: re.Pattern[str]
     right_clause: re.Pattern[str]
 
@@ -386,15 +389,18 @@ def load_rules(data: dict[str, Any] | None = None) -> _Rules:
             raise ValueError(f"context rule {rid}: unknown kinds or categories")
         all_of = tuple(_condition(c, macros, f"context rule {rid}") for c in spec.get("all_of", ()))
         any_of = tuple(_condition(c, macros, f"context rule {rid}") for c in spec.get("any_of", ()))
+        none_of = tuple(_condition(c, macros, f"context rule {rid}") for c in spec.get("none_of", ()))
         if not all_of and not any_of:
             raise ValueError(f"context rule {rid}: has no conditions")
-        rules.append(_ContextRule(rid, level, category, kinds, categories, all_of, any_of))
+        rules.append(_ContextRule(rid, level, category, kinds, categories, all_of, any_of, none_of))
 
     lex = data["lexicons"]
     inten = data["intensifier"]
     intensifier = _Intensifier(
         connective=frozenset(connective_syllables()),
         not_stems=tuple(sorted(inten["not_stems"], key=len, reverse=True)),
+        particle_endings=tuple(sorted(inten["particle_endings"], key=len, reverse=True)),
+        light_verb_nouns=tuple(inten["light_verb_nouns"]),
         distress=_compile(inten["distress"], macros, "intensifier.distress"),
         right_clause=_compile(inten["right_clause"], macros, "intensifier.right_clause"),
     )
@@ -474,24 +480,40 @@ def _stem_before(norm: Normalized, start: int, sent_start: int, cfg: _Intensifie
     o = norm.starts[start]
     if o > 0 and src[o - 1].isspace():
         # The client's own spacing, when there is any, says where the previous word begins.
-        k = o - 1
-        while k >= 0:
-            while k >= 0 and src[k].isspace():
-                k -= 1
-            end = k + 1
-            while k >= 0 and not src[k].isspace():
-                k -= 1
-            word = "".join(ch for ch in src[k + 1 : end] if "가" <= ch <= "힣")
-            if word:
-                return None if word in cfg.not_stems else word
-        return None
+        words = _words_before(src, o)
+        if not words:
+            return None
+        word = words[-1]
+        if word == "나" and len(words) > 1 and words[-2].endswith(cfg.light_verb_nouns):
+            return words[-2] + word  # 짜증 나 죽겠어: 나 is the verb 나다, not the pronoun
+        if word in cfg.not_stems or word.endswith(cfg.particle_endings):
+            return None
+        return word
     # Written together (or spacing lost in transcription): judge from the normalised text. A
     # one-syllable word such as 나 or 다 only counts as a pronoun/adverb at the sentence start.
     before = text[sent_start:start]
     for word in cfg.not_stems:
         if before.endswith(word) and (len(word) > 1 or len(before) == 1):
             return None
+    if before.endswith(cfg.particle_endings):
+        return None
     return before[-6:]
+
+
+def _words_before(src: str, end: int, count: int = 2) -> list[str]:
+    """The last ``count`` space-separated words (Hangul only) of ``src[:end]``, oldest first."""
+    words: list[str] = []
+    k = end - 1
+    while k >= 0 and len(words) < count:
+        while k >= 0 and src[k].isspace():
+            k -= 1
+        stop = k + 1
+        while k >= 0 and not src[k].isspace():
+            k -= 1
+        word = "".join(ch for ch in src[k + 1 : stop] if "가" <= ch <= "힣")
+        if word:
+            words.append(word)
+    return words[::-1]
 
 
 def _intensifier(norm: Normalized, hit: _Hit, bounds: tuple[int, int], cfg: _Intensifier) -> str | None:
@@ -580,6 +602,8 @@ def assess_risk(text: str) -> Risk:
             if not all(_holds(c, left, right, sentence, rules) for c in rule.all_of):
                 continue
             if rule.any_of and not any(_holds(c, left, right, sentence, rules) for c in rule.any_of):
+                continue
+            if any(_holds(c, left, right, sentence, rules) for c in rule.none_of):
                 continue
             if rule.level is not None:
                 hit.level = _cap(hit.level, rule.level)
