@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from models.checkpoint import read_checkpoint
+
 CHECKPOINT_FORMAT = "maum-deepspeech2/1"
 
 
@@ -437,15 +439,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         FileNotFoundError: no such file.
         ValueError: the file is not a DeepSpeech2 checkpoint of this format.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises several kinds for foreign or broken files
-        raise ValueError(f"{path} is not a readable checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
+    payload = read_checkpoint(path, CHECKPOINT_FORMAT, map_location)
     config = DeepSpeech2Config.from_dict(payload["config"])
     model = DeepSpeech2(config)
     model.load_state_dict(payload["state_dict"])

@@ -14,8 +14,6 @@
   var NO_MICROPHONE = "마이크를 쓸 수 없어요. 브라우저에서 마이크 권한을 허락하시거나, 아래에 글로 적어 주세요.";
   var NO_RECORDING = "이 브라우저에서는 녹음을 쓸 수 없어요. 아래에 글로 적어 주세요.";
   var EMPTY_RECORDING = "녹음된 소리가 없어요. 다시 한 번 말씀해 주시겠어요?";
-  // Containers the server decodes, in the order browsers record them best.
-  var MIME_TYPES = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
 
   var root = document.getElementById("chat");
   var messages = document.getElementById("messages");
@@ -26,7 +24,6 @@
   var textEl = document.getElementById("text");
   var sendBtn = document.getElementById("send");
   var levelEl = document.getElementById("level");
-  var levelBar = levelEl.querySelector(".level-bar");
   var deviceVoiceInput = document.getElementById("voice-device");
   var voiceNote = document.getElementById("voice-note");
   var NO_DEVICE_VOICE = "이 기기에는 한국어 목소리가 없어서 마음 목소리로 들려 드려요.";
@@ -37,10 +34,8 @@
 
   var conversation = null; // {id, token}
   var state = "idle";
-  var recorder = null;
-  var stopTimer = null;
+  var recorder = null; // {stop} while recording (static/recorder.js)
   var playing = null; // the <audio> now playing
-  var meter = null; // {context, stop} while recording
 
   function setState(next) {
     state = next;
@@ -303,117 +298,36 @@
       });
   }
 
-  function pickMimeType() {
-    if (typeof MediaRecorder.isTypeSupported !== "function") {
-      return "";
-    }
-    for (var i = 0; i < MIME_TYPES.length; i++) {
-      if (MediaRecorder.isTypeSupported(MIME_TYPES[i])) {
-        return MIME_TYPES[i];
-      }
-    }
-    return "";
-  }
-
-  function extensionFor(mimeType) {
-    if (mimeType.indexOf("webm") >= 0) return "webm";
-    if (mimeType.indexOf("ogg") >= 0) return "ogg";
-    if (mimeType.indexOf("mp4") >= 0) return "m4a";
-    if (mimeType.indexOf("wav") >= 0) return "wav";
-    return "bin";
-  }
-
-  // A live level meter while recording: RMS of the microphone signal, on a rough dB scale.
-  function startMeter(stream) {
-    var AudioContextClass = window.AudioContext || window.webkitAudioContext;
-    if (!AudioContextClass) {
-      return null;
-    }
-    var context = new AudioContextClass();
-    var analyser = context.createAnalyser();
-    analyser.fftSize = 1024;
-    context.createMediaStreamSource(stream).connect(analyser);
-    var buffer = new Float32Array(analyser.fftSize);
-    var frame = 0;
-    var peak = 0;
-    function draw() {
-      analyser.getFloatTimeDomainData(buffer);
-      var sum = 0;
-      for (var i = 0; i < buffer.length; i++) {
-        sum += buffer[i] * buffer[i];
-      }
-      var db = 20 * Math.log10(Math.sqrt(sum / buffer.length) + 1e-9);
-      var percent = Math.round(Math.min(100, Math.max(0, ((db + 60) / 60) * 100)));
-      peak = Math.max(peak, percent);
-      levelBar.style.width = percent + "%";
-      levelEl.setAttribute("aria-valuenow", String(percent));
-      levelEl.dataset.peak = String(peak);
-      frame = requestAnimationFrame(draw);
-    }
-    frame = requestAnimationFrame(draw);
-    return {
-      stop: function () {
-        cancelAnimationFrame(frame);
-        levelBar.style.width = "0";
-        levelEl.setAttribute("aria-valuenow", "0");
-        context.close();
-      },
-    };
-  }
-
-  function stopMeter() {
-    if (meter) {
-      meter.stop();
-      meter = null;
-    }
-  }
-
   function startRecording() {
     clearError();
     stopPlayback();
-    navigator.mediaDevices.getUserMedia({ audio: true }).then(
-      function (stream) {
-        var mimeType = pickMimeType();
-        var chunks = [];
-        var current = new MediaRecorder(stream, mimeType ? { mimeType: mimeType } : undefined);
-        current.addEventListener("dataavailable", function (event) {
-          if (event.data && event.data.size) {
-            chunks.push(event.data);
-          }
-        });
-        current.addEventListener("stop", function () {
-          stopMeter();
-          stream.getTracks().forEach(function (track) {
-            track.stop();
-          });
-          clearTimeout(stopTimer);
-          recorder = null;
-          var type = current.mimeType || mimeType || "application/octet-stream";
-          var blob = new Blob(chunks, { type: type });
-          if (!blob.size) {
-            showError(EMPTY_RECORDING);
-            setState("idle");
-            return;
-          }
-          var body = new FormData();
-          body.append("audio", blob, "recording." + extensionFor(type));
-          sendTurn({ method: "POST", body: body });
-        });
-        recorder = current;
-        meter = startMeter(stream);
-        current.start();
+    MaumRecorder.record({
+      levelEl: levelEl,
+      maxMs: maxRecordMs,
+      onStart: function (session) {
+        recorder = session;
         setState("listening");
-        stopTimer = setTimeout(stopRecording, maxRecordMs);
       },
-      function () {
+      onStop: function (blob, type) {
+        recorder = null;
+        if (!blob.size) {
+          showError(EMPTY_RECORDING);
+          setState("idle");
+          return;
+        }
+        var body = new FormData();
+        body.append("audio", blob, "recording." + MaumRecorder.extensionFor(type));
+        sendTurn({ method: "POST", body: body });
+      },
+      onDenied: function () {
         showError(NO_MICROPHONE);
         setState("idle");
-      }
-    );
+      },
+    });
   }
 
   function stopRecording() {
-    if (recorder && recorder.state !== "inactive") {
+    if (recorder) {
       recorder.stop();
     }
   }
@@ -455,7 +369,7 @@
     }
   });
 
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder) {
+  if (!MaumRecorder.isSupported()) {
     // No microphone API (an old browser, or a page not served over HTTPS): typing still works.
     recordBtn.dataset.unsupported = "true";
     STATUS.idle = NO_RECORDING;

@@ -1,6 +1,6 @@
 // Maum pronunciation practice: pick or type a sentence, read it aloud, see each syllable coloured.
 // Plain browser JavaScript, no build step. Text from the server only ever goes into textContent.
-// Recording follows static/chat.js: MediaRecorder in the best container the browser offers.
+// Recording (MediaRecorder, level meter) comes from static/recorder.js, shared with chat.js.
 (function () {
   "use strict";
 
@@ -15,7 +15,6 @@
   var NO_RECORDING = "이 브라우저에서는 녹음을 쓸 수 없어요.";
   var EMPTY_RECORDING = "녹음된 소리가 없어요. 다시 한 번 읽어 주시겠어요?";
   var NO_TEXT = "읽을 문장을 고르거나 적어 주세요.";
-  var MIME_TYPES = ["audio/webm;codecs=opus", "audio/webm", "audio/ogg;codecs=opus", "audio/mp4"];
   var RATING_NAMES = { good: "좋아요", unsure: "애매해요", wrong: "다시 해 봐요" };
 
   var root = document.getElementById("practice");
@@ -33,7 +32,6 @@
   var errorEl = document.getElementById("error");
   var recordBtn = document.getElementById("record");
   var levelEl = document.getElementById("level");
-  var levelBar = levelEl.querySelector(".level-bar");
   var resultEl = document.getElementById("result");
   var syllablesEl = document.getElementById("syllables");
   var detailEl = document.getElementById("detail");
@@ -46,9 +44,7 @@
   var maxRecordMs = Math.max(1000, Number(root.dataset.maxSeconds || 30) * 1000 - 500);
   var current = { id: "", text: "" }; // the sentence being practised
   var state = "idle";
-  var recorder = null;
-  var stopTimer = null;
-  var meter = null;
+  var recorder = null; // {stop} while recording
   var ownAudioUrl = null;
   var targetAudio = null; // {text, url}
   var playing = null;
@@ -290,7 +286,7 @@
   function sendRecording(blob, type) {
     setState("scoring");
     var body = new FormData();
-    body.append("audio", blob, "recording." + extensionFor(type));
+    body.append("audio", blob, "recording." + MaumRecorder.extensionFor(type));
     body.append("text", current.text);
     if (current.id) body.append("sentence_id", current.id);
     api("/api/practice/attempts", { method: "POST", body: body })
@@ -345,56 +341,7 @@
       });
   }
 
-  // ---- recording (as in chat.js) -----------------------------------------------------------
-  function pickMimeType() {
-    if (typeof MediaRecorder.isTypeSupported !== "function") return "";
-    for (var i = 0; i < MIME_TYPES.length; i++) {
-      if (MediaRecorder.isTypeSupported(MIME_TYPES[i])) return MIME_TYPES[i];
-    }
-    return "";
-  }
-
-  function extensionFor(mimeType) {
-    if (mimeType.indexOf("webm") >= 0) return "webm";
-    if (mimeType.indexOf("ogg") >= 0) return "ogg";
-    if (mimeType.indexOf("mp4") >= 0) return "m4a";
-    if (mimeType.indexOf("wav") >= 0) return "wav";
-    return "bin";
-  }
-
-  function startMeter(stream) {
-    var AudioContextClass = window.AudioContext || window.webkitAudioContext;
-    if (!AudioContextClass) return null;
-    var context = new AudioContextClass();
-    var analyser = context.createAnalyser();
-    analyser.fftSize = 1024;
-    context.createMediaStreamSource(stream).connect(analyser);
-    var buffer = new Float32Array(analyser.fftSize);
-    var frame = 0;
-    var peak = 0;
-    function draw() {
-      analyser.getFloatTimeDomainData(buffer);
-      var sum = 0;
-      for (var i = 0; i < buffer.length; i++) sum += buffer[i] * buffer[i];
-      var db = 20 * Math.log10(Math.sqrt(sum / buffer.length) + 1e-9);
-      var percent = Math.round(Math.min(100, Math.max(0, ((db + 60) / 60) * 100)));
-      peak = Math.max(peak, percent);
-      levelBar.style.width = percent + "%";
-      levelEl.setAttribute("aria-valuenow", String(percent));
-      levelEl.dataset.peak = String(peak);
-      frame = requestAnimationFrame(draw);
-    }
-    frame = requestAnimationFrame(draw);
-    return {
-      stop: function () {
-        cancelAnimationFrame(frame);
-        levelBar.style.width = "0";
-        levelEl.setAttribute("aria-valuenow", "0");
-        context.close();
-      },
-    };
-  }
-
+  // ---- recording (static/recorder.js) -------------------------------------------------------
   function startRecording() {
     clearError();
     stopPlayback();
@@ -402,50 +349,33 @@
       showError(NO_TEXT);
       return;
     }
-    navigator.mediaDevices.getUserMedia({ audio: true }).then(
-      function (stream) {
-        var mimeType = pickMimeType();
-        var chunks = [];
-        var rec = new MediaRecorder(stream, mimeType ? { mimeType: mimeType } : undefined);
-        rec.addEventListener("dataavailable", function (event) {
-          if (event.data && event.data.size) chunks.push(event.data);
-        });
-        rec.addEventListener("stop", function () {
-          if (meter) {
-            meter.stop();
-            meter = null;
-          }
-          stream.getTracks().forEach(function (track) {
-            track.stop();
-          });
-          clearTimeout(stopTimer);
-          recorder = null;
-          var type = rec.mimeType || mimeType || "application/octet-stream";
-          var blob = new Blob(chunks, { type: type });
-          if (!blob.size) {
-            showError(EMPTY_RECORDING);
-            setState("idle");
-            return;
-          }
-          if (ownAudioUrl) URL.revokeObjectURL(ownAudioUrl);
-          ownAudioUrl = URL.createObjectURL(blob);
-          sendRecording(blob, type);
-        });
-        recorder = rec;
-        meter = startMeter(stream);
-        rec.start();
+    MaumRecorder.record({
+      levelEl: levelEl,
+      maxMs: maxRecordMs,
+      onStart: function (session) {
+        recorder = session;
         setState("listening");
-        stopTimer = setTimeout(stopRecording, maxRecordMs);
       },
-      function () {
+      onStop: function (blob, type) {
+        recorder = null;
+        if (!blob.size) {
+          showError(EMPTY_RECORDING);
+          setState("idle");
+          return;
+        }
+        if (ownAudioUrl) URL.revokeObjectURL(ownAudioUrl);
+        ownAudioUrl = URL.createObjectURL(blob);
+        sendRecording(blob, type);
+      },
+      onDenied: function () {
         showError(NO_MICROPHONE);
         setState("idle");
-      }
-    );
+      },
+    });
   }
 
   function stopRecording() {
-    if (recorder && recorder.state !== "inactive") recorder.stop();
+    if (recorder) recorder.stop();
   }
 
   recordBtn.addEventListener("click", function () {
@@ -470,7 +400,7 @@
     if (ownAudioUrl) play(ownAudioUrl);
   });
 
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder) {
+  if (!MaumRecorder.isSupported()) {
     recordBtn.dataset.unsupported = "true";
     STATUS.idle = NO_RECORDING;
   }

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 #: Screenshots and server logs that a person should look at after a run (gitignored).
@@ -48,6 +50,15 @@ class LiveServer:
 
     def database_url(self) -> str:
         return f"sqlite:///{self.instance_path / 'maum.sqlite3'}"
+
+    def rows(self, sql: str) -> list[tuple]:
+        """Run one SELECT on the server's database."""
+        engine = sa.create_engine(self.database_url())
+        try:
+            with engine.connect() as connection:
+                return [tuple(r) for r in connection.execute(sa.text(sql))]
+        finally:
+            engine.dispose()
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ loaded nothing from outside the server. The screenshot lands in tests/artifacts/
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
 
 from pipeline.metrics import cer
@@ -24,15 +23,6 @@ PHONE = {"width": 390, "height": 844}
 def server(tmp_path_factory):
     with live_server(tmp_path_factory.mktemp("chat-server")) as server:
         yield server
-
-
-def rows(server, sql: str) -> list[tuple]:
-    engine = sa.create_engine(server.database_url())
-    try:
-        with engine.connect() as connection:
-            return [tuple(r) for r in connection.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
 
 
 def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(server):
@@ -82,7 +72,7 @@ def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(se
 
     assert peak > 20, "the level meter moved while the recording played"
     assert fonts_ready, "the Korean font is served by Maum itself"
-    stored = rows(server, "SELECT input_kind, user_text, reply_text, user_audio_path, reply_audio_path FROM turns"
+    stored = server.rows("SELECT input_kind, user_text, reply_text, user_audio_path, reply_audio_path FROM turns"
                           " ORDER BY created_at")  # fmt: skip
     assert [r[0] for r in stored] == ["audio", "text"]
     assert stored[0][1] == heard and stored[0][2] == reply_text

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
 
 from tests.browser import REPO, PageWatch, launch_chromium, live_server, save_screenshot, server_env
@@ -41,15 +40,6 @@ LAST_TEXT = "그래도 오늘은 친구가 연락해 줘서 조금 기뻤어요"
 def server(tmp_path_factory):
     with live_server(tmp_path_factory.mktemp("counsellor-server")) as server:
         yield server
-
-
-def rows(server, sql: str) -> list[tuple]:
-    engine = sa.create_engine(server.database_url())
-    try:
-        with engine.connect() as connection:
-            return [tuple(r) for r in connection.execute(sa.text(sql))]
-    finally:
-        engine.dispose()
 
 
 def create_account(server) -> None:
@@ -184,10 +174,10 @@ def test_counsellor_signs_in_hears_the_audio_and_sees_the_timeline(server):
     for selector, state in played.items():
         assert state["currentTime"] > 0.1, (selector, state)
     assert fonts_ready
-    actions = [r[0] for r in rows(server, "SELECT action FROM audit_events ORDER BY id")]
+    actions = [r[0] for r in server.rows("SELECT action FROM audit_events ORDER BY id")]
     assert actions[0] == "user_create"
     for action in ("login", "view_list", "view_conversation", "play_audio", "note", "review"):
         assert action in actions, action
-    plays = rows(server, "SELECT conversation_id, user_email, ip FROM audit_events WHERE action = 'play_audio'")
+    plays = server.rows("SELECT conversation_id, user_email, ip FROM audit_events WHERE action = 'play_audio'")
     assert len(plays) == 2, "one row per play, not per range request"
     assert all(r == (conversation_id, EMAIL, "127.0.0.1") for r in plays)

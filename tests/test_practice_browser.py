@@ -8,7 +8,6 @@ scores, the detail of a syllable, and the history chart. Screenshot: tests/artif
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
 
 from tests.browser import PageWatch, launch_chromium, live_server, save_screenshot
@@ -76,12 +75,7 @@ def test_reading_a_sentence_into_the_microphone_shows_coloured_feedback(server):
         watch.assert_clean()
         browser.close()
 
-    engine = sa.create_engine(server.database_url())
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT sentence_id, text, overall FROM practice_attempts")).all()
-    finally:
-        engine.dispose()
+    rows = server.rows("SELECT sentence_id, text, overall FROM practice_attempts")
     assert [(r[0], r[1]) for r in rows] == [("1-19", text + ".")]
     assert rows[0][2] == overall or abs(rows[0][2] - overall) < 1
 

@@ -442,13 +442,13 @@ def test_chat_page_is_korean_self_contained_and_shows_crisis_lines(client):
     assert "unsafe-inline" not in csp
 
 
-@pytest.mark.parametrize("name", ["chat.js", "chat.css"])
+@pytest.mark.parametrize("name", ["chat.js", "recorder.js", "chat.css"])
 def test_static_files_are_served(client, name):
     response = fetch(client, f"/static/{name}")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "http://" not in body and "https://" not in body
-    if name == "chat.js":
+    if name.endswith(".js"):
         assert "innerHTML" not in body, "user text goes into textContent only"
 
 
