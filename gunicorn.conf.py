@@ -16,6 +16,11 @@ worker_class = "gthread"  # the sync worker, with threads
 threads = 2
 timeout = 120  # a cold worker loads its models on its first turn
 preload_app = False
+
+# Whisper's CPU threads per request: with several requests in flight, threads beyond one per core
+# only fight each other (measured with benchmarks/load_test.py on 2 cores: 8 clients, p95 5.4 s
+# with 2 threads, 3.9 s with 1). An explicit MAUM_WHISPER_CPU_THREADS wins.
+os.environ.setdefault("MAUM_WHISPER_CPU_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 accesslog = "-"  # stdout
 errorlog = "-"
 

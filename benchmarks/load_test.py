@@ -117,7 +117,8 @@ def free_port() -> int:
 def gunicorn_server(workers: int):
     """The deployed configuration on a free port, with a throw-away instance folder."""
     with tempfile.TemporaryDirectory(prefix="maum-load-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MAUM_") and k != "DATABASE_URL"}
+        # The caller's MAUM_* settings apply (e.g. MAUM_WHISPER_CPU_THREADS); its database never does.
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "MAUM_DATABASE_URL"}}
         env.update(HF_HUB_OFFLINE="1", MAUM_INSTANCE_PATH=tmp)
         bin_dir = Path(sys.executable).parent
         subprocess.run([bin_dir / "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO, env=env, check=True,
