@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-APT_PACKAGES=(espeak-ng ffmpeg nodejs npm)
+APT_PACKAGES=(espeak-ng ffmpeg)
+# Node.js and npm fetch the front-end packages; a machine may already have them from elsewhere.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 # The tests also drive Debian's Chromium and run the API against a real PostgreSQL server.
 [ "$mode" = test ] && APT_PACKAGES+=(chromium postgresql)
 
