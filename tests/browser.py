@@ -126,6 +126,23 @@ def launch_chromium(playwright, fake_audio: Path | None = None):
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
+#: Viewport of a phone (the chat and practice pages are used on phones first).
+PHONE = {"width": 390, "height": 844}
+
+
+def open_page(playwright, server: LiveServer, fake_audio: Path | None = None, viewport: dict | None = None):
+    """Chromium, one Korean-locale page watched by ``PageWatch``; microphone granted when ``fake_audio`` is given.
+
+    Returns ``(browser, page, watch)``; close the browser when done.
+    """
+    browser = launch_chromium(playwright, fake_audio=fake_audio)
+    context = browser.new_context(viewport=viewport or PHONE, locale="ko-KR")
+    if fake_audio is not None:
+        context.grant_permissions(["microphone"], origin=server.url)
+    page = context.new_page()
+    return browser, page, PageWatch(page, server.url)
+
+
 class PageWatch:
     """Everything a page did that a test should fail on: console errors, CSP reports, outside requests."""
 

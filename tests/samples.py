@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +44,14 @@ def encode_ffmpeg(samples: np.ndarray, sample_rate: int, suffix: str, tmp_path: 
     sf.write(src, samples, sample_rate)
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), *codec, str(out)], check=True)
     return out.read_bytes()
+
+
+def bigram_embed(texts) -> np.ndarray:
+    """A stand-in for e5 (the care responder's embedder): hashed character bigrams, L2-normalised, 384 dims."""
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    for row, text in enumerate(texts):
+        compact = text.replace(" ", "")
+        for a, b in zip(compact, compact[1:], strict=False):
+            out[row, zlib.crc32((a + b).encode()) % 384] += 1.0
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms == 0, 1, norms)

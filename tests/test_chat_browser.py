@@ -11,13 +11,10 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from pipeline.metrics import cer
-from tests.browser import PageWatch, launch_chromium, live_server, save_screenshot
+from tests.browser import live_server, open_page, save_screenshot
 from tests.samples import real_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
-
-PHONE = {"width": 390, "height": 844}
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -28,11 +25,7 @@ def server(tmp_path_factory):
 def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(server):
     wav, expected = real_sentences()[0]
     with sync_playwright() as p:
-        browser = launch_chromium(p, fake_audio=wav)
-        context = browser.new_context(viewport=PHONE, locale="ko-KR")
-        context.grant_permissions(["microphone"], origin=server.url)
-        page = context.new_page()
-        watch = PageWatch(page, server.url)
+        browser, page, watch = open_page(p, server, fake_audio=wav)
         page.goto(server.url)
 
         chat = page.locator("#chat")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser import REPO, PageWatch, launch_chromium, live_server, save_screenshot, server_env
+from tests.browser import REPO, live_server, open_page, save_screenshot, server_env
 from tests.samples import real_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
@@ -98,10 +98,7 @@ def test_counsellor_signs_in_hears_the_audio_and_sees_the_timeline(server):
     with sync_playwright() as p:
         conversation_id = seed_conversation(p, server)
         calm_id = seed_calm_conversation(p, server)
-        browser = launch_chromium(p)
-        context = browser.new_context(viewport=DESKTOP, locale="ko-KR")
-        page = context.new_page()
-        watch = PageWatch(page, server.url)
+        browser, page, watch = open_page(p, server, viewport=DESKTOP)
 
         page.goto(f"{server.url}/counsellor/")
         expect(page).to_have_url(f"{server.url}/counsellor/login?next=/counsellor/")

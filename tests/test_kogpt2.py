@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from pipeline.settings import Settings
 from pipeline.stages import Responder
 from pipeline.turn import Pipeline
 from pipeline.types import EMOTION_LABELS, Emotion, HistoryTurn, Risk
+from tests.samples import bigram_embed
 from training import finetune_kogpt2 as ft
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,16 +110,6 @@ def memorised_dir(base_dir, tmp_path_factory) -> Path:
     assert code == 0
     return tmp / "model"
 
-
-def bigram_embed(texts):
-    """A stand-in for e5 (the care responder's embedder): hashed character bigrams, L2-normalised."""
-    out = np.zeros((len(texts), 384), dtype=np.float32)
-    for row, text in enumerate(texts):
-        compact = text.replace(" ", "")
-        for a, b in zip(compact, compact[1:], strict=False):
-            out[row, zlib.crc32((a + b).encode()) % 384] += 1.0
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms == 0, 1, norms)
 
 
 def settings_for(folder: Path, **overrides) -> Settings:

@@ -10,13 +10,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser import PageWatch, launch_chromium, live_server, save_screenshot
+from tests.browser import live_server, open_page, save_screenshot
 from tests.samples import real_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
-
-PHONE = {"width": 390, "height": 844}
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -28,11 +25,7 @@ def test_reading_a_sentence_into_the_microphone_shows_coloured_feedback(server):
     wav, text = real_sentences()[0]
     assert text == "기차도 전기도 없었다"
     with sync_playwright() as p:
-        browser = launch_chromium(p, fake_audio=wav)
-        context = browser.new_context(viewport=PHONE, locale="ko-KR")
-        context.grant_permissions(["microphone"], origin=server.url)
-        page = context.new_page()
-        watch = PageWatch(page, server.url)
+        browser, page, watch = open_page(p, server, fake_audio=wav)
         page.goto(f"{server.url}/practice")
 
         panel = page.locator("#practice")
@@ -84,11 +77,7 @@ def test_a_typed_sentence_with_one_different_word_marks_that_syllable(server):
     wav, _ = real_sentences()[0]  # says 기차도 전기도 없었다
     typed = "기차도 전기도 있었다"
     with sync_playwright() as p:
-        browser = launch_chromium(p, fake_audio=wav)
-        context = browser.new_context(viewport=PHONE, locale="ko-KR")
-        context.grant_permissions(["microphone"], origin=server.url)
-        page = context.new_page()
-        watch = PageWatch(page, server.url)
+        browser, page, watch = open_page(p, server, fake_audio=wav)
         page.goto(f"{server.url}/practice")
         page.select_option("#sentence-select", value="")
         expect(page.locator("#own-text")).to_be_visible()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import statistics
-import zlib
 
 import numpy as np
 import pytest
@@ -18,22 +17,13 @@ from pipeline.care.risk import assess_risk
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
 from pipeline.types import EMOTION_LABELS, Emotion, HistoryTurn, Risk
+from tests.samples import bigram_embed
 
 NEGATIVE = {"sadness", "fear", "anger", "disgust"}
 OPEN_QUESTION = re.compile(
     r"(어떤|어떻게|어떠|무엇|무슨|뭐|뭘|언제|어디|누구|누가|얼마나|어느|들려주|말해 주|이야기해 주)"
 )
 
-
-def bigram_embed(texts):
-    """A stand-in for e5: hashed character bigrams, L2-normalised, 384 dims."""
-    out = np.zeros((len(texts), 384), dtype=np.float32)
-    for row, text in enumerate(texts):
-        compact = text.replace(" ", "")
-        for a, b in zip(compact, compact[1:], strict=False):
-            out[row, zlib.crc32((a + b).encode()) % 384] += 1.0
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms == 0, 1, norms)
 
 
 def emotion(label: str, p: float = 0.94) -> Emotion:

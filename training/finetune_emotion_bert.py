@@ -28,7 +28,6 @@ import argparse
 import csv
 import dataclasses
 import json
-import math
 import random
 import sys
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ import numpy as np
 from pipeline.backends.emotion_labels import canonical_label
 from pipeline.settings import resolve_device
 from pipeline.types import EMOTION_LABELS
+from training.finetune_steps import plan_steps
 from training.train_emotion_head import report
 
 DATA_DIR = Path(__file__).parent / "data" / "emotion"
@@ -191,7 +191,7 @@ def finetune(config: BertFinetuneConfig) -> dict:
     """Fine-tune, save the best model to ``config.out`` and return the report (also in ``report.json``)."""
     import torch
     from tqdm import tqdm
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if not config.base or not (Path(config.base) / "config.json").is_file():
         raise ValueError(f"--base {config.base!r} is not a model folder with config.json (download it first)")
@@ -229,13 +229,9 @@ def finetune(config: BertFinetuneConfig) -> dict:
     weights = class_weights(train_labels) if config.class_weights else np.ones(len(EMOTION_LABELS))
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=device))
     optimizer = _optimizer(model, config)
-    steps_per_epoch = math.ceil(len(train_texts) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    eval_every = config.eval_every or steps_per_epoch
-    generator = torch.Generator().manual_seed(config.seed)
+    plan = plan_steps(len(train_texts), config, optimizer)
+    steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every
+    scheduler, generator = plan.scheduler, plan.generator
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -58,6 +58,7 @@ from pipeline.backends.kogpt2 import (
     prepare_tokenizer,
 )
 from pipeline.settings import resolve_device
+from training.finetune_steps import plan_steps
 
 USER_SPEAKERS = frozenset({"user", "client", "human", "usr", "사용자", "내담자"})
 SYSTEM_SPEAKERS = frozenset({"system", "sys", "bot", "assistant", "counsellor", "counselor", "상담사", "maum"})
@@ -238,7 +239,7 @@ def finetune(config: KoGPT2FinetuneConfig) -> dict:
     """Fine-tune, save the best model to ``config.out`` and return the report (also in ``report.json``)."""
     import torch
     from tqdm import tqdm
-    from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not config.base or not (Path(config.base) / "config.json").is_file():
         raise ValueError(f"--base {config.base!r} is not a model folder with config.json (download it first)")
@@ -287,13 +288,9 @@ def finetune(config: KoGPT2FinetuneConfig) -> dict:
     optimizer = torch.optim.AdamW(
         [{"params": decayed, "weight_decay": config.weight_decay}, {"params": plain, "weight_decay": 0.0}], lr=config.lr
     )
-    steps_per_epoch = math.ceil(len(train_encoded) / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    eval_every = config.eval_every or steps_per_epoch
-    generator = torch.Generator().manual_seed(config.seed)
+    plan = plan_steps(len(train_encoded), config, optimizer)
+    steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every
+    scheduler, generator = plan.scheduler, plan.generator
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
