@@ -13,7 +13,9 @@ if [ -z "${version:-}" ]; then
   exit 1
 fi
 if [ "$status" != online ]; then
-  if [ "$(id -u)" -eq 0 ]; then pg_ctlcluster "$version" "$cluster" start; else sudo pg_ctlcluster "$version" "$cluster" start; fi
+  # Only the URL may reach stdout (the Makefile captures it): pg_ctlcluster's messages, such as
+  # "Removed stale pid file.", go to stderr.
+  if [ "$(id -u)" -eq 0 ]; then pg_ctlcluster "$version" "$cluster" start >&2; else sudo pg_ctlcluster "$version" "$cluster" start >&2; fi
 fi
 if [ "$(as_postgres psql -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$user'")" != 1 ]; then
   as_postgres psql -qc "CREATE ROLE \"$user\" LOGIN"
