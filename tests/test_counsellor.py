@@ -434,6 +434,32 @@ def test_missing_reply_audio_is_shown_as_such(app, settings):
     assert "/audio/reply" not in html
 
 
+def test_generator_fallback_is_kept_shown_and_exported(app, settings):
+    from pipeline.turn import Pipeline
+    from pipeline.types import Reply
+
+    class RejectingGenerator:
+        """Stands in for kogpt2 when every sampled reply failed the safety rails."""
+
+        def respond(self, text, emotion, risk, history=()):
+            return Reply("그 마음 들려줘서 고마워요.", fallback_reason="rejected: unfinished, not_korean")
+
+    app.extensions["maum.pipeline"] = Pipeline(settings.pipeline, responder=RejectingGenerator())
+    conversation_id = converse(app, "오늘 좀 지쳤어요")
+    with app.app_context():
+        [turn] = db.session.scalars(sa.select(Turn).where(Turn.conversation_id == conversation_id)).all()
+        kept = turn.reply_fallback
+    assert kept == "rejected: unfinished, not_korean"
+    client = signed_in(app, "kim@example.kr")
+    html = page(client, f"/counsellor/conversations/{conversation_id}")
+    assert "생성한 답이 안전 검사를 통과하지 못했어요 (unfinished, not_korean)" in html
+    document = json.loads(export(client, conversation=conversation_id, format="json").data)
+    assert document["conversations"][0]["turns"][0]["reply"]["generator_fallback"] == kept
+    table = export(client, conversation=conversation_id, format="csv").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(table)))
+    assert rows[1][rows[0].index("생성 모델 대신 쓴 이유")].startswith("생성한 답이 안전 검사를")
+
+
 def test_script_in_a_transcript_renders_escaped(app):
     text = '<script>alert("마음")</script><img src=x onerror=alert(1)>'
     conversation_id = converse(app, text)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.types import HistoryTurn, TurnResult
-from webapp.db import Conversation, Turn, db, new_id, utcnow
+from webapp.db import REPLY_FALLBACK_MAX, Conversation, Turn, db, new_id, utcnow
 from webapp.errors import ApiError
 from webapp.storage import AudioStore, audio_extension
 
@@ -127,6 +127,7 @@ def record_turn(
             reply_audio_sha256=reply_file.sha256 if reply_file else None,
             reply_audio_missing=reply_file is None,
             synthesis_error=result.synthesis_error if reply_file is None else "",
+            reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
         )
         db.session.add(turn)
         db.session.execute(

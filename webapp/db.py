@@ -29,6 +29,9 @@ INPUT_KINDS = ("audio", "text")
 #: Counsellor account roles; an admin may do everything a counsellor can, plus the admin pages.
 ROLES = ("counsellor", "admin")
 
+#: Longest generator fallback reason kept on a turn (``rejected: ...`` lists reasons).
+REPLY_FALLBACK_MAX = 120
+
 
 def new_id() -> str:
     """Make a random id: 32 lowercase hex digits (uuid4)."""
@@ -153,6 +156,8 @@ class Turn(db.Model):
     reply_audio_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     reply_audio_missing: Mapped[bool] = mapped_column(default=False)  # synthesis failed; the text was still sent
     synthesis_error: Mapped[str] = mapped_column(sa.String(64), default="")
+    # Why a generating responder (kogpt2) gave the curated reply instead ("" when it did not).
+    reply_fallback: Mapped[str] = mapped_column(sa.String(REPLY_FALLBACK_MAX), default="")
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")
 

@@ -42,11 +42,31 @@ def risk_name(level: str | None) -> str:
     return RISK_NAMES_KO.get(level or "", level or "")
 
 
+#: Why the generating responder (kogpt2) was not used for a turn; see pipeline/backends/kogpt2.py.
+FALLBACK_NAMES_KO = {
+    "high_risk": "위험 신호가 있어 위기 안내 답을 썼어요",
+    "no_text": "알아들은 말이 없었어요",
+    "error": "생성 모델에 오류가 났어요",
+    "timeout": "생성 모델이 제한 시간을 넘겼어요",
+    "rejected": "생성한 답이 안전 검사를 통과하지 못했어요",
+}
+
+
+def fallback_name(reason: str | None) -> str:
+    """Korean explanation of a turn's generator fallback, its detail kept (empty when there was none)."""
+    if not reason:
+        return ""
+    kind, _, detail = reason.partition(":")
+    name = FALLBACK_NAMES_KO.get(kind.strip(), reason)
+    return f"{name} ({detail.strip()})" if detail.strip() and name != reason else name
+
+
 def register(app: Flask) -> None:
     """Make the helpers available to every template."""
     app.jinja_env.filters["kst"] = format_kst
     app.jinja_env.filters["emotion_name"] = emotion_name
     app.jinja_env.filters["risk_name"] = risk_name
+    app.jinja_env.filters["fallback_name"] = fallback_name
     app.jinja_env.globals.update(
         EMOTION_LABELS=EMOTION_LABELS,
         RISK_LEVELS=RISK_LEVELS,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from pipeline.types import EMOTION_LABELS, EMOTION_NAMES_KO
-from webapp.counsellor.display import INPUT_KIND_NAMES_KO, emotion_name, iso_kst, risk_name
+from webapp.counsellor.display import INPUT_KIND_NAMES_KO, emotion_name, fallback_name, iso_kst, risk_name
 from webapp.db import Conversation, Note, db
 
 #: Characters that make a spreadsheet cell a formula (OWASP CSV injection).
@@ -26,7 +26,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     ["대화 ID", "대화 시작", "순서", "시각", "입력", "내담자의 말", "감정"]
     + [f"{EMOTION_NAMES_KO[label]} 점수" for label in EMOTION_LABELS]
-    + ["위험도", "위험 신호", "마음의 답", "답 종류", "답 음성"]
+    + ["위험도", "위험 신호", "마음의 답", "답 종류", "생성 모델 대신 쓴 이유", "답 음성"]
 )
 
 
@@ -77,6 +77,7 @@ def csv_rows(conversations: Iterable[Conversation]) -> Iterable[list[Any]]:
                 "; ".join(turn.risk_reasons),
                 turn.reply_text,
                 turn.reply_kind,
+                fallback_name(turn.reply_fallback),
                 reply_audio,
             ]
 
@@ -117,6 +118,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
                 "reply": {
                     "text": turn.reply_text,
                     "kind": turn.reply_kind,
+                    "generator_fallback": turn.reply_fallback,
                     "audio_missing": turn.reply_audio_missing,
                 },
                 "has_user_audio": turn.user_audio_path is not None,
