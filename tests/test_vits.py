@@ -123,9 +123,29 @@ def test_missing_or_wrong_model_folder(tmp_path):
         registry.create("synthesizer", "vits", vits_settings(tmp_path / "broken"))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("uroman") is not None, reason="uroman is installed here")
-def test_romanising_model_without_uroman_says_what_to_install(tmp_path):
-    # MMS-TTS Korean (facebook/mms-tts-kor) has is_uroman=true and a Latin-letter vocabulary.
-    tiny_vits(tmp_path / "mms", "abcdefghijklmnopqrstuvwxyz '", is_uroman=True)
+@pytest.fixture(scope="module")
+def romanising_model(tmp_path_factory):
+    """Shaped like MMS-TTS Korean (facebook/mms-tts-kor): is_uroman=true, a Latin-letter vocabulary."""
+    folder = tmp_path_factory.mktemp("vits-mms")
+    tiny_vits(folder, "abcdefghijklmnopqrstuvwxyz '.,?!", is_uroman=True)
+    return folder
+
+
+def test_romanising_model_speaks_hangul(romanising_model, monkeypatch):
+    synthesizer = registry.create("synthesizer", "vits", vits_settings(romanising_model))
+    assert synthesizer.romaniser.romanize_string("오늘 하루 정말") == "oneul haru jeongmal"
+    seen = []
+    tokenize = synthesizer.tokenizer.__call__
+    monkeypatch.setattr(synthesizer, "tokenizer", lambda text, **kw: seen.append(text) or tokenize(text, **kw))
+    samples, _ = read(synthesizer.synthesize("오늘 하루 어떠셨어요? 3시에 다시 이야기해요."))
+    assert len(samples) > 0 and float(abs(samples).max()) > 0.01
+    # Numbers are read out in Hangul first, then every sentence reaches the tokenizer romanised
+    # the way uroman romanised MMS training text (ㄸ as dd).
+    assert seen == ["oneul haru eoddeosyeosseoyo?", "se sie dasi iyagihaeyo."]
+
+
+def test_romanising_model_without_uroman_says_what_to_install(romanising_model, monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uroman" else find_spec(name, *a))
     with pytest.raises(MissingDependencyError, match="pip install uroman"):
-        registry.create("synthesizer", "vits", vits_settings(tmp_path / "mms"))
+        registry.create("synthesizer", "vits", vits_settings(romanising_model))

@@ -6,11 +6,12 @@ CC-BY-NC 4.0) that the operator downloaded once; nothing is fetched at run time.
 
 What the tokenizer expects depends on the model, and its ``tokenizer_config.json`` says so:
 
-* ``is_uroman: true`` (MMS-TTS Korean is one): the model was trained on *romanised* text. The
-  ``VitsTokenizer`` romanises Hangul itself with the ``uroman`` package when it is installed; when
-  it is not, it only logs a warning and drops every non-Latin character, which leaves nothing to
-  say. This backend therefore refuses to start without ``uroman`` (``pip install uroman``) for such
-  a model, rather than speaking silence.
+* ``is_uroman: true`` (MMS-TTS Korean is one): the model was trained on *romanised* text
+  (``오늘 하루`` → ``oneul haru``). This backend romanises each sentence with the ``uroman``
+  package (a dependency) before the tokenizer sees it. The tokenizer could do it too, but it builds
+  a new romaniser, about 2.5 s of table loading, for every call; here one is built at start-up.
+  Without ``uroman`` the tokenizer would only log a warning and drop every non-Latin character,
+  so the backend refuses to start rather than speak silence.
 * ``phonemize: true`` (some English MMS models): needs the ``phonemizer`` package and espeak.
 * otherwise characters are looked up in ``vocab.json`` as they are: a model trained on Hangul
   syllables gets syllables; one whose vocabulary has conjoining jamo but no syllables gets jamo.
@@ -72,11 +73,16 @@ class VitsSynthesizer:
             self.model = VitsModel.from_pretrained(folder, local_files_only=True)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelFilesError(detail=f"{_SETTING}={path!r} is not a usable VITS model: {exc}") from exc
-        if getattr(self.tokenizer, "is_uroman", False) and importlib.util.find_spec("uroman") is None:
-            raise MissingDependencyError(
-                detail=f"{path} expects romanised text (tokenizer is_uroman=true, as MMS-TTS Korean): "
-                "pip install uroman, which the tokenizer then applies to Hangul"
-            )
+        self.romaniser: Any = None
+        if getattr(self.tokenizer, "is_uroman", False):
+            if importlib.util.find_spec("uroman") is None:
+                raise MissingDependencyError(
+                    detail=f"{path} expects romanised text (tokenizer is_uroman=true, as MMS-TTS Korean): "
+                    "pip install uroman"
+                )
+            import uroman
+
+            self.romaniser = uroman.Uroman()
         if getattr(self.tokenizer, "phonemize", False) and importlib.util.find_spec("phonemizer") is None:
             raise MissingDependencyError(
                 detail=f"{path} expects phonemes (tokenizer phonemize=true): pip install phonemizer"
@@ -96,7 +102,10 @@ class VitsSynthesizer:
         Raises:
             BackendError: the tokenizer keeps no character of the sentence.
         """
-        text = to_jamo(sentence) if self.wants_jamo else sentence
+        if self.romaniser is not None:
+            text = self.romaniser.romanize_string(sentence)
+        else:
+            text = to_jamo(sentence) if self.wants_jamo else sentence
         inputs = self.tokenizer(text, return_tensors="pt")
         ids = inputs["input_ids"]
         if ids.numel() == 0 or bool((ids == self.pad_id).all()):
