@@ -12,9 +12,7 @@ from typing import Any
 import torch
 
 
-def read_checkpoint(
-    path: str | Path, expected_format: str, map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, expected_format: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint dict from ``path`` and check that its ``"format"`` is ``expected_format``.
 
     Args:

@@ -546,7 +546,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-
 CHECKPOINT_FORMAT = "maum-tacotron"
 CHECKPOINT_VERSION = 1
 

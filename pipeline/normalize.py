@@ -388,9 +388,32 @@ def _latin_sub(m: re.Match[str]) -> str:
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH.update({0x3000: 0x20, 0xFFE6: ord("₩")})
 _SYMBOL_MAP = str.maketrans(
-    {"℃": "°C", "℉": "°F", "㎏": "kg", "㎎": "mg", "㎞": "km", "㎝": "cm", "㎜": "mm", "㎖": "ml", "ℓ": "l",
-     "㎡": "제곱미터", "∼": "~", "〜": "~", "–": "-", "—": "-", "−": "-", "‐": "-", "․": ".", "。": ".",
-     "、": ",", "！": "!", "？": "?", "·": " ", "ㆍ": " ", "•": " "}  # fmt: skip
+    {
+        "℃": "°C",
+        "℉": "°F",
+        "㎏": "kg",
+        "㎎": "mg",
+        "㎞": "km",
+        "㎝": "cm",
+        "㎜": "mm",
+        "㎖": "ml",
+        "ℓ": "l",
+        "㎡": "제곱미터",
+        "∼": "~",
+        "〜": "~",
+        "–": "-",
+        "—": "-",
+        "−": "-",
+        "‐": "-",
+        "․": ".",
+        "。": ".",
+        "、": ",",
+        "！": "!",
+        "？": "?",
+        "·": " ",
+        "ㆍ": " ",
+        "•": " ",
+    }  # fmt: skip
 )
 
 _HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/li|/h\d|/tr)\b[^>]*>", re.I)
@@ -617,8 +640,10 @@ def split_sentences(text: str, *, min_chars: int = 6, max_chars: int = 120) -> l
             punct_start = m.start(1)
             before = text[punct_start - 1] if punct_start else ""
             after = text[m.end() : m.end() + 1]
-            if m.group(1) == "." and before.isdigit() and (
-                after.isdigit() or _DOTTED_DATE_END.search(text, max(0, punct_start - 14), punct_start)
+            if (
+                m.group(1) == "."
+                and before.isdigit()
+                and (after.isdigit() or _DOTTED_DATE_END.search(text, max(0, punct_start - 14), punct_start))
             ):
                 continue  # 2025. 11. 21.
             end = m.end(1)

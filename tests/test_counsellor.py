@@ -563,7 +563,7 @@ def export(client, reason: str = "위기 대응 회의 자료", **fields):
 
 
 def test_export_one_conversation_as_csv_for_excel(app):
-    conversation_id = converse(app, "=HYPERLINK(\"http://evil\")", "요즘 우울해요", "-2+3", "@SUM(A1)", "+82 10")
+    conversation_id = converse(app, '=HYPERLINK("http://evil")', "요즘 우울해요", "-2+3", "@SUM(A1)", "+82 10")
     converse(app, "다른 사람의 대화")
     client = signed_in(app, "kim@example.kr")
     assert "하나를 내보내요" in page(client, f"/counsellor/export?conversation={conversation_id}")
@@ -577,7 +577,7 @@ def test_export_one_conversation_as_csv_for_excel(app):
     assert header[:7] == ["대화 ID", "대화 시작", "순서", "시각", "입력", "내담자의 말", "감정"]
     assert len(body) == 5 and {r[0] for r in body} == {conversation_id}
     said = [r[5] for r in body]
-    assert said == ["'=HYPERLINK(\"http://evil\")", "요즘 우울해요", "'-2+3", "'@SUM(A1)", "'+82 10"]
+    assert said == ['\'=HYPERLINK("http://evil")', "요즘 우울해요", "'-2+3", "'@SUM(A1)", "'+82 10"]
     assert body[1][6] == "슬픔" and body[1][3].endswith("+09:00")
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     [event] = audit_rows(app, "export")

@@ -82,8 +82,14 @@ def models(tmp_path_factory) -> dict[str, Path]:
     )
     save(core, paths["ids"])
     (folder / "ids.json").write_text(
-        json.dumps({"labels": list(OUTPUT_ORDER), "vocabulary": [str(t) for t in vectorizer.get_vocabulary()],
-                    "sequence_length": SEQUENCE_LENGTH}, ensure_ascii=False)  # fmt: skip
+        json.dumps(
+            {
+                "labels": list(OUTPUT_ORDER),
+                "vocabulary": [str(t) for t in vectorizer.get_vocabulary()],
+                "sequence_length": SEQUENCE_LENGTH,
+            },
+            ensure_ascii=False,
+        )  # fmt: skip
     )
     return paths
 

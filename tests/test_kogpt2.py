@@ -111,7 +111,6 @@ def memorised_dir(base_dir, tmp_path_factory) -> Path:
     return tmp / "model"
 
 
-
 def settings_for(folder: Path, **overrides) -> Settings:
     values = dict(
         responder="kogpt2", kogpt2_model=str(folder), kogpt2_fallback="fake", device="cpu",

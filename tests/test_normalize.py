@@ -247,12 +247,16 @@ def test_numerals(n, sino, native):
 SPEAKABLE = re.compile(r"^[가-힣 .,?!]*$")
 
 
-@pytest.mark.parametrize("text", [c[0] for c in CASES] + [
-    "가격은 $3.99, ₩1,200, €0.5예요 :D",
-    "<p>오늘 <i>10</i>% 할인!</p> ☎ 02)123-4567",
-    "1/0, 0/0, 99:99, 2025-02-30, 1.2.3, v2.0.1",
-    "A1 B2 C3 x²",
-])
+@pytest.mark.parametrize(
+    "text",
+    [c[0] for c in CASES]
+    + [
+        "가격은 $3.99, ₩1,200, €0.5예요 :D",
+        "<p>오늘 <i>10</i>% 할인!</p> ☎ 02)123-4567",
+        "1/0, 0/0, 99:99, 2025-02-30, 1.2.3, v2.0.1",
+        "A1 B2 C3 x²",
+    ],
+)
 def test_output_is_hangul_and_plain_punctuation(text):
     spoken = normalize(text)
     assert SPEAKABLE.match(spoken), spoken
@@ -419,8 +423,15 @@ class TextOnlySynthesizer:
 FAKES = Settings(transcriber="fake", classifier="fake", responder="fake", synthesizer="fake")
 
 
-@pytest.mark.parametrize(("said", "tone"), [("그냥 죽고 싶어요", "crisis"), ("너무 기뻐요", "happiness"),
-                                             ("요즘 우울해요", "sadness"), ("오늘 회사 다녀왔어요", "neutral")])
+@pytest.mark.parametrize(
+    ("said", "tone"),
+    [
+        ("그냥 죽고 싶어요", "crisis"),
+        ("너무 기뻐요", "happiness"),
+        ("요즘 우울해요", "sadness"),
+        ("오늘 회사 다녀왔어요", "neutral"),
+    ],
+)
 def test_turn_speaks_the_reply_in_its_tone(said, tone):
     recorder = ToneRecorder()
     result = Pipeline(FAKES, synthesizer=recorder).run_text(said)

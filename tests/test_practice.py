@@ -81,8 +81,9 @@ def test_pronounce_api(client):
     assert response.status_code == 200
     assert_matches(response.json, "Pronunciation")
     assert response.json["pronunciation"] == "실라에서 궁무를 머걷따"
-    assert "'국물을'은 [궁무를]로 소리 나요 — 받침 ㄱ이 ㅁ 앞에서 [ㅇ]으로 바뀌어요 (비음화, 제18항)" in (
-        response.json["explanations"]
+    assert (
+        "'국물을'은 [궁무를]로 소리 나요 — 받침 ㄱ이 ㅁ 앞에서 [ㅇ]으로 바뀌어요 (비음화, 제18항)"
+        in (response.json["explanations"])
     )
     assert client.post("/api/practice/pronounce", json={"text": "?!"}).json["error"]["code"] == (
         "practice_text_not_korean"

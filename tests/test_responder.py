@@ -25,7 +25,6 @@ OPEN_QUESTION = re.compile(
 )
 
 
-
 def emotion(label: str, p: float = 0.94) -> Emotion:
     return Emotion(label=label, scores={lab: (p if lab == label else (1 - p) / 6) for lab in EMOTION_LABELS})
 

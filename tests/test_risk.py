@@ -216,9 +216,7 @@ def test_intensifiers_from_the_issue_are_not_risk(text):
     assert assess_risk(text) == Risk()
 
 
-@pytest.mark.parametrize(
-    "text", ["오늘 밤에 죽을 거야", "집에서 혼자 죽을 거예요", "다리에서 죽을 거야"]
-)
+@pytest.mark.parametrize("text", ["오늘 밤에 죽을 거야", "집에서 혼자 죽을 거예요", "다리에서 죽을 거야"])
 def test_a_place_before_the_verb_is_not_an_intensifier_stem(text):
     # 밤에, 집에서: a noun with a particle, not the predicate of "X-아/어 죽겠다"
     assert assess_risk(text).level == "high"

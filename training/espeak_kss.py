@@ -37,6 +37,7 @@ def pick_sentences(count: int, seed: int = 0, min_chars: int = 8, max_chars: int
     """``count`` sentences from the emotion corpus, shuffled with ``seed``, Hangul only."""
     with open(CORPUS, encoding="utf-8", newline="") as f:
         texts = [row["text"].strip() for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
+
     def hangul_only(t: str) -> bool:
         return not any(c.isdigit() or (c.isascii() and c.isalpha()) for c in t)
 

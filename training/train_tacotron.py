@@ -139,6 +139,7 @@ class Utterance:
 
 def find_transcript(data_dir: Path) -> Path:
     """The newest ``transcript*.txt`` in ``data_dir`` (KSS ships ``transcript.v.1.x.txt``)."""
+
     def version(p: Path) -> list[tuple[int, int | str]]:
         return [(0, int(t)) if t.isdigit() else (1, t) for t in p.name.split(".")]
 

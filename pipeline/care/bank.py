@@ -222,15 +222,11 @@ def load_bank(path: str | Path | None = None) -> ReplyBank:
     problems += [f"{r.id}: situation {r.situation!r}" for r in replies if r.situation not in SITUATIONS]
     problems += [f"{r.id}: no cues" for r in replies if not r.cues]
     problems += [f"{r.id}: follow-up kind {r.when!r}" for r in followups if r.when not in FOLLOWUP_KINDS]
-    problems += [
-        f"{r.id}: emotion {r.emotion!r}" for r in followups if r.emotion and r.emotion not in EMOTION_LABELS
-    ]
+    problems += [f"{r.id}: emotion {r.emotion!r}" for r in followups if r.emotion and r.emotion not in EMOTION_LABELS]
     problems += [
         f"{r.id}: situation {r.situation!r}" for r in followups if r.situation and r.situation not in SITUATIONS
     ]
-    problems += [
-        f"{r.id}: misses crisis line {n}" for r in crisis for n in CRISIS_NUMBERS if n not in r.text
-    ]
+    problems += [f"{r.id}: misses crisis line {n}" for r in crisis for n in CRISIS_NUMBERS if n not in r.text]
     problems += [
         f"{r.id}: category {c!r}" for r in (*crisis, *watch_notes) for c in r.categories if c not in RISK_CATEGORIES
     ]

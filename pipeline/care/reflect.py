@@ -155,8 +155,10 @@ class Reflector:
                 i += 1
                 continue
             j = i + 1  # a run of nouns written together, with 님/들 attached
-            while j < len(tokens) and tokens[j].start == tokens[j - 1].start + tokens[j - 1].len and (
-                tokens[j].tag in _NOUN_TAGS or (tokens[j].tag == "XSN" and tokens[j].form in _SUFFIXES)
+            while (
+                j < len(tokens)
+                and tokens[j].start == tokens[j - 1].start + tokens[j - 1].len
+                and (tokens[j].tag in _NOUN_TAGS or (tokens[j].tag == "XSN" and tokens[j].form in _SUFFIXES))
             ):
                 j += 1
             for start, end, key in self._spans(text, tokens, i, j):
@@ -175,8 +177,14 @@ class Reflector:
                     found[key] = KeyWord(key, display, cls, situations, start, end, weight)
                 break  # the longest listed form of this run wins
             i = j
-        words = [w for w in found.values() if not any(o is not w and o.start <= w.start and w.end <= o.end and
-                                                        o.end - o.start > w.end - w.start for o in found.values())]
+        words = [
+            w
+            for w in found.values()
+            if not any(
+                o is not w and o.start <= w.start and w.end <= o.end and o.end - o.start > w.end - w.start
+                for o in found.values()
+            )
+        ]
         return sorted(words, key=lambda w: -w.weight)
 
     @staticmethod
@@ -195,9 +203,7 @@ class Reflector:
         for k in range(bare - 1, i - 1, -1):  # the head noun, then the others: 회사일 → 일, 회사
             yield tokens[k].start, tokens[k].start + tokens[k].len, tokens[k].form
 
-    def reflect(
-        self, entry: BankReply, words: Sequence[KeyWord], prefer: str = ""
-    ) -> tuple[str, KeyWord] | None:
+    def reflect(self, entry: BankReply, words: Sequence[KeyWord], prefer: str = "") -> tuple[str, KeyWord] | None:
         """The entry's text with its first sentence rewritten around one of ``words``, if one fits.
 
         Args:

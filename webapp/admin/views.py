@@ -25,9 +25,7 @@ PER_PAGE = 50
 
 class AuditFilterForm(Form):
     user = StringField("계정(이메일)", validators=[Optional(), Length(max=254)])
-    action = SelectField(
-        "한 일", choices={"": "모두", **audit.ACTIONS}, default="", validators=[Optional()]
-    )
+    action = SelectField("한 일", choices={"": "모두", **audit.ACTIONS}, default="", validators=[Optional()])
     date_from = DateField("시작일", validators=[Optional()])
     date_to = DateField("종료일", validators=[Optional()])
     conversation = StringField("대화 ID", validators=[Optional(), Length(max=32)])

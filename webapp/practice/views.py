@@ -82,9 +82,7 @@ def index() -> str:
          "sentences": [{"id": x.id, "text": x.text} for x in s.sentences]}
         for s in practice_sets()
     ]  # fmt: skip
-    return render_template(
-        "practice/index.html", sets=sets, max_seconds=MAX_PRACTICE_S, max_chars=MAX_TARGET_CHARS
-    )
+    return render_template("practice/index.html", sets=sets, max_seconds=MAX_PRACTICE_S, max_chars=MAX_TARGET_CHARS)
 
 
 @bp.get("/api/practice/sentences")
