@@ -11,9 +11,11 @@ test:
 	bash scripts/setup.sh test
 	MAUM_TEST_POSTGRES_URL=$$(bash scripts/test_postgres.sh) HF_HUB_OFFLINE=1 .venv/bin/python -m pytest
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 bench:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pipeline_bench
