@@ -39,7 +39,7 @@ import numpy as np
 from pipeline.backends.emotion_labels import canonical_label
 from pipeline.settings import resolve_device
 from pipeline.types import EMOTION_LABELS
-from training.finetune_steps import plan_steps
+from training.finetune_steps import Evaluation, plan_steps, train_until_best
 from training.train_emotion_head import report
 
 DATA_DIR = Path(__file__).parent / "data" / "emotion"
@@ -190,7 +190,6 @@ def predict(model, tokenizer, texts: Sequence[str], batch_size: int, max_tokens:
 def finetune(config: BertFinetuneConfig) -> dict:
     """Fine-tune, save the best model to ``config.out`` and return the report (also in ``report.json``)."""
     import torch
-    from tqdm import tqdm
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     if not config.base or not (Path(config.base) / "config.json").is_file():
@@ -230,61 +229,33 @@ def finetune(config: BertFinetuneConfig) -> dict:
     loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=device))
     optimizer = _optimizer(model, config)
     plan = plan_steps(len(train_texts), config, optimizer)
-    steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every
-    scheduler, generator = plan.scheduler, plan.generator
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    history: list[dict] = []
-    best: dict | None = None
-    stale, step, running_loss, running_n = 0, 0, 0.0, 0
-    stopped_early = False
-    progress = tqdm(total=total_steps, desc="fine-tune", file=sys.stderr)
-    while step < total_steps and not stopped_early:
-        order = torch.randperm(len(train_texts), generator=generator).tolist()
-        for i in range(0, len(order), config.batch_size):
-            rows = order[i : i + config.batch_size]
-            model.train()
-            batch = tokenizer(
-                [train_texts[r] for r in rows],
-                padding=True,
-                truncation=True,
-                max_length=config.max_tokens,
-                return_tensors="pt",
-            ).to(device)
-            target = torch.tensor([train_labels[r] for r in rows], device=device)
-            loss = loss_fn(model(**batch).logits, target)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running_loss, running_n = running_loss + loss.item(), running_n + 1
-            progress.update(1)
-            if step % eval_every == 0 or step == total_steps:
-                pred = predict(model, tokenizer, dev_texts, config.batch_size, config.max_tokens, device)
-                result = report(dev_labels, pred)
-                history.append({
-                    "step": step, "epoch": round(step / steps_per_epoch, 2),
-                    "train_loss": round(running_loss / running_n, 4),
-                    "accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
-                })  # fmt: skip
-                running_loss, running_n = 0.0, 0
-                progress.set_postfix(loss=history[-1]["train_loss"], macro_f1=result["macro_f1"])
-                if best is None or result["macro_f1"] > best["dev"]["macro_f1"]:
-                    best, stale = {"step": step, "dev": result}, 0
-                    model.save_pretrained(out)
-                    tokenizer.save_pretrained(out)
-                else:
-                    stale += 1
-                    if stale >= config.patience:
-                        stopped_early = True
-                        break
-            if step >= total_steps:
-                break
-    progress.close()
-    assert best is not None  # at least one evaluation ran: the last step always evaluates
+    def batch_loss(rows: list[int]) -> torch.Tensor:
+        batch = tokenizer(
+            [train_texts[r] for r in rows],
+            padding=True,
+            truncation=True,
+            max_length=config.max_tokens,
+            return_tensors="pt",
+        ).to(device)
+        target = torch.tensor([train_labels[r] for r in rows], device=device)
+        return loss_fn(model(**batch).logits, target)
+
+    def evaluate() -> Evaluation:
+        result = report(dev_labels, predict(model, tokenizer, dev_texts, config.batch_size, config.max_tokens, device))
+        fields = {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
+        return Evaluation(fields=fields, score=result["macro_f1"], detail=result)
+
+    def save() -> None:
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+
+    outcome = train_until_best(
+        model, plan, optimizer, n_examples=len(train_texts), batch_size=config.batch_size,
+        patience=config.patience, batch_loss=batch_loss, evaluate=evaluate, save=save,
+    )  # fmt: skip
 
     # Only file names go into the artefact: absolute paths would leak this machine's layout.
     recorded = dataclasses.asdict(config) | {
@@ -298,11 +269,11 @@ def finetune(config: BertFinetuneConfig) -> dict:
         "dev_n": len(dev_texts),
         "train_label_counts": dict(zip(EMOTION_LABELS, np.bincount(train_labels, minlength=7).tolist(), strict=True)),
         "class_weights": [round(float(w), 4) for w in weights],
-        "steps": step,
-        "best_step": best["step"],
-        "stopped_early": stopped_early,
-        "dev": best["dev"],
-        "history": history,
+        "steps": outcome.steps,
+        "best_step": outcome.best_step,
+        "stopped_early": outcome.stopped_early,
+        "dev": outcome.best.detail,
+        "history": outcome.history,
         "config": recorded,
     }
     (out / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -58,7 +58,7 @@ from pipeline.backends.kogpt2 import (
     prepare_tokenizer,
 )
 from pipeline.settings import resolve_device
-from training.finetune_steps import plan_steps
+from training.finetune_steps import Evaluation, plan_steps, train_until_best
 
 USER_SPEAKERS = frozenset({"user", "client", "human", "usr", "사용자", "내담자"})
 SYSTEM_SPEAKERS = frozenset({"system", "sys", "bot", "assistant", "counsellor", "counselor", "상담사", "maum"})
@@ -238,7 +238,6 @@ def dev_loss(model, encoded: list[tuple[list[int], list[int]]], batch_size: int,
 def finetune(config: KoGPT2FinetuneConfig) -> dict:
     """Fine-tune, save the best model to ``config.out`` and return the report (also in ``report.json``)."""
     import torch
-    from tqdm import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not config.base or not (Path(config.base) / "config.json").is_file():
@@ -289,52 +288,26 @@ def finetune(config: KoGPT2FinetuneConfig) -> dict:
         [{"params": decayed, "weight_decay": config.weight_decay}, {"params": plain, "weight_decay": 0.0}], lr=config.lr
     )
     plan = plan_steps(len(train_encoded), config, optimizer)
-    steps_per_epoch, total_steps, eval_every = plan.steps_per_epoch, plan.total_steps, plan.eval_every
-    scheduler, generator = plan.scheduler, plan.generator
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    history: list[dict] = []
-    best: dict | None = None
-    stale, step, running_loss, running_n = 0, 0, 0.0, 0
-    stopped_early = False
-    progress = tqdm(total=total_steps, desc="fine-tune", file=sys.stderr)
-    while step < total_steps and not stopped_early:
-        order = torch.randperm(len(train_encoded), generator=generator).tolist()
-        for i in range(0, len(order), config.batch_size):
-            model.train()
-            batch = _collate([train_encoded[r] for r in order[i : i + config.batch_size]], ids.pad)
-            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running_loss, running_n = running_loss + loss.item(), running_n + 1
-            progress.update(1)
-            if step % eval_every == 0 or step == total_steps:
-                loss_dev = dev_loss(model, dev_encoded, config.batch_size, ids.pad, device)
-                history.append({
-                    "step": step, "epoch": round(step / steps_per_epoch, 2),
-                    "train_loss": round(running_loss / running_n, 4), "dev_loss": round(loss_dev, 4),
-                    "dev_perplexity": round(math.exp(min(loss_dev, 50.0)), 2),
-                })  # fmt: skip
-                running_loss, running_n = 0.0, 0
-                progress.set_postfix(loss=history[-1]["train_loss"], dev_loss=history[-1]["dev_loss"])
-                if best is None or loss_dev < best["dev_loss"]:
-                    best, stale = {"step": step, "dev_loss": loss_dev}, 0
-                    model.save_pretrained(out)
-                    tokenizer.save_pretrained(out)
-                else:
-                    stale += 1
-                    if stale >= config.patience:
-                        stopped_early = True
-                        break
-            if step >= total_steps:
-                break
-    progress.close()
-    assert best is not None  # the last step always evaluates
+    def batch_loss(rows: list[int]) -> torch.Tensor:
+        batch = _collate([train_encoded[r] for r in rows], ids.pad)
+        return model(**{k: v.to(device) for k, v in batch.items()}).loss
+
+    def evaluate() -> Evaluation:
+        loss_dev = dev_loss(model, dev_encoded, config.batch_size, ids.pad, device)
+        fields = {"dev_loss": round(loss_dev, 4), "dev_perplexity": round(math.exp(min(loss_dev, 50.0)), 2)}
+        return Evaluation(fields=fields, score=-loss_dev)
+
+    def save() -> None:
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+
+    outcome = train_until_best(
+        model, plan, optimizer, n_examples=len(train_encoded), batch_size=config.batch_size,
+        patience=config.patience, batch_loss=batch_loss, evaluate=evaluate, save=save,
+    )  # fmt: skip
 
     # Only file names go into the artefacts: absolute paths would leak this machine's layout.
     recorded = dataclasses.asdict(config) | {
@@ -355,11 +328,11 @@ def finetune(config: KoGPT2FinetuneConfig) -> dict:
     result = {
         "train_n": len(train_examples),
         "dev_n": len(dev_examples),
-        "steps": step,
-        "best_step": best["step"],
-        "best_dev_loss": round(best["dev_loss"], 4),
-        "stopped_early": stopped_early,
-        "history": history,
+        "steps": outcome.steps,
+        "best_step": outcome.best_step,
+        "best_dev_loss": outcome.best.fields["dev_loss"],
+        "stopped_early": outcome.stopped_early,
+        "history": outcome.history,
         "config": recorded,
     }
     (out / "report.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
