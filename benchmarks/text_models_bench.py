@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import csv
 import json
 import os
 import platform
@@ -55,9 +54,11 @@ from pipeline import registry
 from pipeline.backends.kogpt2 import encode_prompt
 from pipeline.settings import Settings
 from pipeline.types import EMOTION_LABELS, Emotion, Risk
+from training import finetune_kogpt2
+from training.train_emotion_head import DATA_DIR, read_tsv
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "training" / "data" / "emotion" / "train.tsv"
+CORPUS = DATA_DIR / "train.tsv"
 QA = REPO / "tests" / "data" / "text_models_chatbot.csv"
 
 #: Shapes of the public checkpoints (their config.json files).
@@ -68,11 +69,10 @@ KOGPT2 = dict(vocab_size=51200, n_embd=768, n_layer=12, n_head=12, n_positions=1
 
 def korean_texts() -> list[str]:
     """The emotion corpus and the chatbot sample: text to train the tokenizers on."""
-    with open(CORPUS, encoding="utf-8", newline="") as f:
-        texts = [row["text"] for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
-    with open(QA, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            texts += [row["Q"], row["A"]]
+    texts, _ = read_tsv(CORPUS)
+    emotions = finetune_kogpt2.parse_emotion_map(finetune_kogpt2.KoGPT2FinetuneConfig.qa_emotions)
+    for example in finetune_kogpt2.read_qa(QA, emotions):
+        texts += [example.text, example.reply]
     return texts
 
 
@@ -103,8 +103,6 @@ def build_bert(folder: Path, texts: list[str]) -> Path:
 
 def build_kogpt2(base: Path, out: Path, texts: list[str]) -> Path:
     """A KoGPT2-sized random base model, fine-tuned for one step by the project's script into ``out``."""
-    from training import finetune_kogpt2
-
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts, vocab_size=KOGPT2["vocab_size"], special_tokens=["</s>"], show_progress=False)
     model = json.loads(bpe._tokenizer.to_str())["model"]
