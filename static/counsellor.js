@@ -58,10 +58,11 @@
         interaction: { mode: "index", intersect: false },
         scales: {
           y: {
+            // The server rounds the highest score up (at least 50 %): scores near 40 % fill the chart.
             min: 0,
-            max: 1,
+            max: data.y_max || 1,
             title: { display: true, text: "감정 점수" },
-            ticks: { callback: function (value) { return percent(value); } }
+            ticks: { stepSize: 0.1, callback: function (value) { return percent(value); } }
           },
           x: {
             ticks: {

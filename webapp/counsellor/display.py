@@ -16,6 +16,31 @@ RISK_NAMES_KO = {"none": "없음", "watch": "주의", "high": "높음"}
 
 INPUT_KIND_NAMES_KO = {"audio": "음성", "text": "글"}
 
+#: Risk categories in the order the team agreed to list them (``Risk.categories``).
+RISK_CATEGORIES = (
+    "suicide",
+    "self_harm",
+    "harm_to_others",
+    "abuse",
+    "child_at_risk",
+    "school_violence",
+    "medical",
+    "imminent",
+    "caregiver",
+)
+
+CATEGORY_NAMES_KO = {
+    "suicide": "자살 위험",
+    "self_harm": "자해",
+    "harm_to_others": "다른 사람을 해칠 위험",
+    "abuse": "학대·폭력 피해",
+    "child_at_risk": "아동 위험",
+    "school_violence": "학교폭력",
+    "medical": "응급 의료 상황",
+    "imminent": "지금 당장 위험",
+    "caregiver": "돌봄 소진",
+}
+
 
 def to_kst(value: datetime | None) -> datetime | None:
     """The same moment in Korea time."""
@@ -42,6 +67,11 @@ def risk_name(level: str | None) -> str:
     return RISK_NAMES_KO.get(level or "", level or "")
 
 
+def category_name(category: str | None) -> str:
+    """Korean name of a risk category (the category itself when unknown)."""
+    return CATEGORY_NAMES_KO.get(category or "", category or "")
+
+
 #: Why the generating responder (kogpt2) was not used for a turn; see pipeline/backends/kogpt2.py.
 FALLBACK_NAMES_KO = {
     "high_risk": "위험 신호가 있어 위기 안내 답을 썼어요",
@@ -66,6 +96,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["kst"] = format_kst
     app.jinja_env.filters["emotion_name"] = emotion_name
     app.jinja_env.filters["risk_name"] = risk_name
+    app.jinja_env.filters["category_name"] = category_name
     app.jinja_env.filters["fallback_name"] = fallback_name
     app.jinja_env.globals.update(
         EMOTION_LABELS=EMOTION_LABELS,

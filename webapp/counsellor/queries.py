@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from pipeline.types import EMOTION_LABELS, RISK_LEVELS
 from webapp.counsellor.display import KST
+from webapp.counsellor.summary import snippet
 from webapp.db import Conversation, Turn, db
 
 PER_PAGE = 25
@@ -175,6 +176,16 @@ class Summary:
     emotion: str | None
     reviewed: bool
     pinned: bool
+    snippet: Snippet | None = None
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """The first words of the client turn a list row shows: the riskiest one, else the latest."""
+
+    turn_number: int  # 1-based
+    risk_level: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -205,7 +216,38 @@ def list_page(filters: Filters, page: int = 1, per_page: int | None = None) -> P
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
     page = max(1, page)
     rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items=[_summary(r) for r in rows], page=page, pages=max(1, math.ceil(total / per_page)), total=total)
+    items = [_summary(r) for r in rows]
+    found = snippets([item.conversation.id for item in items])
+    items = [replace(item, snippet=found.get(item.conversation.id)) for item in items]
+    return Page(items=items, page=page, pages=max(1, math.ceil(total / per_page)), total=total)
+
+
+def snippets(conversation_ids: list[str]) -> dict[str, Snippet]:
+    """For each conversation, the snippet of its riskiest client turn (the latest of equals), else its latest."""
+    if not conversation_ids:
+        return {}
+    risk_rank = sa.case(*((Turn.risk_level == level, rank) for level, rank in _RISK_RANK.items()), else_=0)
+    ranked = (
+        sa.select(
+            Turn.conversation_id,
+            Turn.index,
+            Turn.risk_level,
+            Turn.user_text,
+            sa.func.row_number()
+            .over(partition_by=Turn.conversation_id, order_by=(risk_rank.desc(), Turn.index.desc()))
+            .label("rank"),
+        )
+        .where(Turn.conversation_id.in_(conversation_ids))
+        .subquery("snippet_ranked")
+    )
+    rows = db.session.execute(
+        sa.select(ranked.c.conversation_id, ranked.c.index, ranked.c.risk_level, ranked.c.user_text).where(
+            ranked.c.rank == 1
+        )
+    ).all()
+    return {
+        cid: Snippet(turn_number=index + 1, risk_level=level, text=snippet(text)) for cid, index, level, text in rows
+    }
 
 
 def summary_of(conversation_id: str) -> Summary | None:

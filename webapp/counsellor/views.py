@@ -6,6 +6,7 @@ seen or done in the audit trail.
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any
 
@@ -20,6 +21,7 @@ from webapp.auth import returns_data
 from webapp.counsellor import bp, export, queries
 from webapp.counsellor.display import emotion_name, format_kst, iso_kst
 from webapp.counsellor.forms import ExportForm, FilterForm, NoteForm, ReviewForm
+from webapp.counsellor.summary import summarize
 from webapp.db import Conversation, Note, Turn, db, new_id, utcnow
 from webapp.storage import AudioStore, mimetype_for
 
@@ -69,10 +71,17 @@ def index() -> str:
     )
 
 
+def axis_max(scores: Any) -> float:
+    """Top of the chart's score axis: the highest score rounded up to a tenth, at least 0.5 and at most 1."""
+    highest = max((float(s) for s in scores), default=0.0)
+    return min(1.0, max(0.5, math.ceil(round(highest * 10, 6)) / 10))
+
+
 def chart_data(conversation: Conversation) -> dict[str, Any]:
     """What ``static/counsellor.js`` draws: one line per emotion over the turns, and where risk was high."""
     turns = conversation.turns
     return {
+        "y_max": axis_max(float(v) for t in turns for v in t.emotion_scores.values()),
         "labels": [f"{t.index + 1}번째 · {format_kst(t.created_at, '%H:%M')}" for t in turns],
         "risk": [t.risk_level for t in turns],
         "dominant": [emotion_name(t.emotion_label) for t in turns],
@@ -97,6 +106,7 @@ def conversation(conversation_id: str) -> str:
         "counsellor/detail.html",
         conversation=conversation,
         summary=summary,
+        overview=summarize(conversation),
         chart=chart_data(conversation),
         note_form=NoteForm(),
         review_form=ReviewForm(),
