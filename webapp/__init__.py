@@ -70,7 +70,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
-    from webapp import auth
+    from webapp import alerts, auth
     from webapp.admin import bp as admin_bp
     from webapp.admin.cli import purge_command, users_cli
     from webapp.api import bp as api_bp
@@ -91,6 +91,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.cli.add_command(users_cli)
     app.cli.add_command(purge_command)
+    alerts.register(app)  # `flask alerts`, and the on-duty alert sender when alerts are configured
     return app
 
 

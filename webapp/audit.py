@@ -39,6 +39,8 @@ ACTIONS: Mapping[str, str] = {
     "user_disable": "계정 사용 중지",
     "user_enable": "계정 다시 사용",
     "user_password": "비밀번호 바꾸기",
+    "alert_sent": "위험 알림 보냄",
+    "alert_failed": "위험 알림 실패",
 }
 
 #: Korean names of the keys kept in ``AuditEvent.detail``, and of the codes some of them hold.
@@ -59,6 +61,14 @@ DETAIL_NAMES: Mapping[str, str] = {
     "turns": "말한 횟수",
     "last_activity_at": "마지막 대화",
     "retention_days": "보관 일수",
+    "channel": "알림 방법",
+    "attempt": "시도",
+    "level": "위험도",
+    "categories": "분류",
+    "notice": "알림 번호",
+    "error": "오류",
+    "will_retry": "다시 보낼 예정",
+    "test": "시험 알림",
 }
 VALUE_NAMES: Mapping[str, str] = {
     "unknown_account": "없는 계정",
@@ -66,6 +76,8 @@ VALUE_NAMES: Mapping[str, str] = {
     "disabled": "사용 중지된 계정",
     "user": "내담자 목소리",
     "reply": "마음의 답",
+    "email": "전자우편",
+    "webhook": "웹훅",
 }
 
 _MAX_USER_AGENT = 255

@@ -22,6 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: File name of the default SQLite database inside the instance folder.
 SQLITE_FILENAME = "maum.sqlite3"
 
+#: How alert e-mails reach the SMTP server: upgraded with STARTTLS, TLS from the start, or in the clear.
+ALERT_SMTP_TLS_MODES = ("starttls", "ssl", "none")
+
 #: File inside the instance folder that keeps the generated secret key.
 SECRET_KEY_FILENAME = "secret_key"
 
@@ -45,10 +48,37 @@ class AppSettings:
     trusted_proxies: int = setting(
         0, "Reverse proxies in front of the app whose X-Forwarded-For/-Proto headers are trusted (0 trusts none)."
     )
+    alert_base_url: str = setting(
+        "", "Address counsellors open the app at, for links in alerts; empty: the address the client's turn came to."
+    )
+    alert_smtp_host: str = setting("", "SMTP server for on-duty alert e-mails; empty sends no e-mail.")
+    alert_smtp_port: int = setting(587, "SMTP server port (587 for starttls, 465 for ssl, 25 for none).")
+    alert_smtp_tls: str = setting("starttls", "SMTP encryption: starttls, ssl or none.")
+    alert_smtp_username: str = setting("", "SMTP user name; empty signs in as nobody.")
+    alert_smtp_password: str = setting("", "SMTP password.")
+    alert_email_from: str = setting("", "Sender address of alert e-mails; empty means the SMTP user name.")
+    alert_email_to: str = setting("", "On-duty counsellors' addresses for alert e-mails, comma-separated.")
+    alert_webhook_url: str = setting("", "URL that gets a signed JSON POST for each alert; empty sends none.")
+    alert_webhook_secret: str = setting("", "Shared secret the webhook body is signed with (HMAC-SHA256).")
+    alert_max_attempts: int = setting(5, "Tries per alert notice before it is given up (and audited as failed).")
+    alert_retry_s: float = setting(
+        30.0, "Wait before the first retry of a failed notice, in seconds; doubles each time."
+    )
+    alert_timeout_s: float = setting(10.0, "Network timeout for one alert e-mail or webhook call, in seconds.")
     pipeline: Settings = field(
         default_factory=Settings,
         metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},
     )
+
+    def __post_init__(self) -> None:
+        if self.alert_smtp_tls not in ALERT_SMTP_TLS_MODES:
+            raise ValueError(f"MAUM_ALERT_SMTP_TLS must be one of {', '.join(ALERT_SMTP_TLS_MODES)}")
+        if self.alert_smtp_host and not self.alert_email_to.strip():
+            raise ValueError("MAUM_ALERT_SMTP_HOST is set but MAUM_ALERT_EMAIL_TO names nobody")
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ValueError("MAUM_ALERT_WEBHOOK_URL needs MAUM_ALERT_WEBHOOK_SECRET to sign its calls")
+        if self.alert_max_attempts < 1:
+            raise ValueError("MAUM_ALERT_MAX_ATTEMPTS must be at least 1")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, prefix: str = ENV_PREFIX) -> AppSettings:

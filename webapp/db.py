@@ -247,6 +247,44 @@ class AuditEvent(db.Model):
         return f"<AuditEvent {self.id} {self.action}>"
 
 
+#: How an alert notice reaches the on-duty counsellors, and where a notice stands.
+ALERT_CHANNELS = ("email", "webhook")
+ALERT_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class AlertNotice(db.Model):
+    """One notice to the on-duty counsellors that a conversation became high risk (``webapp/alerts.py``).
+
+    An outbox row: written right after the turn that raised the alert, then sent (and retried) by a
+    background thread. It holds no client words: only the link, the level and the categories.
+    ``attempts`` counts claims, so that two workers never send the same try twice.
+    ``conversation_id`` is not a foreign key: the record of a notice outlives the conversation.
+    """
+
+    __tablename__ = "alert_notices"
+    __table_args__ = (
+        sa.CheckConstraint("channel IN ('email', 'webhook')", name="channel"),
+        sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    turn_index: Mapped[int]  # 0-based index of the turn that raised the alert
+    channel: Mapped[str] = mapped_column(sa.String(16))  # one of ALERT_CHANNELS
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    level: Mapped[str] = mapped_column(sa.String(8))
+    categories: Mapped[list[str]]
+    link: Mapped[str] = mapped_column(sa.String(512))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # one of ALERT_STATUSES
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    last_error: Mapped[str] = mapped_column(sa.String(255), default="")
+    sent_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"<AlertNotice {self.id} {self.channel} {self.status}>"
+
+
 class PracticeAttempt(db.Model):
     """One reading of a practice sentence and its pronunciation scores (``webapp/practice``).
 

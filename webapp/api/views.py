@@ -16,6 +16,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.turn import Pipeline
+from webapp import alerts
 from webapp.api import bp
 from webapp.conversations import find_conversation, history_of, record_turn, start_conversation
 from webapp.db import Conversation, Turn, db
@@ -137,6 +138,7 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
         user_audio=payload if kind == "audio" else None,
         backends=pipeline.backend_names(),
     )
+    alerts.after_turn(turn)  # queues on-duty notices when the conversation just became high risk; never raises
     return jsonify(_turn_json(turn)), 201
 
 
