@@ -13,6 +13,7 @@
     disgust: "#8d6e3f"
   };
   var RISK_COLOR = "#a8322d";
+  var FONT_FAMILY = '"Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", sans-serif';
 
   function percent(value) {
     return Math.round(value * 100) + "%";
@@ -47,8 +48,9 @@
       };
     });
 
-    window.Chart.defaults.font.family = '"Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", sans-serif';
-    new window.Chart(canvas, {
+    window.Chart.defaults.font.family = FONT_FAMILY;
+    var fontsReady = false;
+    var chart = new window.Chart(canvas, {
       type: "line",
       data: { labels: data.labels, datasets: datasets },
       options: {
@@ -66,6 +68,11 @@
           },
           x: {
             ticks: {
+              // A phone has no room for the time under each turn: the number alone stays level.
+              callback: function (value, index) {
+                var label = data.labels[index];
+                return this.chart.width < 480 ? label.split(" · ")[0] : label;
+              },
               color: function (context) { return high[context.index] ? RISK_COLOR : "#555555"; },
               font: function (context) { return { weight: high[context.index] ? "bold" : "normal" }; }
             }
@@ -87,8 +94,24 @@
       },
       plugins: [{
         id: "maumDrawn",
-        afterRender: function (chart) { chart.canvas.setAttribute("data-state", "drawn"); }
+        afterRender: function (drawn) {
+          if (fontsReady) {
+            drawn.canvas.setAttribute("data-state", "drawn");
+          }
+        }
       }]
+    });
+
+    // Noto Sans KR comes in unicode-range slices that load only for text on the page. A canvas is not
+    // page text: load the slices its labels need, then draw again, or some syllables show as boxes.
+    var text = data.labels.concat(data.dominant, data.series.map(function (s) { return s.name; }),
+      ["감정 점수 가장 큰 감정 위험 높음 0123456789%"]).join(" ");
+    var loading = document.fonts && document.fonts.load
+      ? Promise.all(["12px", "bold 12px"].map(function (size) { return document.fonts.load(size + " " + FONT_FAMILY, text); }))
+      : Promise.resolve();
+    loading.catch(function () { return null; }).then(function () {
+      fontsReady = true;
+      chart.update();
     });
   }
 

@@ -6,6 +6,10 @@ server's database. The test signs in through the page, finds the alert, opens th
 plays the client's recording and Maum's reply, checks that the emotion chart was drawn, leaves a
 note, marks it reviewed, and checks the audit trail. Screenshots: tests/artifacts/counsellor.png
 (the conversation) and tests/artifacts/counsellor-list.png.
+
+A second test opens a typed conversation on a phone and on a desktop: the chart keeps its height
+(it once grew by thousands of pixels in seconds), the axis fits the scores, and the summary's link
+jumps to the risky turn. Screenshots: tests/artifacts/counsellor-{list,detail}-{phone,desktop}.png.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser import REPO, live_server, open_page, save_screenshot, server_env
+from tests.browser import PHONE, REPO, live_server, open_page, save_screenshot, server_env
 from tests.samples import real_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
 
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP = {"width": 1366, "height": 900}
 EMAIL = "counsellor@maum.example"
 PASSWORD = "browser-test-pass-1"
 
@@ -40,6 +44,11 @@ LAST_TEXT = "그래도 오늘은 친구가 연락해 줘서 조금 기뻤어요"
 def server(tmp_path_factory):
     with live_server(tmp_path_factory.mktemp("counsellor-server")) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def account(server) -> None:
+    create_account(server)
 
 
 def create_account(server) -> None:
@@ -93,8 +102,7 @@ def seed_conversation(playwright, server) -> str:
         api.dispose()
 
 
-def test_counsellor_signs_in_hears_the_audio_and_sees_the_timeline(server):
-    create_account(server)
+def test_counsellor_signs_in_hears_the_audio_and_sees_the_timeline(server, account):
     with sync_playwright() as p:
         conversation_id = seed_conversation(p, server)
         calm_id = seed_calm_conversation(p, server)
@@ -178,3 +186,81 @@ def test_counsellor_signs_in_hears_the_audio_and_sees_the_timeline(server):
     plays = server.rows("SELECT conversation_id, user_email, ip FROM audit_events WHERE action = 'play_audio'")
     assert len(plays) == 2, "one row per play, not per range request"
     assert all(r == (conversation_id, EMAIL, "127.0.0.1") for r in plays)
+
+
+def sign_in(page, server) -> None:
+    page.goto(f"{server.url}/counsellor/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{server.url}/counsellor/")
+
+
+def seed_typed_conversation(playwright, server) -> tuple[str, int]:
+    """Typed turns only; returns the conversation id and the number of its high-risk turn."""
+    api = playwright.request.new_context(base_url=server.url)
+    try:
+        started = api.post("/api/conversations").json()
+        headers = {"Authorization": f"Bearer {started['token']}"}
+        high = []
+        for number, text in enumerate([*TEXT_TURNS, LAST_TEXT], start=1):
+            turn = api.post(f"/api/conversations/{started['id']}/turns", data={"text": text}, headers=headers)
+            assert turn.status == 201, turn.text()
+            if turn.json()["risk"]["level"] == "high":
+                high.append(number)
+        assert len(high) == 1, high
+        return started["id"], high[0]
+    finally:
+        api.dispose()
+
+
+CHART_STATE = """() => {
+    const canvas = document.getElementById("emotion-chart");
+    const chart = Chart.getChart(canvas);
+    const scores = chart.data.datasets.flatMap(d => d.data);
+    return {height: canvas.getBoundingClientRect().height, page: document.documentElement.scrollHeight,
+            yMax: chart.scales.y.max, highest: Math.max(...scores),
+            ticks: chart.scales.y.ticks.map(t => t.label)};
+}"""
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_chart_keeps_its_height_and_the_summary_jumps_to_the_risky_turn(server, account, size):
+    viewport = PHONE if size == "phone" else DESKTOP
+    with sync_playwright() as p:
+        conversation_id, high_turn = seed_typed_conversation(p, server)
+        browser, page, watch = open_page(p, server, viewport=viewport)
+        sign_in(page, server)
+        row = page.locator(f'tr[data-conversation="{conversation_id}"]')
+        expect(row.locator(".snippet-text")).to_have_text(TEXT_TURNS[high_turn - 1])
+        assert page.locator("h1").count() == 1
+        save_screenshot(page, f"counsellor-list-{size}.png")
+
+        page.goto(f"{server.url}/counsellor/conversations/{conversation_id}")
+        expect(page.locator("#emotion-chart")).to_have_attribute("data-state", "drawn")
+        before = page.evaluate(CHART_STATE)
+        page.wait_for_timeout(5000)
+        after = page.evaluate(CHART_STATE)
+        assert page.locator("h1").count() == 1
+        save_screenshot(page, f"counsellor-detail-{size}.png")
+
+        jump = page.locator(f'#overview a.jump[href="#turn-{high_turn}"]')
+        expect(jump).to_be_visible()
+        jump.click()
+        expect(page).to_have_url(f"{server.url}/counsellor/conversations/{conversation_id}#turn-{high_turn}")
+        landed = page.evaluate(
+            f"""() => {{
+                const turn = document.getElementById("turn-{high_turn}");
+                return {{top: turn.getBoundingClientRect().top, viewport: window.innerHeight,
+                         high: turn.classList.contains("risk-high"), targeted: turn.matches(":target")}};
+            }}"""
+        )
+        watch.assert_clean()
+        browser.close()
+
+    assert after["height"] == before["height"] and after["page"] == before["page"], (before, after)
+    assert 200 <= before["height"] <= 400, before
+    assert before["highest"] <= before["yMax"] <= max(0.5, before["highest"] + 0.1) + 1e-9, before
+    assert all(t.endswith("%") for t in before["ticks"]), before["ticks"]
+    assert landed["high"] and landed["targeted"], landed
+    assert 0 <= landed["top"] < landed["viewport"] / 2, landed

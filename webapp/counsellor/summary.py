@@ -51,7 +51,7 @@ EVENT_WORDS = frozenset(
 _STOP_NOUNS = frozenset(
     "것 수 때 거 등 데 번 좀 뭐 게 분 중 년 월 일 날 쪽 말 얘기 이야기 생각 정도 요즘 오늘 어제 내일 지금 "
     "나 저 우리 자신 마음 기분 사람 뿐 앞 뒤 속 안 밖 위 아래 이유 느낌 하루 매일 계속 혼자 가끔 정말 "
-    "진짜 자꾸 너무 그냥".split()
+    "진짜 자꾸 너무 그냥 안녕".split()
 )
 
 _RISK_RANK = {level: rank for rank, level in enumerate(RISK_LEVELS)}
