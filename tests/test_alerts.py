@@ -11,6 +11,9 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +24,7 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from tests.browser import free_port
 from tests.conftest import FAKE_PIPELINE
@@ -336,3 +340,98 @@ def test_without_alert_settings_nothing_is_queued_and_no_thread_starts(tmp_path)
     assert "maum.alerts" not in app.extensions
     with app.app_context():
         db.engine.dispose()
+
+
+# --- encrypted SMTP with a sign-in, and the outbox command --------------------------------------------
+
+
+@pytest.fixture
+def certificate(tmp_path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 made with Debian's openssl: ``(cert, key)`` paths."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_alert_mail_goes_encrypted_with_a_sign_in(app, settings, certificate, monkeypatch, mode):
+    cert, key = certificate
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    signed_in_as: list[str] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"maum" and auth_data.password == b"s3cret-pw"
+        if ok:
+            signed_in_as.append(auth_data.login.decode())
+        return AuthResult(success=ok)
+
+    box = Mailbox()
+    # aiosmtpd counts only STARTTLS as TLS when it decides to offer AUTH, and warns when AUTH is required
+    # without it; over ssl the whole link is TLS, so AUTH is offered (not demanded) and the client uses it.
+    if mode == "starttls":
+        options = {"tls_context": server_context, "require_starttls": True, "auth_required": True}
+    else:
+        options = {"ssl_context": server_context, "auth_require_tls": False}
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), authenticator=authenticator, **options)
+    controller.start()
+    # The client checks the server's certificate: trust the test's own, as a clinic would its CA.
+    trusting = ssl.create_default_context(cafile=cert)
+    monkeypatch.setattr(alerts.ssl, "create_default_context", lambda: trusting)
+    app.extensions["maum.settings"] = dataclasses.replace(
+        settings,
+        alert_smtp_port=controller.port,
+        alert_smtp_tls=mode,
+        alert_smtp_username="maum",
+        alert_smtp_password="s3cret-pw",
+        alert_webhook_url="",
+    )
+    try:
+        result = app.test_cli_runner().invoke(args=["alerts", "test"])
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert signed_in_as == ["maum"]
+    assert len(box.messages) == 1 and box.messages[0][0] == DUTY
+
+
+def test_alert_mail_refuses_a_server_it_cannot_trust(app, settings, certificate):
+    cert, key = certificate
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port(), tls_context=server_context)
+    controller.start()
+    app.extensions["maum.settings"] = dataclasses.replace(
+        settings, alert_smtp_port=controller.port, alert_smtp_tls="starttls", alert_webhook_url=""
+    )
+    try:
+        result = app.test_cli_runner().invoke(args=["alerts", "test"])
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in result.output or "certificate" in result.output.lower()
+    assert box.messages == []
+
+
+def test_flask_alerts_deliver_sends_what_waits_in_the_outbox(app, runner, mailbox, receiver):
+    box, _ = mailbox
+    with app.app_context():
+        db.session.add(
+            AlertNotice(
+                conversation_id="c" * 32, turn_index=0, channel="email", level="high", categories=["abuse"],
+                link=f"{BASE_URL}/counsellor/conversations/{'c' * 32}#turn-1",
+            )
+        )  # fmt: skip
+        db.session.commit()
+    result = runner.invoke(args=["alerts", "deliver"])
+    assert result.exit_code == 0, result.output
+    assert len(box.messages) == 1 and "분류: 학대·폭력 피해" in box.messages[0][1].get_content()
+    assert [n.status for n in notices(app)] == ["sent"]
+    assert runner.invoke(args=["alerts", "deliver"]).output.startswith("0건"), "a sent notice is not sent twice"
