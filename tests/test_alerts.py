@@ -34,7 +34,7 @@ from webapp import alerts, create_app
 from webapp.config import AppSettings
 from webapp.db import AlertNotice, Conversation, db, utcnow
 
-pytestmark = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 SECRET = "duty-webhook-secret"
 BASE_URL = "https://maum.example.org"
