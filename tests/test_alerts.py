@@ -308,6 +308,17 @@ def test_flask_alerts_test_sends_a_test_notice_over_both_channels(app, runner, m
     assert {e.detail["channel"] for e in sent} == {"email", "webhook"} and all(e.detail["test"] for e in sent)
 
 
+def test_without_a_base_url_the_link_follows_the_request_or_is_a_path(app, settings, mailbox):
+    box, _ = mailbox
+    app.extensions["maum.settings"] = dataclasses.replace(settings, alert_base_url="", alert_webhook_url="")
+    conversation_id = converse(app, RISKY)
+    wait_until(lambda: len(box.messages) == 1)
+    assert f"http://localhost/counsellor/conversations/{conversation_id}#turn-1" in box.messages[0][1].get_content()
+    result = app.test_cli_runner().invoke(args=["alerts", "test"])
+    assert result.exit_code == 0, result.output
+    assert "대화 보기: /counsellor/\n" in box.messages[1][1].get_content()
+
+
 def test_flask_alerts_test_fails_loudly_when_a_channel_fails(app, runner, receiver):
     receiver.status_for = lambda n: 503
     result = runner.invoke(args=["alerts", "test"])

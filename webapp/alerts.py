@@ -172,9 +172,12 @@ def conversation_link(settings: AppSettings, conversation_id: str | None, turn_n
     if settings.alert_base_url:
         path = f"/counsellor/conversations/{conversation_id}" if conversation_id else "/counsellor/"
         return settings.alert_base_url.rstrip("/") + path + anchor
+    path = f"/counsellor/conversations/{conversation_id}" if conversation_id else "/counsellor/"
+    if not has_request_context():
+        return path + anchor  # e.g. `flask alerts test` without MAUM_ALERT_BASE_URL
     if conversation_id is None:
-        return url_for("counsellor.index", _external=has_request_context())
-    return url_for("counsellor.conversation", conversation_id=conversation_id, _external=has_request_context()) + anchor
+        return url_for("counsellor.index", _external=True)
+    return url_for("counsellor.conversation", conversation_id=conversation_id, _external=True) + anchor
 
 
 # --- sending ----------------------------------------------------------------------------------------
