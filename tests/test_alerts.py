@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import shutil
 import ssl
 import subprocess
@@ -29,7 +30,7 @@ from aiosmtpd.smtp import AuthResult
 from tests.browser import free_port
 from tests.conftest import FAKE_PIPELINE
 from tests.databases import database_url  # noqa: F401  (the outbox runs on SQLite and PostgreSQL)
-from tests.test_counsellor import audit_rows, converse, turns_of
+from tests.test_counsellor import audit_rows, converse, page, signed_in, turns_of
 from webapp import alerts, create_app
 from webapp.config import AppSettings
 from webapp.db import AlertNotice, Conversation, db, utcnow
@@ -446,3 +447,15 @@ def test_flask_alerts_deliver_sends_what_waits_in_the_outbox(app, runner, mailbo
     assert len(box.messages) == 1 and "분류: 학대·폭력 피해" in box.messages[0][1].get_content()
     assert [n.status for n in notices(app)] == ["sent"]
     assert runner.invoke(args=["alerts", "deliver"]).output.startswith("0건"), "a sent notice is not sent twice"
+
+
+def test_the_conversation_page_shows_who_was_notified(app, receiver):
+    receiver.status_for = lambda n: 500
+    conversation_id = converse(app, CALM, RISKY)
+    wait_until(lambda: settled(app))
+    client = signed_in(app, "kim@maum.example")
+    html = page(client, f"/counsellor/conversations/{conversation_id}")
+    block = html[html.index('class="overview-block notice-summary"') :]
+    block = block[: block.index("</ul>")]
+    assert re.search(r"2번째 차례 ·\s*전자우편:\s*보냈어요", block)
+    assert re.search(r'data-status="failed">.*2번째 차례 ·\s*웹훅:\s*보내지 못했어요 \(3번 시도\)', block, re.S)

@@ -22,7 +22,7 @@ from webapp.counsellor import bp, export, queries
 from webapp.counsellor.display import emotion_name, format_kst, iso_kst
 from webapp.counsellor.forms import ExportForm, FilterForm, NoteForm, ReviewForm
 from webapp.counsellor.summary import summarize
-from webapp.db import Conversation, Note, Turn, db, new_id, utcnow
+from webapp.db import AlertNotice, Conversation, Note, Turn, db, new_id, utcnow
 from webapp.storage import AudioStore, mimetype_for
 
 #: Most conversations one export may hold; a longer list asks for narrower filters.
@@ -107,6 +107,11 @@ def conversation(conversation_id: str) -> str:
         conversation=conversation,
         summary=summary,
         overview=summarize(conversation),
+        notices=db.session.scalars(
+            sa.select(AlertNotice)
+            .where(AlertNotice.conversation_id == conversation.id)
+            .order_by(AlertNotice.created_at, AlertNotice.channel)
+        ).all(),
         chart=chart_data(conversation),
         note_form=NoteForm(),
         review_form=ReviewForm(),
