@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pipeline.types import EMOTION_LABELS, RISK_LEVELS
@@ -193,10 +194,12 @@ def facts(texts: Iterable[str], *, nouns_of: Any = None) -> tuple[tuple[str, ...
     return people, events, topics
 
 
-def _kiwi_nouns(text: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=4096)
+def _kiwi_nouns(text: str) -> tuple[tuple[str, str], ...]:
+    """Nouns of one turn. Kiwi takes a few ms a sentence; a conversation viewed again costs nothing."""
     from pipeline.morph import kiwi
 
-    return [(t.form, t.tag) for t in kiwi().tokenize(text) if t.tag in ("NNG", "NNP")]
+    return tuple((t.form, t.tag) for t in kiwi().tokenize(text) if t.tag in ("NNG", "NNP"))
 
 
 def care_state_items(state: Any) -> tuple[tuple[str, str], ...]:
