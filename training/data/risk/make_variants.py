@@ -71,7 +71,7 @@ DEV_FRACTION = 0.15
 #: How many variants a written sentence gets, and how likely each count is (mean 0.62).
 VARIANT_COUNTS = ((0, 0.50), (1, 0.38), (2, 0.12))
 #: Character-bigram Jaccard overlap at or above which two written sentences share a group.
-GROUP_OVERLAP = 0.5
+GROUP_OVERLAP = 0.4
 
 # --- Hangul syllables -----------------------------------------------------------------------------
 
