@@ -163,3 +163,25 @@ def test_sound_spelling_follows_korean_pronunciation():
     assert mv.asr_sound("없어", random.Random(0)) == "업써"
     assert mv.asr_sound("좋아", random.Random(0)) == "조아"
     assert mv.asr_sound("먹는", random.Random(0)) == "멍는"
+
+
+def _bare(text):
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def test_no_sentence_of_the_risk_test_sets_is_in_the_corpus():
+    """Training on an evaluation sentence would inflate every score measured on it."""
+    corpus = {_bare(r["text"]) for r in ALL}
+    test_sets = sorted((DATA.parents[2] / "tests" / "data").glob("risk_*.tsv"))
+    assert test_sets, "the risk test sets moved; point this test at them"
+    for path in test_sets:
+        with path.open(encoding="utf-8") as f:
+            texts = [line.split("\t", 1)[0] for line in f.read().splitlines()[1:] if line.strip()]
+        leaked = [t for t in texts if _bare(t) in corpus]
+        assert leaked == [], f"{path.name}: {len(leaked)} sentences are also in the training corpus"
+
+
+def test_datasheet_counts_match_the_files():
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    table = mv.stats([mv.Row(**r) for r in TRAIN], [mv.Row(**r) for r in DEV])
+    assert table in readme, "README.md count tables are stale: paste `make_variants.py --stats` output"

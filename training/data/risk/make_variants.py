@@ -15,6 +15,8 @@ Variants (the ``source`` column names the one applied; ``written`` is the senten
   비음화 없는 → 엄는), as recognisers and fast typists write it.
 - ``asr_space``: two words merged or one word split.
 - ``asr_nospace``: every space dropped.
+- ``asr_punct``: punctuation as Whisper writes it: a full stop or question mark at the end, and
+  sometimes a comma after a clause ending (…는데, …니까, …고).
 - ``homophone``: a common same-sounding misspelling (돼/되, 어떡해/어떻해, 않/안, 낫/낳, 웬/왠, ...).
 - ``filler``: one or two fillers (음, 그, 막, 좀, 그냥, 진짜, 뭐지, ...) inserted between words.
 - ``typo``: one keyboard slip on the two-set (두벌식) layout: a neighbouring key, or a missing shift
@@ -60,6 +62,7 @@ SOURCES = (
     "asr_sound",
     "asr_space",
     "asr_nospace",
+    "asr_punct",
     "homophone",
     "filler",
     "typo",
@@ -259,6 +262,38 @@ def asr_nospace(text: str, rng: random.Random) -> str | None:
     return text.replace(" ", "") if " " in text else None
 
 
+QUESTION_ENDINGS = (
+    "까",
+    "나요",
+    "니",
+    "냐",
+    "어요",
+    "아요",
+    "돼요",
+    "해요",
+    "죠",
+    "거야",
+    "는지",
+    "을까요",
+    "뭐야",
+    "래요",
+)
+CLAUSE_ENDINGS = ("는데", "니까", "고", "서", "면", "지만")
+
+
+def asr_punct(text: str, rng: random.Random) -> str | None:
+    """Punctuate like a speech recogniser: an end mark, sometimes a comma after a clause."""
+    if re.search(r"[.,?!]", text):
+        return None
+    words = text.split(" ")
+    clauses = [i for i, w in enumerate(words[:-1]) if w.endswith(CLAUSE_ENDINGS) and not w.endswith("에서")]
+    if clauses and rng.random() < 0.5:
+        i = rng.choice(clauses)
+        words[i] += ","
+    asks = re.search(r"(뭐|어떻게|어디|몇|왜|언제|누가|나요|까|니|냐)", text) and text.endswith(QUESTION_ENDINGS)
+    return " ".join(words) + ("?" if asks and rng.random() < 0.8 else ".")
+
+
 def homophone(text: str, rng: random.Random) -> str | None:
     """Replace one common form with its same-sounding misspelling."""
     found = [(m.start(), wrong, right) for right, wrong in HOMOPHONES for m in re.finditer(re.escape(right), text)]
@@ -307,6 +342,7 @@ VARIANTS = {
     "asr_sound": (asr_sound, 2),
     "asr_space": (asr_space, 2),
     "asr_nospace": (asr_nospace, 1),
+    "asr_punct": (asr_punct, 2),
     "homophone": (homophone, 1),
     "filler": (filler, 3),
     "typo": (typo, 2),
@@ -482,12 +518,14 @@ def write_tsv(path: Path, rows: Iterable[Row]) -> None:
 
 def stats(train: Sequence[Row], dev: Sequence[Row]) -> str:
     """Markdown count tables (level x category, and source) for the datasheet."""
-    lines = ["| level | category | train | dev | total |", "|---|---|--:|--:|--:|"]
+    lines = ["| level | category | written | train | dev | total |", "|---|---|--:|--:|--:|--:|"]
     labels = sorted({(r.level, r.category) for r in (*train, *dev)}, key=lambda x: (LEVELS.index(x[0]), x[1]))
     t, d = Counter((r.level, r.category) for r in train), Counter((r.level, r.category) for r in dev)
+    w = Counter((r.level, r.category) for r in (*train, *dev) if r.source == "written")
     for label in labels:
-        lines.append(f"| {label[0]} | `{label[1]}` | {t[label]} | {d[label]} | {t[label] + d[label]} |")
-    lines.append(f"| **total** | | {len(train)} | {len(dev)} | {len(train) + len(dev)} |")
+        lines.append(f"| {label[0]} | `{label[1]}` | {w[label]} | {t[label]} | {d[label]} | {t[label] + d[label]} |")
+    total = len(train) + len(dev)
+    lines.append(f"| **total** | | {w.total()} | {len(train)} | {len(dev)} | {total} |")
     lines += ["", "| source | train | dev | total |", "|---|--:|--:|--:|"]
     t, d = Counter(r.source for r in train), Counter(r.source for r in dev)
     for source in SOURCES:
