@@ -482,8 +482,12 @@ def split_groups(rows: Sequence[Row], seed: int, dev_fraction: float = DEV_FRACT
             label_of_group.setdefault(g, label)
     dev: set[str] = set()
     for label in sorted(by_label):
-        groups = sorted(g for g in by_label[label] if label_of_group[g] == label)
-        _rng(seed, "split", *label).shuffle(groups)
+        # Ranking by a per-group hash (not shuffling the list) keeps the split stable when
+        # sentences are appended: a new group only displaces the last dev group of its label.
+        groups = sorted(
+            (g for g in by_label[label] if label_of_group[g] == label),
+            key=lambda g: hashlib.sha256(f"{seed}:split:{g}".encode()).hexdigest(),
+        )
         n = round(len(groups) * dev_fraction) if len(groups) >= 2 else 0
         if len(groups) >= 3:
             n = max(n, 1)

@@ -7,7 +7,7 @@ classifier; the rules were not written against this corpus.
 Usage (from the repository root)::
 
     python training/data/risk/score_rules.py                 # dev.tsv
-    python training/data/risk/score_rules.py --split train
+    python training/data/risk/score_rules.py --split all     # train.tsv and dev.tsv together
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "train"), default="dev", help="which file to score")
+    parser.add_argument("--split", choices=("dev", "train", "all"), default="dev", help="which rows to score")
     args = parser.parse_args(argv)
-    with (HERE / f"{args.split}.tsv").open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    rows = []
+    for name in ("train", "dev") if args.split == "all" else (args.split,):
+        with (HERE / f"{name}.tsv").open(encoding="utf-8", newline="") as f:
+            rows += csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
     predicted = [assess_risk(r["text"]).level for r in rows]
     confusion = Counter((r["level"], p) for r, p in zip(rows, predicted, strict=True))
     print(f"{args.split}: {len(rows)} rows; gold level -> rules level")
