@@ -43,10 +43,11 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
         static_folder=str(REPO_ROOT / "static"),
     )
+    database_url = settings.sqlalchemy_url(instance_path)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(instance_path),
-        SQLALCHEMY_DATABASE_URI=settings.sqlalchemy_url(instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=settings.engine_options(database_url),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         SESSION_COOKIE_SAMESITE="Lax",
     )
