@@ -73,7 +73,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     from webapp import auth
     from webapp.admin import bp as admin_bp
-    from webapp.admin.cli import purge_command, users_cli
+    from webapp.admin.cli import purge_command, repair_command, users_cli
     from webapp.api import bp as api_bp
     from webapp.chat import bp as chat_bp
     from webapp.counsellor import bp as counsellor_bp
@@ -92,6 +92,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.cli.add_command(users_cli)
     app.cli.add_command(purge_command)
+    app.cli.add_command(repair_command)
     return app
 
 

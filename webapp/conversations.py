@@ -140,7 +140,7 @@ def record_turn(
         db.session.execute(
             sa.update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow())
         )
-    except BaseException:
+    except Exception:
         db.session.rollback()
         pending.discard()
         raise

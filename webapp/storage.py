@@ -4,7 +4,7 @@ Rows refer to files by a path relative to the instance folder plus a sha256, so 
 folder can move.
 
 The order that makes a crash leave either no turn or a complete one lives in ``PendingFiles``
-and uses only the store's primitives (``put``, ``delete``, ``exists``, ``iter_files``), so any
+and uses only the store's primitives (``put``, ``read``, ``delete``, ``exists``, ``iter_files``), so any
 backend (another one may keep objects in S3) follows it:
 
 1. ``add`` puts each file durably under its **final** name (local disk: a temporary file,
@@ -168,6 +168,10 @@ class AudioStore:
         """Remove a stored file; a missing one is fine."""
         self.resolve(rel_path).unlink(missing_ok=True)
 
+    def read(self, rel_path: str) -> bytes:
+        """The bytes stored under ``rel_path``."""
+        return self.resolve(rel_path).read_bytes()
+
     def exists(self, rel_path: str) -> bool:
         """Whether a complete file is stored under ``rel_path``."""
         return self.resolve(rel_path).is_file()
@@ -224,15 +228,17 @@ class PendingFiles:
             Whatever flushing or committing raised, after removing the files when no row can
             refer to them.
         """
+        # ``except Exception`` only: when the process is killed (SystemExit, KeyboardInterrupt) no
+        # clean-up can be relied on, and the repair sweep is what deals with the leftovers.
         try:
             session.flush()
-        except BaseException:
+        except Exception:
             session.rollback()
             self.discard()
             raise
         try:
             session.commit()
-        except BaseException:
+        except Exception:
             # Ambiguous: the row may be committed. Keep the files; the repair sweep removes them
             # later if no row refers to them.
             log.warning("commit failed after its audio was written: %s kept for the repair sweep", self._written)
