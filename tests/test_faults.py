@@ -30,6 +30,7 @@ from pipeline.care.safety_net import HOTLINES_NOTE, safety_net_reply
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 from pipeline.types import Risk
+from tests.databases import fresh_postgres_database
 from tests.samples import bigram_embed, tone
 from tests.test_counsellor import page, signed_in
 from webapp import create_app
@@ -492,3 +493,24 @@ def test_a_postgres_that_never_answers_gives_503_within_the_connect_timeout(tmp_
     assert health_meanwhile.status_code == 200 and health_meanwhile_s < 0.5
     assert_database_unavailable(created)
     assert created_s < 6, f"POST /api/conversations took {created_s:.1f} s"
+
+
+def test_a_postgres_statement_stuck_on_a_lock_is_cancelled_and_answered_503(tmp_path, apps):
+    """A statement that waits too long is cancelled by statement_timeout: 503, and /readyz says so."""
+    url = fresh_postgres_database()  # skipped without MAUM_TEST_POSTGRES_URL
+    app = apps(tmp_path, database_url=url, db_statement_timeout_ms=500, ready_timeout_ms=300)
+    client = app.test_client()
+    assert fetch(client, "/readyz").json["status"] == "ready"
+    blocker = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with blocker.connect() as connection:
+            connection.execute(sa.text("LOCK TABLE conversations, alembic_version IN ACCESS EXCLUSIVE MODE"))
+            created, created_s = timed(lambda: client.post("/api/conversations"))
+            ready, ready_s = timed(lambda: fetch(client, "/readyz"))
+            connection.rollback()
+    finally:
+        blocker.dispose()
+    assert_database_unavailable(created)
+    assert created_s < 3, f"took {created_s:.1f} s"
+    assert ready.status_code == 503 and ready.json["database"] == "unreachable" and ready_s < 3
+    assert fetch(client, "/readyz").json["status"] == "ready"

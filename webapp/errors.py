@@ -34,8 +34,10 @@ DATABASE_UNAVAILABLE = (
 #: Endpoints a client in crisis may be talking to: every error message they get carries the hotlines.
 CRISIS_ENDPOINTS = frozenset({"api.create_turn"})
 
-# PostgreSQL SQLSTATEs of a schema that is missing or behind the code (undefined table, column).
-_SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+#: PostgreSQL SQLSTATEs of a schema that is missing or behind the code (undefined table, column).
+SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+# A read-only database (hot standby, default_transaction_read_only).
+_READ_ONLY_SQLSTATE = "25006"
 
 #: HTTP status → (code, message) for errors Flask and Werkzeug raise.
 HTTP_ERRORS: dict[int, tuple[str, str]] = {
@@ -68,9 +70,19 @@ def is_database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database cannot serve now (down, timed out, locked, tables missing)."""
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
         return True  # connect/statement timeouts, "database is locked", SQLite's "no such table", a full pool
-    if isinstance(exc, sa_exc.ProgrammingError):
-        return getattr(exc.orig, "sqlstate", None) in _SCHEMA_SQLSTATES
+    if isinstance(exc, sa_exc.ProgrammingError | sa_exc.InternalError):
+        return getattr(exc.orig, "sqlstate", None) in SCHEMA_SQLSTATES | {_READ_ONLY_SQLSTATE}
     return type(exc) is sa_exc.DatabaseError  # e.g. SQLite's "file is not a database"
+
+
+def is_schema_missing(exc: BaseException) -> bool:
+    """Whether a database error says a table or column does not exist (schema missing or behind)."""
+    orig = getattr(exc, "orig", None)
+    return (
+        getattr(orig, "sqlstate", None) in SCHEMA_SQLSTATES
+        or "no such table" in str(orig)
+        or "no such column" in str(orig)
+    )
 
 
 def describe_error(exc: BaseException) -> tuple[int, str, str]:

@@ -24,7 +24,7 @@ from flask import Response, current_app, jsonify
 
 from webapp.config import REPO_ROOT
 from webapp.db import db
-from webapp.errors import DATABASE_UNAVAILABLE, is_database_unavailable
+from webapp.errors import DATABASE_UNAVAILABLE, is_database_unavailable, is_schema_missing
 from webapp.health import bp
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ def check_database(timeout_ms: int, busy_timeout_ms: int) -> str:
                 connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(timeout_ms)}")
             elif dialect == "postgresql":
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-            problem = "schema_missing"
             versions = frozenset(connection.scalars(sa.text("SELECT version_num FROM alembic_version")))
             if versions != migration_heads():
                 log.error(
@@ -70,6 +69,7 @@ def check_database(timeout_ms: int, busy_timeout_ms: int) -> str:
         except Exception as exc:
             if not is_database_unavailable(exc):
                 raise
+            problem = "schema_missing" if is_schema_missing(exc) else problem
             log.error("not ready: database check failed (%s): %s", problem, exc)
             return problem
         finally:
