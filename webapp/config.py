@@ -53,7 +53,7 @@ class AppSettings:
         15000, "Longest a PostgreSQL statement may run, in ms, before it is cancelled and answered 503 (0: no limit)."
     )
     sqlite_busy_timeout_ms: int = setting(
-        5000, "How long a SQLite write waits for another writer's lock, in ms, before answering 503."
+        2000, "How long a SQLite write waits for another writer's lock, in ms, before answering 503."
     )
     ready_timeout_ms: int = setting(
         2000, "Time /readyz gives each database check (schema at head, a test write), in ms."

@@ -133,6 +133,7 @@ def repair(
     if not dry_run:
         db.session.commit()
 
+    emptied: set[str] = set()
     referenced = _referenced_paths({PurePosixPath(p).parent.name for p, _ in files})
     for rel_path, mtime in files:
         if rel_path in used or rel_path in referenced or now - mtime < min_age_s:
@@ -141,8 +142,9 @@ def repair(
         report.actions.append(RepairAction(action, rel_path))
         if not dry_run:
             store.delete(rel_path)
-    if not dry_run:
-        store.remove_empty_folders()
+            emptied.add(str(PurePosixPath(rel_path).parent))
+    for folder in sorted(emptied):
+        store.remove_folder_if_empty(folder)
     return report
 
 

@@ -124,6 +124,7 @@ class AudioStore:
     def __init__(self, instance_path: str | Path) -> None:
         self.instance_path = Path(instance_path)
         self.root = self.instance_path / AUDIO_DIR
+        self._resolved_root = self.root.resolve()
 
     def resolve(self, rel_path: str) -> Path:
         """Return the absolute path of a stored file.
@@ -132,7 +133,7 @@ class AudioStore:
             ValueError: ``rel_path`` points outside the audio folder.
         """
         path = (self.instance_path / PurePosixPath(rel_path)).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(self._resolved_root):
             raise ValueError(f"{rel_path!r} is outside {self.root}")
         return path
 
@@ -173,8 +174,15 @@ class AudioStore:
         return self.resolve(rel_path).read_bytes()
 
     def exists(self, rel_path: str) -> bool:
-        """Whether a complete file is stored under ``rel_path``."""
-        return self.resolve(rel_path).is_file()
+        """Whether a complete file is stored under ``rel_path`` (cheap: the sweep asks it for every file).
+
+        Raises:
+            ValueError: ``rel_path`` points outside the audio folder.
+        """
+        path = os.path.normpath(os.path.join(self.instance_path, rel_path))
+        if not path.startswith(str(self.root) + os.sep):
+            raise ValueError(f"{rel_path!r} is outside {self.root}")
+        return os.path.isfile(path)
 
     def iter_files(self, modified_since: float | None = None) -> Iterator[tuple[str, float]]:
         """Every stored file as ``(rel_path, mtime)``, temporary ones included.
@@ -183,21 +191,25 @@ class AudioStore:
             modified_since: a Unix time; conversation folders not changed since then are skipped
                 (a folder's mtime moves whenever a file in it is created, renamed or removed).
         """
-        if not self.root.is_dir():
+        try:
+            folders = sorted(
+                (e for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False)), key=lambda e: e.name
+            )
+        except FileNotFoundError:
             return
-        for folder in sorted(self.root.iterdir()):
-            if not folder.is_dir() or (modified_since is not None and folder.stat().st_mtime < modified_since):
+        for folder in folders:
+            if modified_since is not None and folder.stat(follow_symlinks=False).st_mtime < modified_since:
                 continue
-            for path in sorted(folder.iterdir()):
-                if path.is_file():
-                    yield f"{AUDIO_DIR}/{folder.name}/{path.name}", path.stat().st_mtime
+            with os.scandir(folder.path) as entries:
+                files = sorted((e for e in entries if e.is_file(follow_symlinks=False)), key=lambda e: e.name)
+            for entry in files:
+                yield f"{AUDIO_DIR}/{folder.name}/{entry.name}", entry.stat(follow_symlinks=False).st_mtime
 
-    def remove_empty_folders(self) -> None:
-        """Remove conversation folders left empty (after their files were swept)."""
-        if self.root.is_dir():
-            for folder in self.root.iterdir():
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
+    def remove_folder_if_empty(self, rel_folder: str) -> None:
+        """Remove a conversation folder left empty (after its files were swept)."""
+        folder = self.resolve(rel_folder)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 class PendingFiles:
