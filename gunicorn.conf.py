@@ -37,10 +37,11 @@ def post_worker_init(worker):
     pipeline = app.extensions["maum.pipeline"]
 
     def warm():
-        try:
-            pipeline.load_all()
+        # Every stage is tried even when one fails: a broken voice must not leave the others cold.
+        failed = pipeline.load_report()
+        if failed:
+            worker.log.error("worker %s: degraded, these stages failed to load: %s", worker.pid, failed)
+        else:
             worker.log.info("worker %s: models loaded", worker.pid)
-        except Exception:  # noqa: BLE001 - /readyz and the first turn report the error to people
-            worker.log.exception("worker %s: loading the models failed", worker.pid)
 
     threading.Thread(target=warm, name="maum-warm-models", daemon=True).start()

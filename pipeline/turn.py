@@ -149,6 +149,7 @@ class Pipeline:
                 self.backend(stage)
             except Exception as exc:  # noqa: BLE001 - reported to the operator, never raised to a client
                 failed[STAGE_VERBS[stage]] = error_code(exc, "backend_error")
+        assess_risk("")  # compiles the patterns, as load_all does
         return failed
 
     @property
