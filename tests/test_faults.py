@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import sqlite3
@@ -32,7 +33,7 @@ from pipeline.turn import Pipeline
 from pipeline.types import Risk
 from tests.databases import fresh_postgres_database
 from tests.samples import bigram_embed, tone
-from tests.test_counsellor import page, signed_in
+from tests.test_counsellor import export, page, signed_in
 from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import Turn, db
@@ -192,6 +193,8 @@ def test_a_responder_that_cannot_load_gives_the_safety_net_reply(tmp_path, apps)
     counsellor = signed_in(app, "kim@example.kr")
     html = page(counsellor, f"/counsellor/conversations/{conversation_id}")
     assert "답 고르기" in html and "미리 정해 둔 안전한 답" in html
+    document = json.loads(export(counsellor, conversation=conversation_id, format="json").data)
+    assert [t["degraded"] for t in document["conversations"][0]["turns"]] == [["respond"], ["respond"]]
 
 
 def test_safety_net_reply_follows_the_risk_level():
@@ -408,10 +411,10 @@ def test_a_write_locked_sqlite_answers_503_within_the_busy_timeout(tmp_path, app
         locker.execute("ROLLBACK")
         locker.close()
     assert_database_unavailable(created)
-    assert created_s < 1.5, f"took {created_s:.1f} s"
+    assert created_s < 2.5, f"took {created_s:.1f} s (Python's default busy timeout was 5 s)"
     assert_database_unavailable(turn)
-    assert ready.status_code == 503 and ready.json["database"] == "not_writable" and ready_s < 1.5
-    assert health.status_code == 200 and health_s < 0.5
+    assert ready.status_code == 503 and ready.json["database"] == "not_writable" and ready_s < 2.5
+    assert health.status_code == 200 and health_s < 1.0
     assert stored_turns(app) == [] and audio_files(app) == [], "nothing half-written"
     again = fetch(client, "/readyz")
     assert again.status_code == 200 and again.json["status"] == "ready"
@@ -487,12 +490,12 @@ def test_a_postgres_that_never_answers_gives_503_within_the_connect_timeout(tmp_
     in_flight.join()
     created, created_s = timed(lambda: client.post("/api/conversations"))
 
-    assert health.status_code == 200 and health_s < 0.5
+    assert health.status_code == 200 and health_s < 1.0
     assert ready.status_code == 503 and ready.json["database"] == "unreachable"
-    assert 1.5 < ready_s < 6, f"/readyz took {ready_s:.1f} s"
-    assert health_meanwhile.status_code == 200 and health_meanwhile_s < 0.5
+    assert 1.5 < ready_s < 8, f"/readyz took {ready_s:.1f} s (the connect timeout is 2 s)"
+    assert health_meanwhile.status_code == 200 and health_meanwhile_s < 1.0
     assert_database_unavailable(created)
-    assert created_s < 6, f"POST /api/conversations took {created_s:.1f} s"
+    assert created_s < 8, f"POST /api/conversations took {created_s:.1f} s"
 
 
 def test_a_postgres_statement_stuck_on_a_lock_is_cancelled_and_answered_503(tmp_path, apps):
