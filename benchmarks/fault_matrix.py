@@ -29,10 +29,13 @@ every field of every run). Run::
 from __future__ import annotations
 
 import argparse
+import builtins
 import contextlib
 import errno
 import io
 import json
+import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -138,10 +141,22 @@ def inject(step: str, mode: str) -> Iterator[dict[str, Any]]:
     elif step == "decode":
         patches.append(mock.patch.object(pipeline.turn, "decode", _failing(mode, UndecodableAudioError())))
     elif step == "file_write":
-        error = OSError(errno.ENOSPC, "No space left on device")
-        patches.append(mock.patch.object(webapp.storage, "open", _failing(mode, error), create=True))
+        fail = _failing(mode, OSError(errno.ENOSPC, "No space left on device"))
+
+        def write_fails(path: Any, *args: Any, **kwargs: Any) -> Any:
+            builtins.open(path, *args, **kwargs).close()  # the file exists, empty: it broke mid-write
+            return fail()
+
+        patches.append(mock.patch.object(webapp.storage, "open", write_fails, create=True))
     elif step == "fsync":
-        patches.append(mock.patch("os.fsync", _failing(mode, OSError(errno.EIO, "Input/output error"))))
+        fail = _failing(mode, OSError(errno.EIO, "Input/output error"))
+        real_fsync = os.fsync
+
+        def fsync(fd: int) -> None:
+            # A file's data, not a folder's entry (a new conversation's folder is synced first).
+            return fail() if stat.S_ISREG(os.fstat(fd).st_mode) else real_fsync(fd)
+
+        patches.append(mock.patch("os.fsync", fsync))
     elif step == "rename":
         patches.append(mock.patch("os.replace", _failing(mode, OSError(errno.EIO, "Input/output error"))))
     elif step in ("flush", "commit", "after_commit"):
