@@ -517,3 +517,26 @@ def test_a_postgres_statement_stuck_on_a_lock_is_cancelled_and_answered_503(tmp_
     assert created_s < 3, f"took {created_s:.1f} s"
     assert ready.status_code == 503 and ready.json["database"] == "unreachable" and ready_s < 3
     assert fetch(client, "/readyz").json["status"] == "ready"
+
+
+def test_the_pipeline_itself_degrades_without_the_web_app():
+    class Broken:
+        def classify(self, text):
+            raise RuntimeError("classifier crashed")
+
+        def respond(self, text, emotion, risk, history=()):
+            raise RuntimeError("responder crashed")
+
+        def synthesize(self, text, **kwargs):
+            raise RuntimeError("voice crashed")
+
+    broken = Broken()
+    pipe = Pipeline(FAKE, classifier=broken, responder=broken, synthesizer=broken)
+
+    result = pipe.run_text("다 끝내고 싶어요. 약을 모아 뒀어요")
+
+    assert result.degraded == ("classify", "respond", "synthesize")
+    assert result.risk.level == "high" and result.emotion.label == "neutral"
+    assert result.reply.kind == "crisis" and has_every_crisis_line(result.reply.text)
+    assert result.speech is None and result.synthesis_error == "synthesis_failed"
+    assert {"risk", "emotion", "respond", "synthesize", "total"} <= set(result.timings_ms)
