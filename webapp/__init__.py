@@ -43,10 +43,11 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
         static_folder=str(REPO_ROOT / "static"),
     )
+    database_url = settings.sqlalchemy_url(instance_path)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(instance_path),
-        SQLALCHEMY_DATABASE_URI=settings.sqlalchemy_url(instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=settings.engine_options(database_url),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         SESSION_COOKIE_SAMESITE="Lax",
     )
@@ -72,7 +73,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     from webapp import auth
     from webapp.admin import bp as admin_bp
-    from webapp.admin.cli import purge_command, users_cli
+    from webapp.admin.cli import purge_command, repair_command, users_cli
     from webapp.api import bp as api_bp
     from webapp.chat import bp as chat_bp
     from webapp.counsellor import bp as counsellor_bp
@@ -91,6 +92,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.cli.add_command(users_cli)
     app.cli.add_command(purge_command)
+    app.cli.add_command(repair_command)
     return app
 
 

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.settings import ENV_PREFIX, Settings, load_from_env, setting
 
@@ -44,6 +45,18 @@ class AppSettings:
     login_lockout_minutes: int = setting(15, "Window in which failed sign-ins count, and how long a lockout lasts.")
     trusted_proxies: int = setting(
         0, "Reverse proxies in front of the app whose X-Forwarded-For/-Proto headers are trusted (0 trusts none)."
+    )
+    db_connect_timeout_s: int = setting(
+        5, "Seconds to wait for a PostgreSQL connection before answering 503 (psycopg connect_timeout; at least 2)."
+    )
+    db_statement_timeout_ms: int = setting(
+        15000, "Longest a PostgreSQL statement may run, in ms, before it is cancelled and answered 503 (0: no limit)."
+    )
+    sqlite_busy_timeout_ms: int = setting(
+        2000, "How long a SQLite write waits for another writer's lock, in ms, before answering 503."
+    )
+    ready_timeout_ms: int = setting(
+        2000, "Time /readyz gives each database check (schema at head, a test write), in ms."
     )
     pipeline: Settings = field(
         default_factory=Settings,
@@ -79,6 +92,24 @@ class AppSettings:
             if url.startswith(scheme):
                 return "postgresql+psycopg://" + url[len(scheme) :]
         return url
+
+    def engine_options(self, url: str) -> dict[str, Any]:
+        """SQLAlchemy engine options for ``url``: the connect, statement and lock timeouts of these settings.
+
+        Without them a PostgreSQL that accepts TCP but never answers holds a request for ~130 s
+        (the operating system's TCP timeout) and a locked SQLite file for Python's default 5 s.
+        """
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": self.sqlite_busy_timeout_ms / 1000.0}
+        elif url.startswith("postgresql"):
+            connect_args: dict[str, Any] = {"connect_timeout": max(2, self.db_connect_timeout_s)}
+            if self.db_statement_timeout_ms > 0:
+                connect_args["options"] = f"-c statement_timeout={self.db_statement_timeout_ms}"
+            options["connect_args"] = connect_args
+            # Waiting for a free pooled connection is bounded too.
+            options["pool_timeout"] = max(2, self.db_connect_timeout_s)
+        return options
 
     def resolved_secret_key(self, instance_path: Path) -> str:
         """Return the configured secret key, or the one kept in the instance folder (made on first use)."""

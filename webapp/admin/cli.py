@@ -16,6 +16,7 @@ from webapp.auth import AccountError, create_user, find_user, set_active, set_pa
 from webapp.counsellor.display import format_kst
 from webapp.counsellor.retention import purge
 from webapp.db import ROLES, User, db
+from webapp.repair import ORPHAN_MIN_AGE_S, run_repair
 
 users_cli = AppGroup("users", help="Counsellor and admin accounts.")
 
@@ -107,3 +108,28 @@ def purge_command(dry_run: bool) -> None:
         f"{when} 전에 마지막으로 대화한 {len(result.conversation_ids)}개 대화와 "
         f"음성 파일 {result.files_removed}개를 지웠어요."
     )
+
+
+@click.command("repair")
+@click.option("--dry-run", is_flag=True, help="Only list what would be repaired.")
+@click.option(
+    "--min-age-minutes",
+    type=click.FloatRange(min=0),
+    default=ORPHAN_MIN_AGE_S / 60,
+    show_default=True,
+    help="Leave files younger than this alone (they may belong to a turn being stored); 0 when the app is stopped.",
+)
+@with_appcontext
+def repair_command(dry_run: bool, min_age_minutes: float) -> None:
+    """Remove audio files no turn refers to and mark turns whose audio files are missing."""
+    report = run_repair(current_app._get_current_object(), dry_run=dry_run, min_age_s=min_age_minutes * 60)  # type: ignore[attr-defined]
+    prefix = "(미리 보기) " if dry_run else ""
+    for action in report.actions:
+        click.echo(prefix + action.line())
+    n = len(report.actions)
+    if n == 0:
+        click.echo("고칠 것이 없어요.")
+    elif dry_run:
+        click.echo(f"{n}건을 고칠 수 있어요 (미리 보기, 아무것도 바꾸지 않았어요).")
+    else:
+        click.echo(f"{n}건을 고쳤어요.")

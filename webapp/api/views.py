@@ -87,6 +87,7 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
             "audio_missing": turn.reply_audio_missing,
         },
         "timings_ms": turn.timings_ms,
+        "degraded": list(turn.degraded or ()),
     }
 
 
