@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from webapp import sessions
 from webapp.auth import AccountError, create_user, find_user, set_active, set_password
 from webapp.counsellor.display import format_kst
 from webapp.counsellor.retention import purge
@@ -85,6 +86,36 @@ def set_password_command(email: str, password_stdin: bool) -> None:
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"비밀번호를 바꿨어요: {user.email}")
+
+
+@users_cli.command("sessions")
+@click.argument("email")
+def sessions_command(email: str) -> None:
+    """List an account's latest sign-in sessions: id, state, started, last seen (Korea time), IP, browser."""
+    user = _user_or_fail(email)
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    rows = sessions.recent_sessions(user)
+    if not rows:
+        click.echo(f"{user.email}: 로그인 세션이 없어요.")
+    for row in rows:
+        if row.ended_at is not None:
+            state = f"끝남({sessions.END_REASONS.get(row.end_reason, row.end_reason)})"
+        else:
+            state = "오래 쓰지 않아 끝남" if sessions.is_idle(row, lifetime) else "사용 중"
+        click.echo(
+            f"{row.id[:8]}\t{state}\t시작 {format_kst(row.created_at)}\t마지막 {format_kst(row.last_seen_at)}"
+            f"\t{row.ip or '-'}\t{row.user_agent or '-'}"
+        )
+
+
+@users_cli.command("end-sessions")
+@click.argument("email")
+def end_sessions_command(email: str) -> None:
+    """End every live sign-in session of an account (each ending is recorded in the audit trail)."""
+    user = _user_or_fail(email)
+    ended = sessions.end_all(user, "admin")
+    db.session.commit()
+    click.echo(f"{user.email}의 로그인 세션 {ended}개를 끝냈어요.")
 
 
 @click.command("purge")
