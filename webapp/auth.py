@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -201,8 +202,12 @@ class LoginForm(FlaskForm):
 
 
 def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site (never another host), else None."""
-    if not target:
+    """``target`` when it is a path on this site (never another host), else None.
+
+    Control characters are refused outright: CR/LF cannot go into a ``Location`` header, and
+    browsers drop tabs and newlines from URLs, so a tab in ``next`` could turn it into ``//evil.example``.
+    """
+    if not target or any(unicodedata.category(c) == "Cc" for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
