@@ -16,6 +16,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.turn import Pipeline
+from webapp import ratelimit
 from webapp.api import bp
 from webapp.conversations import find_conversation, history_of, record_turn, start_conversation
 from webapp.db import Conversation, Turn, db
@@ -103,6 +104,7 @@ def openapi() -> Response:
 
 @bp.post("/conversations")
 def create_conversation() -> tuple[Response, int]:
+    ratelimit.enforce("conversations-ip")
     conversation, token = start_conversation()
     response = jsonify(id=conversation.id, token=token)
     response.set_cookie(
@@ -119,7 +121,10 @@ def create_conversation() -> tuple[Response, int]:
 
 @bp.post("/conversations/<conversation_id>/turns")
 def create_turn(conversation_id: str) -> tuple[Response, int]:
+    ratelimit.enforce("turns-ip")
     conversation_id = _open_conversation(conversation_id).id
+    # Only once the token opened it, so that strangers cannot use up a client's conversation.
+    ratelimit.enforce("turns-conversation", conversation_id)
     kind, payload = _read_turn_input()
     history = history_of(conversation_id)
     db.session.close()  # no transaction stays open while the models run

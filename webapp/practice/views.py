@@ -22,6 +22,7 @@ from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS, sco
 from pipeline.pronunciation.sentences import find_sentence, practice_sets
 from pipeline.stages import synthesize_in_tone
 from pipeline.turn import Pipeline, clean_text
+from webapp import ratelimit
 from webapp.db import PracticeAttempt, db
 from webapp.errors import ApiError
 from webapp.practice import bp
@@ -109,6 +110,7 @@ def pronounce_text() -> Response:
 @bp.post("/api/practice/attempts")
 def create_attempt() -> tuple[Response, int]:
     """Multipart ``audio`` + ``text`` (or ``sentence_id``) → the scores and feedback, stored."""
+    ratelimit.enforce("practice-ip")
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", detail=f"content type {request.mimetype!r}")
     sentence_id = request.form.get("sentence_id", "").strip()
@@ -179,6 +181,7 @@ def list_attempts() -> Response:
 @bp.get("/api/practice/speech")
 def speech() -> Response:
     """``?text=…`` → the target sentence spoken by the configured synthesizer (WAV)."""
+    ratelimit.enforce("practice-ip")
     text = _target_text(request.args.get("text", ""))
     try:
         spoken = synthesize_in_tone(_pipeline().synthesizer, pronounce(text).spoken or text)
