@@ -172,3 +172,23 @@ def test_logout_on_one_app_instance_ends_the_session_on_another(app, settings):
     assert on_other.get("/counsellor/").status_code == 302
     with other_node.app_context():
         db.engine.dispose()
+
+
+def test_purge_forgets_sessions_that_ended_longer_ago_than_the_retention(app, runner, settings):
+    old = signed_in(app, "kim@example.kr")
+    old.post("/counsellor/logout", data={"csrf_token": csrf_from(old, "/counsellor/")})
+    current = app.test_client()
+    assert login(current, "kim@example.kr").status_code == 302
+    long_ago = utcnow() - timedelta(days=settings.retention_days + 1)
+    with app.app_context():
+        db.session.execute(sa.update(UserSession).where(UserSession.ended_at.is_not(None)).values(ended_at=long_ago))
+        db.session.commit()
+    preview = runner.invoke(args=["purge", "--dry-run"])
+    assert "로그인 세션 기록 1개도 지울 수 있어요" in preview.output and len(session_rows(app)) == 2
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0, result.output
+    assert "로그인 세션 기록(IP 주소, 브라우저) 1개도 지웠어요" in result.output
+    [kept] = session_rows(app)
+    assert kept.ended_at is None
+    assert current.get("/counsellor/").status_code == 200, "a live session is untouched"
+    assert [e.action for e in audit_rows(app, "logout")] == ["logout"], "the ending stays in the audit trail"

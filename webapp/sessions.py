@@ -160,3 +160,20 @@ def recent_sessions(user: User, limit: int = 50) -> Sequence[UserSession]:
 def is_idle(row: UserSession, lifetime: timedelta) -> bool:
     """Whether a not-yet-ended session has been idle too long to sign anyone in."""
     return utcnow() - row.last_seen_at > lifetime + touch_interval(lifetime)
+
+
+def stale_before(cutoff: datetime) -> sa.ColumnElement[bool]:
+    """Sessions whose last trace (their end, or their last use when never ended) is older than ``cutoff``."""
+    return sa.func.coalesce(UserSession.ended_at, UserSession.last_seen_at) < cutoff
+
+
+def forget_before(cutoff: datetime, *, dry_run: bool = False) -> int:
+    """Delete (and commit) the session rows, with their IP address and browser, stale since ``cutoff``.
+
+    Their endings stay in the audit trail. Returns how many rows were (or, when ``dry_run``, would be) deleted.
+    """
+    if dry_run:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(UserSession).where(stale_before(cutoff))) or 0
+    deleted = db.session.execute(sa.delete(UserSession).where(stale_before(cutoff))).rowcount
+    db.session.commit()
+    return deleted

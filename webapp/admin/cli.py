@@ -122,19 +122,27 @@ def end_sessions_command(email: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @with_appcontext
 def purge_command(dry_run: bool) -> None:
-    """Delete conversations whose last activity is older than MAUM_RETENTION_DAYS, with their audio."""
+    """Delete conversations whose last activity is older than MAUM_RETENTION_DAYS, with their audio.
+
+    Sign-in session rows (IP address, browser) that ended that long ago go too; the audit trail keeps their endings.
+    """
     days = current_app.extensions["maum.settings"].retention_days
     if days <= 0:
         click.echo("MAUM_RETENTION_DAYS가 0이라서 아무것도 지우지 않았어요 (모두 보관).")
         return
     result = purge(current_app.extensions["maum.audio_store"], days, dry_run=dry_run)
     when = format_kst(result.cutoff)
+    stale_sessions = sessions.forget_before(result.cutoff, dry_run=dry_run)
     if dry_run:
         click.echo(f"{when} 전에 마지막으로 대화한 {len(result.conversation_ids)}개 대화를 지울 수 있어요 (미리 보기).")
         for conversation_id in result.conversation_ids:
             click.echo(conversation_id)
+        if stale_sessions:
+            click.echo(f"{when} 전에 끝난 로그인 세션 기록 {stale_sessions}개도 지울 수 있어요.")
         return
     click.echo(
         f"{when} 전에 마지막으로 대화한 {len(result.conversation_ids)}개 대화와 "
         f"음성 파일 {result.files_removed}개를 지웠어요."
     )
+    if stale_sessions:
+        click.echo(f"{when} 전에 끝난 로그인 세션 기록(IP 주소, 브라우저) {stale_sessions}개도 지웠어요.")
