@@ -3,7 +3,9 @@
 Two app instances (as two gunicorn workers or nodes would be) share one throw-away SQLite database
 and take turns answering a burst of text turns from one client address, on the fake pipeline, so
 only the limiter is measured. With the defaults (30 requests, 10 per 60 s per address, no
-per-conversation limit) exactly the first 10 are accepted, whichever instance answers.
+per-conversation limit) exactly the first 10 are accepted, whichever instance answers. The clock is
+real: a burst that happens to straddle the end of a window (about 1 run in 40) sees the count start
+afresh there, as a fixed window should.
 
 Run::
 
