@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeline.turn import Pipeline
-from webapp import errors, security
+from webapp import errors, limits, security
 from webapp.config import REPO_ROOT, AppSettings
 from webapp.db import configure_engine, db, migrate
 from webapp.storage import AudioStore
@@ -65,6 +65,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     errors.register(app)
     security.register(app)
+    limits.register(app)
 
     if settings.trusted_proxies > 0:
         # Client address (audit trail) and scheme (secure cookies) as the reverse proxies saw them.

@@ -39,6 +39,8 @@ ACTIONS: Mapping[str, str] = {
     "user_disable": "계정 사용 중지",
     "user_enable": "계정 다시 사용",
     "user_password": "비밀번호 바꾸기",
+    "session_end": "로그인 세션 끝남",
+    "view_sessions": "로그인 세션 보기",
 }
 
 #: Korean names of the keys kept in ``AuditEvent.detail``, and of the codes some of them hold.
@@ -59,6 +61,9 @@ DETAIL_NAMES: Mapping[str, str] = {
     "turns": "말한 횟수",
     "last_activity_at": "마지막 대화",
     "retention_days": "보관 일수",
+    "session": "세션",
+    "why": "끝난 이유",
+    "sessions": "끝낸 세션 수",
 }
 VALUE_NAMES: Mapping[str, str] = {
     "unknown_account": "없는 계정",
@@ -66,6 +71,12 @@ VALUE_NAMES: Mapping[str, str] = {
     "disabled": "사용 중지된 계정",
     "user": "내담자 목소리",
     "reply": "마음의 답",
+    "logout": "로그아웃",
+    "idle": "오래 쓰지 않음",
+    "admin": "관리자가 끝냄",
+    "moved": "다른 주소나 브라우저에서 쓰임",
+    "account_disabled": "계정 사용 중지",
+    "new_password": "비밀번호 바뀜",
 }
 
 _MAX_USER_AGENT = 255

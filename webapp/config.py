@@ -58,6 +58,21 @@ class AppSettings:
     ready_timeout_ms: int = setting(
         2000, "Time /readyz gives each database check (schema at head, a test write), in ms."
     )
+    max_json_bytes: int = setting(
+        64 * 1024, "Largest accepted JSON request body, in bytes (larger: 400 json_too_large)."
+    )
+    max_json_depth: int = setting(
+        16, "Deepest nesting of arrays and objects accepted in a JSON request body (deeper: 400 json_too_deep)."
+    )
+    rate_limit_window_s: int = setting(
+        60, "Length of the window in which the API's rate limits count requests, in seconds."
+    )
+    rate_turns_per_ip: int = setting(30, "Turns (voice or text) one IP address may post per window (0: no limit).")
+    rate_turns_per_conversation: int = setting(12, "Turns one conversation may receive per window (0: no limit).")
+    rate_conversations_per_ip: int = setting(10, "Conversations one IP address may start per window (0: no limit).")
+    rate_practice_per_ip: int = setting(
+        30, "Practice scorings and spoken example sentences one IP address may ask for per window (0: no limit)."
+    )
     pipeline: Settings = field(
         default_factory=Settings,
         metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},

@@ -10,6 +10,7 @@ errors are logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import sqlalchemy.exc as sa_exc
 from flask import Flask, Response, jsonify, render_template, request
@@ -58,11 +59,20 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
 class ApiError(Exception):
     """An error a view raises on purpose, with its status, stable code and Korean message."""
 
-    def __init__(self, status: int, code: str, message: str | None = None, *, detail: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str | None = None,
+        *,
+        detail: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.status = status
         self.code = code
         self.message = message if message is not None else HTTP_ERRORS.get(status, INTERNAL_ERROR)[1]
         self.detail = detail  # English, for logs only
+        self.headers = dict(headers or {})  # sent with the error, e.g. Retry-After on 429
         super().__init__(f"{status} {code}: {detail or self.message}")
 
 
@@ -136,6 +146,8 @@ def handle_error(exc: Exception) -> Response:
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+    if isinstance(exc, ApiError):
+        response.headers.update(exc.headers)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="maum"'
     return response

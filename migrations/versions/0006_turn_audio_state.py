@@ -1,7 +1,7 @@
 """Turns keep which stages degraded (failed after risk was assessed and were replaced by a fallback).
 
 Revision ID: 0006_turn_audio_state
-Revises: 0004_reply_fallback
+Revises: 0005_server_sessions
 Create Date: 2026-12-03 10:30:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0006_turn_audio_state"
-down_revision = "0004_reply_fallback"
+down_revision = "0005_server_sessions"
 branch_labels = None
 depends_on = None
 
