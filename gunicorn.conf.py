@@ -4,6 +4,7 @@ Models load in each worker, never in the master: ``preload_app`` stays off becau
 model threads do not survive the fork. Each worker starts loading its models in a background
 thread as soon as it is up (``MAUM_WARM_WORKERS=0`` turns that off), so that the first client
 of a fresh worker does not wait for the loading; requests that come sooner wait on the same lock.
+Each worker also sweeps the audio store once at start-up (``webapp/repair.py``).
 """
 
 import os
@@ -26,16 +27,21 @@ errorlog = "-"
 
 
 def post_worker_init(worker):
+    app = worker.wsgi  # the Flask app built by wsgi.py in this worker
+    from webapp.repair import sweep_at_startup
+
+    # Once per worker, in the background: what a crash left in the audio store (webapp/repair.py).
+    threading.Thread(target=sweep_at_startup, args=(app,), name="maum-repair-sweep", daemon=True).start()
     if os.environ.get("MAUM_WARM_WORKERS", "1") == "0":
         return
-    app = worker.wsgi  # the Flask app built by wsgi.py in this worker
     pipeline = app.extensions["maum.pipeline"]
 
     def warm():
-        try:
-            pipeline.load_all()
+        # Every stage is tried even when one fails: a broken voice must not leave the others cold.
+        failed = pipeline.load_report()
+        if failed:
+            worker.log.error("worker %s: degraded, these stages failed to load: %s", worker.pid, failed)
+        else:
             worker.log.info("worker %s: models loaded", worker.pid)
-        except Exception:  # noqa: BLE001 - /readyz and the first turn report the error to people
-            worker.log.exception("worker %s: loading the models failed", worker.pid)
 
     threading.Thread(target=warm, name="maum-warm-models", daemon=True).start()

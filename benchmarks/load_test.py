@@ -124,6 +124,9 @@ def gunicorn_server(workers: int):
         # The caller's MAUM_* settings apply (e.g. MAUM_WHISPER_CPU_THREADS); its database never does.
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "MAUM_DATABASE_URL"}}
         env.update(HF_HUB_OFFLINE="1", MAUM_INSTANCE_PATH=tmp)
+        # Every simulated client comes from 127.0.0.1: per-address rate limits would count them as one.
+        env.setdefault("MAUM_RATE_TURNS_PER_IP", "0")
+        env.setdefault("MAUM_RATE_CONVERSATIONS_PER_IP", "0")
         bin_dir = Path(sys.executable).parent
         subprocess.run([bin_dir / "flask", "--app", "wsgi", "db", "upgrade"], cwd=REPO, env=env, check=True,
                        capture_output=True)  # fmt: skip

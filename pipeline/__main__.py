@@ -148,6 +148,7 @@ def cmd_turn(pipe: Pipeline, args: argparse.Namespace) -> int:
         "reply": {"text": result.reply.text, "kind": result.reply.kind,
                   "audio": args.out if result.speech else None},
         "timings_ms": dict(result.timings_ms),
+        "degraded": list(result.degraded),
     })  # fmt: skip
     return 0 if result.speech is not None else 1
 

@@ -12,12 +12,13 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pipeline import registry
 from pipeline.audio import decode
 from pipeline.care.risk import assess_risk
+from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError
 from pipeline.settings import Settings
 from pipeline.stages import reply_tone, synthesize_in_tone
@@ -25,8 +26,35 @@ from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Transcri
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+#: The verb of each stage, as named in ``TurnResult.degraded`` and in ``/readyz``.
+STAGE_VERBS = {
+    "transcriber": "transcribe",
+    "classifier": "classify",
+    "responder": "respond",
+    "synthesizer": "synthesize",
+}
+
+#: Error code recorded for a stage that failed with an exception that carries no ``code`` of its own.
+FAILURE_CODES = {
+    "transcribe": "transcription_failed",
+    "classify": "classification_failed",
+    "respond": "reply_failed",
+    "synthesize": "synthesis_failed",
+}
+
+#: Seconds a backend that failed to load is not tried again (turns meanwhile degrade at once).
+LOAD_RETRY_S = 30.0
+
 #: The emotion used when there is nothing to classify (an empty transcript).
 NO_EMOTION = Emotion(label="neutral", scores={label: float(label == "neutral") for label in EMOTION_LABELS})
+
+
+def error_code(exc: BaseException, default: str) -> str:
+    """The stable ``code`` of a pipeline error, else ``default`` (other libraries' ``code`` may be anything)."""
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) and code else default
 
 
 def clean_text(text: str, max_chars: int) -> str:
@@ -64,16 +92,30 @@ class Pipeline:
             raise TypeError(f"unknown stages {sorted(unknown)}; valid: {list(registry.STAGES)}")
         self.settings = settings
         self._backends: dict[str, Any] = dict(backends)
+        self._load_errors: dict[str, tuple[BaseException, float]] = {}  # stage -> (error, monotonic time)
         self._lock = threading.Lock()
 
     def backend(self, stage: str) -> Any:
-        """The backend for ``stage``, building it on first use."""
+        """The backend for ``stage``, building it on first use.
+
+        A backend that fails to load is logged once and its error raised again, without another
+        attempt, for ``LOAD_RETRY_S`` seconds (a broken model must not slow every turn down).
+        """
         if stage not in self._backends:
             with self._lock:
                 if stage not in self._backends:
+                    failed = self._load_errors.get(stage)
+                    if failed is not None and time.monotonic() - failed[1] < LOAD_RETRY_S:
+                        raise failed[0].with_traceback(None)
                     name = getattr(self.settings, stage)
                     start = time.perf_counter()
-                    self._backends[stage] = registry.create(stage, name, self.settings)
+                    try:
+                        self._backends[stage] = registry.create(stage, name, self.settings)
+                    except Exception as exc:
+                        log.exception("%s backend %r failed to load", stage, name)
+                        self._load_errors[stage] = (exc, time.monotonic())
+                        raise
+                    self._load_errors.pop(stage, None)
                     log.info("loaded %s backend %r in %.0f ms", stage, name, (time.perf_counter() - start) * 1e3)
         return self._backends[stage]
 
@@ -98,6 +140,17 @@ class Pipeline:
         for stage in registry.STAGES:
             self.backend(stage)
         assess_risk("")  # the first call compiles the patterns (~40 ms); not a client's turn
+
+    def load_report(self) -> dict[str, str]:
+        """Try to build every backend; return stage verb → error code for those that failed (empty: all loaded)."""
+        failed = {}
+        for stage in registry.STAGES:
+            try:
+                self.backend(stage)
+            except Exception as exc:  # noqa: BLE001 - reported to the operator, never raised to a client
+                failed[STAGE_VERBS[stage]] = error_code(exc, "backend_error")
+        assess_risk("")  # compiles the patterns, as load_all does
+        return failed
 
     @property
     def loaded(self) -> bool:
@@ -140,25 +193,36 @@ class Pipeline:
     def _answer(
         self, transcript: Transcript, history: Sequence[HistoryTurn], timings: dict[str, float], *, synthesize: bool
     ) -> TurnResult:
+        """Risk first; then every later stage degrades (``_degrade``) instead of failing the turn."""
         text = transcript.text
-        classifier, responder = self.classifier, self.responder  # model loading is not stage time
-        synthesizer = self.synthesizer if synthesize else None
+        failed: dict[str, str] = {}  # stage verb -> error code
         t0 = time.perf_counter()
         risk = assess_risk(text)  # before anything else answers
-        t1 = time.perf_counter()
-        emotion = classifier.classify(text) if text else NO_EMOTION
-        t2 = time.perf_counter()
-        reply = responder.respond(text, emotion, risk, history)
-        t3 = time.perf_counter()
-        timings.update(risk=(t1 - t0) * 1e3, emotion=(t2 - t1) * 1e3, respond=(t3 - t2) * 1e3)
-        speech, synthesis_error = None, ""
-        if synthesizer is not None:
-            try:
-                speech = synthesize_in_tone(synthesizer, reply.text, reply_tone(reply.kind, emotion.label))
-            except Exception as exc:  # noqa: BLE001 - the reply text must still reach the client
-                log.exception("speech synthesis failed")
-                synthesis_error = getattr(exc, "code", "synthesis_failed")
-            timings["synthesize"] = (time.perf_counter() - t3) * 1e3
+        timings["risk"] = (time.perf_counter() - t0) * 1e3
+
+        def classify(classifier: Any) -> Emotion:
+            return classifier.classify(text) if text else NO_EMOTION
+
+        emotion = self._degrade("classifier", classify, lambda: NO_EMOTION, failed, timings, "emotion")
+        reply = self._degrade(
+            "responder",
+            lambda responder: responder.respond(text, emotion, risk, history),
+            lambda: safety_net_reply(risk),
+            failed,
+            timings,
+            "respond",
+        )
+        speech = None
+        if synthesize:
+            tone = reply_tone(reply.kind, emotion.label)
+            speech = self._degrade(
+                "synthesizer",
+                lambda s: synthesize_in_tone(s, reply.text, tone),
+                lambda: None,
+                failed,
+                timings,
+                "synthesize",
+            )
         timings["total"] = sum(timings.values())
         return TurnResult(
             transcript=transcript,
@@ -167,5 +231,36 @@ class Pipeline:
             reply=reply,
             speech=speech,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
-            synthesis_error=synthesis_error,
+            synthesis_error=failed.get("synthesize", ""),
+            degraded=tuple(failed),
         )
+
+    def _degrade(
+        self,
+        stage: str,
+        use: Callable[[Any], T],
+        fallback: Callable[[], T],
+        failed: dict[str, str],
+        timings: dict[str, float],
+        timing_key: str,
+    ) -> T:
+        """Run ``use(backend)`` for a stage after risk; if the backend fails to load or to run, ``fallback()``.
+
+        The failure is logged and recorded in ``failed`` (stage verb → error code). Loading a model
+        is not counted as stage time.
+        """
+        try:
+            backend = self.backend(stage)
+        except Exception as exc:  # noqa: BLE001 - logged by backend(); the reply must still reach the client
+            failed[STAGE_VERBS[stage]] = error_code(exc, "backend_error")
+            log.warning("%s degraded: its backend did not load (%s)", STAGE_VERBS[stage], failed[STAGE_VERBS[stage]])
+            return fallback()
+        start = time.perf_counter()
+        try:
+            return use(backend)
+        except Exception as exc:  # noqa: BLE001 - the reply must still reach the client
+            failed[STAGE_VERBS[stage]] = error_code(exc, FAILURE_CODES[STAGE_VERBS[stage]])
+            log.exception("%s degraded: the %s failed on this turn", STAGE_VERBS[stage], stage)
+            return fallback()
+        finally:
+            timings[timing_key] = (time.perf_counter() - start) * 1e3

@@ -174,7 +174,13 @@ class Speech:
 
 @dataclass(frozen=True)
 class TurnResult:
-    """Everything one client turn produced, with per-stage timings in ms."""
+    """Everything one client turn produced, with per-stage timings in ms.
+
+    Attributes:
+        synthesis_error: the error code when speech synthesis failed (``speech`` is then None).
+        degraded: the stages (``classify``, ``respond``, ``synthesize``) that failed after risk was
+            assessed and were replaced by their fallback: neutral emotion, the safety-net reply, no speech.
+    """
 
     transcript: Transcript
     risk: Risk
@@ -183,3 +189,4 @@ class TurnResult:
     speech: Speech | None
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     synthesis_error: str = ""
+    degraded: tuple[str, ...] = ()

@@ -118,6 +118,7 @@ def audio_files(app: Flask) -> list[Path]:
 def example_urls(app: Flask, blueprints: set[str], conversation_id: str, turn_id: str) -> list[tuple[str, str, str]]:
     """``(endpoint, method, url)`` for every route of ``blueprints``, filled with real ids."""
     values = {"conversation_id": conversation_id, "turn_id": turn_id, "which": "user"}
+    values |= {"user_id": "0" * 32, "session_id": "0" * 32}  # admin pages of an account and its sessions
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():

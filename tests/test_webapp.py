@@ -26,7 +26,7 @@ from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import Conversation, Turn, db
 
-EXPECTED_TURN_KEYS = {"turn_id", "transcript", "emotion", "risk", "reply", "timings_ms"}
+EXPECTED_TURN_KEYS = {"turn_id", "transcript", "emotion", "risk", "reply", "timings_ms", "degraded"}
 CRISIS_NUMBERS = ("109", "1577-0199", "112", "119", "1388", "1366")
 
 
@@ -115,8 +115,8 @@ class BrokenSynthesizer:
         raise RuntimeError("espeak-ng crashed")
 
 
-class ExplodingClassifier:
-    def classify(self, text: str):
+class ExplodingTranscriber:
+    def transcribe(self, audio):
         raise RuntimeError("secret internal detail")
 
 
@@ -141,12 +141,12 @@ def test_readyz_loads_every_fake_backend(app, client):
     assert pipeline.loaded
 
 
-def test_readyz_reports_a_backend_that_cannot_load(settings):
+def test_readyz_reports_a_backend_that_cannot_load_as_degraded(settings, migrated_app):
     broken = dataclasses.replace(settings, pipeline=dataclasses.replace(settings.pipeline, synthesizer="no-such-tts"))
-    response = fetch(create_app(broken).test_client(), "/readyz")
-    assert response.status_code == 503
-    assert response.json["status"] == "unavailable"
-    assert response.json["error"]["code"] == "backend_unknown"
+    response = fetch(migrated_app(broken).test_client(), "/readyz")
+    assert response.status_code == 200, "turns are still answered: a load balancer must keep sending clients"
+    assert response.json["status"] == "degraded"
+    assert response.json["degraded"] == {"synthesize": "backend_unknown"}
 
 
 def test_create_app_loads_no_model_even_with_the_real_backends(tmp_path):
@@ -374,10 +374,11 @@ def test_failed_synthesis_still_stores_and_answers_the_text(app, client, setting
 
 
 def test_unexpected_failure_is_a_json_500_without_details(app, client, settings):
-    app.extensions["maum.pipeline"] = Pipeline(settings.pipeline, classifier=ExplodingClassifier())
+    app.extensions["maum.pipeline"] = Pipeline(settings.pipeline, transcriber=ExplodingTranscriber())
     conversation_id, token = start(client)
     response = speak(client, conversation_id, token, tone_wav())
     assert_error(response, 500, "internal_error")
+    assert all(number in response.json["error"]["message"] for number in CRISIS_NUMBERS)
     text = response.get_data(as_text=True)
     assert "secret internal detail" not in text and "Traceback" not in text
     assert turns(app) == []

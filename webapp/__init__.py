@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeline.turn import Pipeline
-from webapp import errors, security
+from webapp import errors, limits, security
 from webapp.config import REPO_ROOT, AppSettings
 from webapp.db import configure_engine, db, migrate
 from webapp.storage import AudioStore
@@ -43,10 +43,11 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
         static_folder=str(REPO_ROOT / "static"),
     )
+    database_url = settings.sqlalchemy_url(instance_path)
     app.config.update(
         SECRET_KEY=settings.resolved_secret_key(instance_path),
-        SQLALCHEMY_DATABASE_URI=settings.sqlalchemy_url(instance_path),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=settings.engine_options(database_url),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         SESSION_COOKIE_SAMESITE="Lax",
     )
@@ -64,6 +65,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     errors.register(app)
     security.register(app)
+    limits.register(app)
 
     if settings.trusted_proxies > 0:
         # Client address (audit trail) and scheme (secure cookies) as the reverse proxies saw them.
@@ -72,7 +74,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     from webapp import alerts, auth
     from webapp.admin import bp as admin_bp
-    from webapp.admin.cli import purge_command, users_cli
+    from webapp.admin.cli import purge_command, repair_command, users_cli
     from webapp.api import bp as api_bp
     from webapp.chat import bp as chat_bp
     from webapp.counsellor import bp as counsellor_bp
@@ -92,6 +94,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app.cli.add_command(users_cli)
     app.cli.add_command(purge_command)
     alerts.register(app)  # `flask alerts`, and the on-duty alert sender when alerts are configured
+    app.cli.add_command(repair_command)
     return app
 
 

@@ -41,6 +41,8 @@ ACTIONS: Mapping[str, str] = {
     "user_password": "비밀번호 바꾸기",
     "alert_sent": "위험 알림 보냄",
     "alert_failed": "위험 알림 실패",
+    "session_end": "로그인 세션 끝남",
+    "view_sessions": "로그인 세션 보기",
 }
 
 #: Korean names of the keys kept in ``AuditEvent.detail``, and of the codes some of them hold.
@@ -69,6 +71,9 @@ DETAIL_NAMES: Mapping[str, str] = {
     "error": "오류",
     "will_retry": "다시 보낼 예정",
     "test": "시험 알림",
+    "session": "세션",
+    "why": "끝난 이유",
+    "sessions": "끝낸 세션 수",
 }
 VALUE_NAMES: Mapping[str, str] = {
     "unknown_account": "없는 계정",
@@ -78,6 +83,12 @@ VALUE_NAMES: Mapping[str, str] = {
     "reply": "마음의 답",
     "email": "전자우편",
     "webhook": "웹훅",
+    "logout": "로그아웃",
+    "idle": "오래 쓰지 않음",
+    "admin": "관리자가 끝냄",
+    "moved": "다른 주소나 브라우저에서 쓰임",
+    "account_disabled": "계정 사용 중지",
+    "new_password": "비밀번호 바뀜",
 }
 
 _MAX_USER_AGENT = 255

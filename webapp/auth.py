@@ -5,8 +5,10 @@ signed cookie, with session protection "strong" (a new address or browser signs 
 ``Secure`` flag whenever the request came over HTTPS, and an idle timeout: Flask refuses a session
 cookie signed longer than ``MAUM_SESSION_MINUTES`` ago, and ``guard`` re-signs it on every signed-in
 request. The cookie is a browser-session cookie (gone when the browser closes); a permanent one
-would weaken Flask-Login's "strong" protection to "basic". Failed sign-ins are counted from the
-audit trail, so the lockout holds across gunicorn workers.
+would weaken Flask-Login's "strong" protection to "basic". Each sign-in is also a row on the server
+(``webapp.sessions``) named by a random token in the cookie: logout, a disabled account, a new
+password or an admin end that row, and with it every copy of the cookie. Failed sign-ins are
+counted from the audit trail, so the lockout holds across gunicorn workers.
 
 CSRF tokens (Flask-WTF) are checked on every form of the counsellor, admin and login pages by
 ``guard``; the JSON chat API under ``/api`` is token-authenticated and exempt.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,14 +43,14 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user, login_user, logout_user, session_protected
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from webapp import audit
+from webapp import audit, sessions
 from webapp.config import AppSettings
 from webapp.db import ROLES, User, db, new_id, utcnow
 
@@ -56,6 +59,9 @@ MIN_PASSWORD_LENGTH = 10
 
 #: An IP address may fail this many times as many sign-ins as one account (a clinic shares one address).
 IP_FAILURE_FACTOR = 4
+
+#: Key of the server session's token in Flask's signed session cookie.
+SESSION_TOKEN_KEY = "maum_sid"
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -121,7 +127,8 @@ def set_password(user: User, password: str, *, hash_method: str | None = None) -
     check_new_password(password)
     user.password_hash = hash_password(password, hash_method)
     user.session_token = new_id()
-    audit.record("user_password", detail={"account": user.email})
+    ended = sessions.end_all(user, "new_password")
+    audit.record("user_password", detail={"account": user.email, "sessions": ended})
     db.session.commit()
 
 
@@ -129,7 +136,10 @@ def set_active(user: User, active: bool) -> None:
     """Enable or disable ``user`` (a disabled account is signed out at once) and commit."""
     user.active = active
     user.session_token = new_id()
-    audit.record("user_enable" if active else "user_disable", detail={"account": user.email})
+    detail: dict[str, Any] = {"account": user.email}
+    if not active:
+        detail["sessions"] = sessions.end_all(user, "account_disabled")
+    audit.record("user_enable" if active else "user_disable", detail=detail)
     db.session.commit()
 
 
@@ -192,8 +202,12 @@ class LoginForm(FlaskForm):
 
 
 def safe_next(target: str | None) -> str | None:
-    """``target`` when it is a path on this site (never another host), else None."""
-    if not target:
+    """``target`` when it is a path on this site (never another host), else None.
+
+    Control characters are refused outright: CR/LF cannot go into a ``Location`` header, and
+    browsers drop tabs and newlines from URLs, so a tab in ``next`` could turn it into ``//evil.example``.
+    """
+    if not target or any(unicodedata.category(c) == "Cc" for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -215,6 +229,9 @@ def login() -> Any:
             user = result.user
             session.clear()  # a fresh session (and CSRF token) for the signed-in user
             login_user(user)
+            session[SESSION_TOKEN_KEY] = sessions.start(
+                user, ip=request.remote_addr or "", user_agent=request.user_agent.string or ""
+            )
             user.last_login_at = utcnow()
             audit.record("login", user=user)
             db.session.commit()
@@ -233,8 +250,12 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
+    row = sessions.find(session.get(SESSION_TOKEN_KEY))
     if current_user.is_authenticated:
-        audit.record("logout", commit=True)
+        detail = {}
+        if row is not None and sessions.end(row, "logout", record=False):
+            detail = {"session": row.id[:8]}
+        audit.record("logout", detail=detail, commit=True)
     logout_user()
     session.clear()
     flash("로그아웃했어요. 오늘도 수고 많으셨어요.")
@@ -300,7 +321,17 @@ def _load_user(session_id: str) -> User | None:
     user = db.session.get(User, user_id) if user_id else None
     if user is None or not user.active or not hmac.compare_digest(user.session_token, token):
         return None
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    if sessions.check(session.get(SESSION_TOKEN_KEY), user.id, lifetime) is None:
+        return None  # ended (logout, admin, new password, idle) or never started on this server
     return user
+
+
+def _end_moved_session(app: Flask, **extra: Any) -> None:
+    """Flask-Login emptied a session used from another address or browser: end it on the server too."""
+    row = sessions.find(session.get(SESSION_TOKEN_KEY))
+    if row is not None and sessions.end(row, "moved"):
+        db.session.commit()
 
 
 def init_app(app: Flask, settings: AppSettings) -> None:
@@ -320,6 +351,7 @@ def init_app(app: Flask, settings: AppSettings) -> None:
     )
     app.session_interface = SessionInterface()
     login_manager.init_app(app)
+    session_protected.connect(_end_moved_session, app)
     csrf.init_app(app)
     app.register_blueprint(bp)
 

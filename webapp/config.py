@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.settings import ENV_PREFIX, Settings, load_from_env, setting
 
@@ -65,6 +66,33 @@ class AppSettings:
         30.0, "Wait before the first retry of a failed notice, in seconds; doubles each time."
     )
     alert_timeout_s: float = setting(10.0, "Network timeout for one alert e-mail or webhook call, in seconds.")
+    db_connect_timeout_s: int = setting(
+        5, "Seconds to wait for a PostgreSQL connection before answering 503 (psycopg connect_timeout; at least 2)."
+    )
+    db_statement_timeout_ms: int = setting(
+        15000, "Longest a PostgreSQL statement may run, in ms, before it is cancelled and answered 503 (0: no limit)."
+    )
+    sqlite_busy_timeout_ms: int = setting(
+        2000, "How long a SQLite write waits for another writer's lock, in ms, before answering 503."
+    )
+    ready_timeout_ms: int = setting(
+        2000, "Time /readyz gives each database check (schema at head, a test write), in ms."
+    )
+    max_json_bytes: int = setting(
+        64 * 1024, "Largest accepted JSON request body, in bytes (larger: 400 json_too_large)."
+    )
+    max_json_depth: int = setting(
+        16, "Deepest nesting of arrays and objects accepted in a JSON request body (deeper: 400 json_too_deep)."
+    )
+    rate_limit_window_s: int = setting(
+        60, "Length of the window in which the API's rate limits count requests, in seconds."
+    )
+    rate_turns_per_ip: int = setting(30, "Turns (voice or text) one IP address may post per window (0: no limit).")
+    rate_turns_per_conversation: int = setting(12, "Turns one conversation may receive per window (0: no limit).")
+    rate_conversations_per_ip: int = setting(10, "Conversations one IP address may start per window (0: no limit).")
+    rate_practice_per_ip: int = setting(
+        30, "Practice scorings and spoken example sentences one IP address may ask for per window (0: no limit)."
+    )
     pipeline: Settings = field(
         default_factory=Settings,
         metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},
@@ -109,6 +137,24 @@ class AppSettings:
             if url.startswith(scheme):
                 return "postgresql+psycopg://" + url[len(scheme) :]
         return url
+
+    def engine_options(self, url: str) -> dict[str, Any]:
+        """SQLAlchemy engine options for ``url``: the connect, statement and lock timeouts of these settings.
+
+        Without them a PostgreSQL that accepts TCP but never answers holds a request for ~130 s
+        (the operating system's TCP timeout) and a locked SQLite file for Python's default 5 s.
+        """
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": self.sqlite_busy_timeout_ms / 1000.0}
+        elif url.startswith("postgresql"):
+            connect_args: dict[str, Any] = {"connect_timeout": max(2, self.db_connect_timeout_s)}
+            if self.db_statement_timeout_ms > 0:
+                connect_args["options"] = f"-c statement_timeout={self.db_statement_timeout_ms}"
+            options["connect_args"] = connect_args
+            # Waiting for a free pooled connection is bounded too.
+            options["pool_timeout"] = max(2, self.db_connect_timeout_s)
+        return options
 
     def resolved_secret_key(self, instance_path: Path) -> str:
         """Return the configured secret key, or the one kept in the instance folder (made on first use)."""

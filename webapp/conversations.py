@@ -22,6 +22,9 @@ from webapp.storage import AudioStore, audio_extension
 
 log = logging.getLogger(__name__)
 
+#: ``Turn.synthesis_error`` when the reply was spoken but its file could not be stored.
+AUDIO_STORE_FAILED = "audio_store_failed"
+
 # Compared against when the conversation does not exist, so that unknown ids and wrong tokens
 # take the same time and give the same answer.
 _NO_HASH = "0" * 64
@@ -72,11 +75,12 @@ def record_turn(
     user_audio: bytes | None,
     backends: Mapping[str, str],
 ) -> Turn:
-    """Store a turn and its audio files all-or-nothing.
+    """Store a turn and its audio files so that a crash leaves either no turn or a complete one.
 
-    The files are written under temporary names, the row is committed, then the files are
-    renamed into place. Any failure removes the files and leaves no row. A turn whose speech
-    synthesis failed is still stored, marked ``reply_audio_missing``.
+    The files are put durably under their final names first, then the row is committed
+    (``PendingFiles`` in ``webapp/storage.py`` holds the order). A turn whose speech synthesis
+    failed, or whose audio the store refused (a full disk), is still stored: marked
+    ``reply_audio_missing``, and ``store_audio`` added to ``degraded`` when a file could not be written.
 
     Args:
         store: where audio files go.
@@ -90,17 +94,19 @@ def record_turn(
     """
     turn_id = new_id()
     pending = store.begin()
+    user_file = (
+        pending.add(conversation_id, f"{turn_id}-user{audio_extension(user_audio)}", user_audio)
+        if user_audio is not None
+        else None
+    )
+    reply_file = (
+        pending.add(conversation_id, f"{turn_id}-reply.wav", result.speech.wav) if result.speech is not None else None
+    )
+    synthesis_error = result.synthesis_error
+    if result.speech is not None and reply_file is None:
+        synthesis_error = AUDIO_STORE_FAILED
+    degraded = list(result.degraded) + (["store_audio"] if pending.failed else [])
     try:
-        user_file = (
-            pending.add(conversation_id, f"{turn_id}-user{audio_extension(user_audio)}", user_audio)
-            if user_audio is not None
-            else None
-        )
-        reply_file = (
-            pending.add(conversation_id, f"{turn_id}-reply.wav", result.speech.wav)
-            if result.speech is not None
-            else None
-        )
         next_index = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id)
         )
@@ -126,27 +132,20 @@ def record_turn(
             reply_audio_path=reply_file.path if reply_file else None,
             reply_audio_sha256=reply_file.sha256 if reply_file else None,
             reply_audio_missing=reply_file is None,
-            synthesis_error=result.synthesis_error if reply_file is None else "",
+            synthesis_error=synthesis_error if reply_file is None else "",
             reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
+            degraded=degraded,
         )
         db.session.add(turn)
         db.session.execute(
             sa.update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow())
         )
-        db.session.commit()
-    except BaseException as exc:
+    except Exception:
         db.session.rollback()
         pending.discard()
-        if isinstance(exc, IntegrityError):
-            raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
         raise
     try:
-        pending.publish()
-    except BaseException:
-        # The row is committed but its files could not be put in place: take the row back.
-        log.exception("could not move the audio of turn %s into place; removing the turn", turn_id)
-        pending.discard()
-        db.session.execute(sa.delete(Turn).where(Turn.id == turn_id))
-        db.session.commit()
-        raise
+        pending.commit_with(db.session)
+    except IntegrityError as exc:
+        raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
     return turn

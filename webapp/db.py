@@ -158,6 +158,8 @@ class Turn(db.Model):
     synthesis_error: Mapped[str] = mapped_column(sa.String(64), default="")
     # Why a generating responder (kogpt2) gave the curated reply instead ("" when it did not).
     reply_fallback: Mapped[str] = mapped_column(sa.String(REPLY_FALLBACK_MAX), default="")
+    # Stages that failed after risk was assessed and were replaced by a fallback (classify, respond, synthesize).
+    degraded: Mapped[list[str]] = mapped_column(default=list)
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")
 
@@ -202,6 +204,48 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.email} ({self.role})>"
+
+
+class UserSession(db.Model):
+    """One sign-in of a counsellor or admin, kept on the server (``webapp/sessions.py``).
+
+    The browser's signed session cookie carries a random token; only its sha256 is stored. A row
+    whose ``ended_at`` is set no longer signs anyone in, wherever its cookie was copied to.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)  # sha256 hex of the cookie's token
+    user_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)  # updated at most once a minute
+    ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(255), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
+    end_reason: Mapped[str] = mapped_column(sa.String(16), default="")  # one of webapp.sessions.END_REASONS
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} of {self.user_id}>"
+
+
+class RateLimitCounter(db.Model):
+    """Requests counted in one fixed window for one rate-limit key (``webapp/ratelimit.py``).
+
+    The key is ``scope:subject`` (e.g. ``turns-ip:203.0.113.7``); ``window_start`` is in whole
+    seconds since the epoch. Old windows are deleted as new ones open.
+    """
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(sa.String(160), primary_key=True)
+    window_start: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<RateLimitCounter {self.key}@{self.window_start}={self.count}>"
 
 
 class Note(db.Model):

@@ -10,10 +10,13 @@ errors are logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
+import sqlalchemy.exc as sa_exc
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from pipeline.care.safety_net import HOTLINES_NOTE
 from pipeline.errors import AudioTooLargeError, BackendError, PipelineError
 
 log = logging.getLogger(__name__)
@@ -21,11 +24,21 @@ log = logging.getLogger(__name__)
 #: Blueprints whose errors are JSON; any path under ``/api/`` is JSON too, even an unknown one.
 JSON_BLUEPRINTS = frozenset({"api", "health"})
 
-INTERNAL_ERROR = (
-    "internal_error",
-    "잠시 문제가 생겼어요. 조금 뒤에 다시 시도해 주세요. "
-    "급한 도움이 필요하면 109(자살예방상담전화)나 112/119로 연락해 주세요.",
+INTERNAL_ERROR = ("internal_error", "잠시 문제가 생겼어요. 조금 뒤에 다시 시도해 주세요. " + HOTLINES_NOTE)
+
+#: The database cannot be reached, is locked, too slow, or lacks its tables: 503, never a 500.
+DATABASE_UNAVAILABLE = (
+    "database_unavailable",
+    "지금은 대화를 저장할 수 없어서 답을 드리지 못했어요. 잠시 후에 다시 시도해 주세요. " + HOTLINES_NOTE,
 )
+
+#: Endpoints a client in crisis may be talking to: every error message they get carries the hotlines.
+CRISIS_ENDPOINTS = frozenset({"api.create_turn"})
+
+#: PostgreSQL SQLSTATEs of a schema that is missing or behind the code (undefined table, column).
+SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+# A read-only database (hot standby, default_transaction_read_only).
+_READ_ONLY_SQLSTATE = "25006"
 
 #: HTTP status → (code, message) for errors Flask and Werkzeug raise.
 HTTP_ERRORS: dict[int, tuple[str, str]] = {
@@ -46,16 +59,46 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
 class ApiError(Exception):
     """An error a view raises on purpose, with its status, stable code and Korean message."""
 
-    def __init__(self, status: int, code: str, message: str | None = None, *, detail: str = "") -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str | None = None,
+        *,
+        detail: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.status = status
         self.code = code
         self.message = message if message is not None else HTTP_ERRORS.get(status, INTERNAL_ERROR)[1]
         self.detail = detail  # English, for logs only
+        self.headers = dict(headers or {})  # sent with the error, e.g. Retry-After on 429
         super().__init__(f"{status} {code}: {detail or self.message}")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot serve now (down, timed out, locked, tables missing)."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return True  # connect/statement timeouts, "database is locked", SQLite's "no such table", a full pool
+    if isinstance(exc, sa_exc.ProgrammingError | sa_exc.InternalError):
+        return getattr(exc.orig, "sqlstate", None) in SCHEMA_SQLSTATES | {_READ_ONLY_SQLSTATE}
+    return type(exc) is sa_exc.DatabaseError  # e.g. SQLite's "file is not a database"
+
+
+def is_schema_missing(exc: BaseException) -> bool:
+    """Whether a database error says a table or column does not exist (schema missing or behind)."""
+    orig = getattr(exc, "orig", None)
+    return (
+        getattr(orig, "sqlstate", None) in SCHEMA_SQLSTATES
+        or "no such table" in str(orig)
+        or "no such column" in str(orig)
+    )
 
 
 def describe_error(exc: BaseException) -> tuple[int, str, str]:
     """``(HTTP status, code, Korean message)`` for any exception."""
+    if is_database_unavailable(exc):
+        return 503, *DATABASE_UNAVAILABLE
     if isinstance(exc, ApiError):
         return exc.status, exc.code, exc.message
     if isinstance(exc, PipelineError):
@@ -86,6 +129,8 @@ def wants_json() -> bool:
 def handle_error(exc: Exception) -> Response:
     status, body = error_body(exc)
     _log(exc, status)
+    if request.endpoint in CRISIS_ENDPOINTS and HOTLINES_NOTE not in body["error"]["message"]:
+        body["error"]["message"] += " " + HOTLINES_NOTE
     if wants_json():
         response = jsonify(body)
         response.status_code = status
@@ -101,13 +146,19 @@ def handle_error(exc: Exception) -> Response:
         for name, value in exc.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
+    if isinstance(exc, ApiError):
+        response.headers.update(exc.headers)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="maum"'
     return response
 
 
 def _log(exc: Exception, status: int) -> None:
-    if status >= 500:
+    if is_database_unavailable(exc):
+        log.error(
+            "%s %s -> 503 database unavailable: %s", request.method, request.path, exc.__class__.__name__, exc_info=exc
+        )
+    elif status >= 500:
         if isinstance(exc, HTTPException) and not isinstance(exc.__cause__ or exc.__context__, Exception):
             log.error("%s %s -> %s", request.method, request.path, status)
         else:

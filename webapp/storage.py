@@ -1,9 +1,22 @@
-"""Audio files on disk, under ``<instance>/audio/<conversation_id>/``.
+"""Audio files on disk, under ``<instance>/audio/<conversation_id>/``, written crash-consistently with their rows.
 
 Rows refer to files by a path relative to the instance folder plus a sha256, so the instance
-folder can move. Files of one turn are written all-or-nothing together with its row:
-``PendingFiles`` writes them under temporary names, the caller commits the row, then
-``publish`` renames them into place (or ``discard`` removes them when anything failed).
+folder can move.
+
+The order that makes a crash leave either no turn or a complete one lives in ``PendingFiles``
+and uses only the store's primitives (``put``, ``read``, ``delete``, ``exists``, ``iter_files``), so any
+backend (another one may keep objects in S3) follows it:
+
+1. ``add`` puts each file durably under its **final** name (local disk: a temporary file,
+   ``fsync``, ``rename``, ``fsync`` of the folder). A write that fails is reported, not raised:
+   the turn is then stored without that file rather than lost.
+2. ``commit_with`` flushes the row: an error there is definite (no row), so the files are removed.
+3. ``COMMIT``: from here on the turn is complete. An error during ``COMMIT`` itself is ambiguous
+   (the server may have committed before the connection broke), so the files stay.
+
+A crash before 3 leaves files that no row refers to (and, mid-write, hidden ``.tmp`` files);
+a crash after 3 leaves a complete turn. ``webapp/repair.py`` removes the leftovers once they are
+older than any turn in flight, and marks rows whose files have gone missing for another reason.
 """
 
 from __future__ import annotations
@@ -12,8 +25,10 @@ import hashlib
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +85,37 @@ class StoredFile:
     sha256: str
 
 
+#: Suffix of files being written; a crash can leave them behind (removed by the repair sweep).
+TEMP_SUFFIX = ".tmp"
+
+
+def is_temporary(rel_path: str) -> bool:
+    """Whether a stored path is a file still being written (or left behind by a crash mid-write)."""
+    name = PurePosixPath(rel_path).name
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def temporary_name(final_name: str) -> str:
+    """A fresh hidden temporary name next to ``final_name`` (``.<name>.<random>.tmp``)."""
+    return f".{final_name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+
+
+def final_name_of(temporary: str) -> str:
+    """The final name a temporary file was written for (inverse of ``temporary_name``)."""
+    return temporary[1:].rsplit(".", 2)[0]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` survive a power cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class AudioStore:
-    """Where conversation audio lives.
+    """Where conversation audio lives: the instance folder.
 
     Args:
         instance_path: the app's instance folder; files go under its ``audio/`` folder.
@@ -80,6 +124,7 @@ class AudioStore:
     def __init__(self, instance_path: str | Path) -> None:
         self.instance_path = Path(instance_path)
         self.root = self.instance_path / AUDIO_DIR
+        self._resolved_root = self.root.resolve()
 
     def resolve(self, rel_path: str) -> Path:
         """Return the absolute path of a stored file.
@@ -88,7 +133,7 @@ class AudioStore:
             ValueError: ``rel_path`` points outside the audio folder.
         """
         path = (self.instance_path / PurePosixPath(rel_path)).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(self._resolved_root):
             raise ValueError(f"{rel_path!r} is outside {self.root}")
         return path
 
@@ -96,41 +141,127 @@ class AudioStore:
         """Start writing the files of one turn."""
         return PendingFiles(self)
 
+    # --- primitives: what another backend implements -----------------------------------------
+
+    def put(self, rel_path: str, data: bytes) -> None:
+        """Write ``data`` durably and atomically under ``rel_path``: complete or not there at all.
+
+        Raises:
+            OSError: the disk refused (full, read-only, ...); nothing is left under ``rel_path``.
+        """
+        final = self.resolve(rel_path)
+        if not final.parent.is_dir():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            _fsync_dir(final.parent.parent)
+        tmp = final.with_name(temporary_name(final.name))
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except Exception:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+
+    def delete(self, rel_path: str) -> None:
+        """Remove a stored file; a missing one is fine."""
+        self.resolve(rel_path).unlink(missing_ok=True)
+
+    def read(self, rel_path: str) -> bytes:
+        """The bytes stored under ``rel_path``."""
+        return self.resolve(rel_path).read_bytes()
+
+    def exists(self, rel_path: str) -> bool:
+        """Whether a complete file is stored under ``rel_path`` (cheap: the sweep asks it for every file).
+
+        Raises:
+            ValueError: ``rel_path`` points outside the audio folder.
+        """
+        path = os.path.normpath(os.path.join(self.instance_path, rel_path))
+        if not path.startswith(str(self.root) + os.sep):
+            raise ValueError(f"{rel_path!r} is outside {self.root}")
+        return os.path.isfile(path)
+
+    def iter_files(self, modified_since: float | None = None) -> Iterator[tuple[str, float]]:
+        """Every stored file as ``(rel_path, mtime)``, temporary ones included.
+
+        Args:
+            modified_since: a Unix time; conversation folders not changed since then are skipped
+                (a folder's mtime moves whenever a file in it is created, renamed or removed).
+        """
+        try:
+            folders = sorted(
+                (e for e in os.scandir(self.root) if e.is_dir(follow_symlinks=False)), key=lambda e: e.name
+            )
+        except FileNotFoundError:
+            return
+        for folder in folders:
+            if modified_since is not None and folder.stat(follow_symlinks=False).st_mtime < modified_since:
+                continue
+            with os.scandir(folder.path) as entries:
+                files = sorted((e for e in entries if e.is_file(follow_symlinks=False)), key=lambda e: e.name)
+            for entry in files:
+                yield f"{AUDIO_DIR}/{folder.name}/{entry.name}", entry.stat(follow_symlinks=False).st_mtime
+
+    def remove_folder_if_empty(self, rel_folder: str) -> None:
+        """Remove a conversation folder left empty (after its files were swept)."""
+        folder = self.resolve(rel_folder)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
 
 class PendingFiles:
-    """Files written under temporary names until the row that refers to them is committed."""
+    """The files of one turn, written before the row that refers to them is committed (see the module docstring)."""
 
     def __init__(self, store: AudioStore) -> None:
         self.store = store
-        self._staged: list[tuple[Path, Path]] = []  # (temporary, final)
-        self._published: list[Path] = []
+        self._written: list[str] = []
+        #: rel_path -> what went wrong, for files that could not be written (the turn is kept without them).
+        self.failed: dict[str, str] = {}
 
-    def add(self, conversation_id: str, name: str, data: bytes) -> StoredFile:
-        """Write ``data`` to a temporary file next to its final place and return how to refer to it."""
+    def add(self, conversation_id: str, name: str, data: bytes) -> StoredFile | None:
+        """Put ``data`` durably under its final name; None (logged, in ``failed``) when the store refused it."""
         rel_path = f"{AUDIO_DIR}/{conversation_id}/{name}"
-        final = self.store.resolve(rel_path)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
-        self._staged.append((tmp, final))
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            self.store.put(rel_path, data)
+        except Exception as exc:  # noqa: BLE001 - a full disk must not cost the client the reply
+            log.exception("could not store %s; the turn is kept without it", rel_path)
+            self.failed[rel_path] = type(exc).__name__
+            return None
+        self._written.append(rel_path)
         return StoredFile(path=rel_path, sha256=sha256_hex(data))
 
-    def publish(self) -> None:
-        """Move every file to its final name (after the row was committed)."""
-        for tmp, final in self._staged:
-            os.replace(tmp, final)
-            self._published.append(final)
-        self._staged.clear()
+    def commit_with(self, session: Any) -> None:
+        """Commit ``session``, whose new rows refer to the files added, in the crash-consistent order.
+
+        Raises:
+            Whatever flushing or committing raised, after removing the files when no row can
+            refer to them.
+        """
+        # ``except Exception`` only: when the process is killed (SystemExit, KeyboardInterrupt) no
+        # clean-up can be relied on, and the repair sweep is what deals with the leftovers.
+        try:
+            session.flush()
+        except Exception:
+            session.rollback()
+            self.discard()
+            raise
+        try:
+            session.commit()
+        except Exception:
+            # Ambiguous: the row may be committed. Keep the files; the repair sweep removes them
+            # later if no row refers to them.
+            log.warning("commit failed after its audio was written: %s kept for the repair sweep", self._written)
+            session.rollback()
+            raise
 
     def discard(self) -> None:
-        """Remove every file written so far, temporary or published; never raises."""
-        for path in [tmp for tmp, _ in self._staged] + self._published:
+        """Remove every file written so far; never raises."""
+        for rel_path in self._written:
             try:
-                path.unlink(missing_ok=True)
+                self.store.delete(rel_path)
             except OSError:
-                log.exception("could not remove %s", path)
-        self._staged.clear()
-        self._published.clear()
+                log.exception("could not remove %s", rel_path)
+        self._written.clear()

@@ -12,10 +12,12 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from webapp import sessions
 from webapp.auth import AccountError, create_user, find_user, set_active, set_password
 from webapp.counsellor.display import format_kst
 from webapp.counsellor.retention import purge
 from webapp.db import ROLES, User, db
+from webapp.repair import ORPHAN_MIN_AGE_S, run_repair
 
 users_cli = AppGroup("users", help="Counsellor and admin accounts.")
 
@@ -87,23 +89,86 @@ def set_password_command(email: str, password_stdin: bool) -> None:
     click.echo(f"비밀번호를 바꿨어요: {user.email}")
 
 
+@users_cli.command("sessions")
+@click.argument("email")
+def sessions_command(email: str) -> None:
+    """List an account's latest sign-in sessions: id, state, started, last seen (Korea time), IP, browser."""
+    user = _user_or_fail(email)
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    rows = sessions.recent_sessions(user)
+    if not rows:
+        click.echo(f"{user.email}: 로그인 세션이 없어요.")
+    for row in rows:
+        if row.ended_at is not None:
+            state = f"끝남({sessions.END_REASONS.get(row.end_reason, row.end_reason)})"
+        else:
+            state = "오래 쓰지 않아 끝남" if sessions.is_idle(row, lifetime) else "사용 중"
+        click.echo(
+            f"{row.id[:8]}\t{state}\t시작 {format_kst(row.created_at)}\t마지막 {format_kst(row.last_seen_at)}"
+            f"\t{row.ip or '-'}\t{row.user_agent or '-'}"
+        )
+
+
+@users_cli.command("end-sessions")
+@click.argument("email")
+def end_sessions_command(email: str) -> None:
+    """End every live sign-in session of an account (each ending is recorded in the audit trail)."""
+    user = _user_or_fail(email)
+    ended = sessions.end_all(user, "admin")
+    db.session.commit()
+    click.echo(f"{user.email}의 로그인 세션 {ended}개를 끝냈어요.")
+
+
 @click.command("purge")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @with_appcontext
 def purge_command(dry_run: bool) -> None:
-    """Delete conversations whose last activity is older than MAUM_RETENTION_DAYS, with their audio."""
+    """Delete conversations whose last activity is older than MAUM_RETENTION_DAYS, with their audio.
+
+    Sign-in session rows (IP address, browser) that ended that long ago go too; the audit trail keeps their endings.
+    """
     days = current_app.extensions["maum.settings"].retention_days
     if days <= 0:
         click.echo("MAUM_RETENTION_DAYS가 0이라서 아무것도 지우지 않았어요 (모두 보관).")
         return
     result = purge(current_app.extensions["maum.audio_store"], days, dry_run=dry_run)
     when = format_kst(result.cutoff)
+    stale_sessions = sessions.forget_before(result.cutoff, dry_run=dry_run)
     if dry_run:
         click.echo(f"{when} 전에 마지막으로 대화한 {len(result.conversation_ids)}개 대화를 지울 수 있어요 (미리 보기).")
         for conversation_id in result.conversation_ids:
             click.echo(conversation_id)
+        if stale_sessions:
+            click.echo(f"{when} 전에 끝난 로그인 세션 기록 {stale_sessions}개도 지울 수 있어요.")
         return
     click.echo(
         f"{when} 전에 마지막으로 대화한 {len(result.conversation_ids)}개 대화와 "
         f"음성 파일 {result.files_removed}개를 지웠어요."
     )
+    if stale_sessions:
+        click.echo(f"{when} 전에 끝난 로그인 세션 기록(IP 주소, 브라우저) {stale_sessions}개도 지웠어요.")
+
+
+@click.command("repair")
+@click.option("--dry-run", is_flag=True, help="Only list what would be repaired.")
+@click.option(
+    "--min-age-minutes",
+    type=click.FloatRange(min=0),
+    default=ORPHAN_MIN_AGE_S / 60,
+    show_default=True,
+    help="Leave files younger than this alone (they may belong to a turn being stored); 0 when the app is stopped.",
+)
+@with_appcontext
+def repair_command(dry_run: bool, min_age_minutes: float) -> None:
+    """Remove audio files no turn refers to and mark turns whose audio files are missing."""
+    report = run_repair(current_app._get_current_object(), dry_run=dry_run, min_age_s=min_age_minutes * 60)  # type: ignore[attr-defined]
+    prefix = "(미리 보기) " if dry_run else ""
+    for action in report.actions:
+        click.echo(prefix + action.line())
+    n = len(report.actions)
+    if n == 0:
+        click.echo("고칠 것이 없어요.")
+    elif dry_run:
+        click.echo(f"{n}건을 고칠 수 있어요 (미리 보기, 아무것도 바꾸지 않았어요).")
+    else:
+        click.echo(f"{n}건을 고쳤어요.")

@@ -1,4 +1,4 @@
-"""Admin views: the audit trail (filtered, paged), the accounts, and deleting one conversation."""
+"""Admin views: the audit trail, the accounts and their sign-in sessions, and deleting one conversation."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, Form, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from webapp import audit
+from webapp import audit, sessions
 from webapp.admin import bp
 from webapp.counsellor import queries
 from webapp.counsellor.display import KST
 from webapp.counsellor.forms import reason_field
 from webapp.counsellor.retention import delete_conversation
-from webapp.db import AuditEvent, Conversation, User, db
+from webapp.db import AuditEvent, Conversation, User, UserSession, db
 
 PER_PAGE = 50
 
@@ -87,6 +87,52 @@ def users() -> str:
     accounts = db.session.scalars(sa.select(User).order_by(User.role.desc(), User.email)).all()
     audit.record("view_users", commit=True)
     return render_template("admin/users.html", accounts=accounts)
+
+
+def _account(user_id: str) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users/<user_id>/sessions")
+def user_sessions(user_id: str) -> str:
+    """An account's latest sign-in sessions, live ones first, each with a button that ends it."""
+    user = _account(user_id)
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    rows = sessions.recent_sessions(user)
+    audit.record("view_sessions", detail={"account": user.email}, commit=True)
+    return render_template(
+        "admin/sessions.html",
+        account=user,
+        rows=rows,
+        idle={row.id for row in rows if row.ended_at is None and sessions.is_idle(row, lifetime)},
+        reasons=sessions.END_REASONS,
+    )
+
+
+@bp.post("/users/<user_id>/sessions/<session_id>/end")
+def end_session(user_id: str, session_id: str) -> Response:
+    user = _account(user_id)
+    row = db.session.get(UserSession, session_id)
+    if row is None or row.user_id != user.id:
+        abort(404)
+    if sessions.end(row, "admin"):
+        db.session.commit()
+        flash("그 세션을 끝냈어요. 그 브라우저는 다시 로그인해야 해요.")
+    else:
+        flash("이미 끝난 세션이에요.")
+    return redirect(url_for(".user_sessions", user_id=user.id))
+
+
+@bp.post("/users/<user_id>/sessions/end")
+def end_all_sessions(user_id: str) -> Response:
+    user = _account(user_id)
+    ended = sessions.end_all(user, "admin")
+    db.session.commit()
+    flash(f"{user.email}의 세션 {ended}개를 모두 끝냈어요.")
+    return redirect(url_for(".user_sessions", user_id=user.id))
 
 
 @bp.route("/conversations/<conversation_id>/delete", methods=["GET", "POST"])

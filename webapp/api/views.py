@@ -8,6 +8,7 @@ conversation it is 404, as for an id that does not exist.
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from importlib import resources
@@ -16,12 +17,13 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.turn import Pipeline
-from webapp import alerts
+from webapp import alerts, ratelimit
 from webapp.api import bp
 from webapp.conversations import find_conversation, history_of, record_turn, start_conversation
 from webapp.db import Conversation, Turn, db
 from webapp.errors import ApiError
 from webapp.storage import AudioStore, mimetype_for
+from webapp.validation import check_message_text, form_fields, refuse_unexpected_fields
 
 TOKEN_COOKIE = "maum_token"
 
@@ -58,15 +60,14 @@ def _read_turn_input() -> tuple[str, Any]:
         upload = request.files.get("audio")
         if upload is None:
             raise ApiError(400, "audio_missing", "녹음 파일이 오지 않았어요. 다시 녹음해 주시겠어요?")
+        refuse_unexpected_fields(form_fields(request.form, request.files), {"audio"})
         return "audio", upload.read()
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_json", "보내신 내용을 읽을 수 없어요. 다시 보내 주시겠어요?")
-        text = body.get("text")
-        if not isinstance(text, str):
-            raise ApiError(400, "text_invalid", "하고 싶은 말을 글로 적어 보내 주시겠어요?")
-        return "text", text
+        refuse_unexpected_fields(body, {"text"})
+        return "text", check_message_text(body.get("text"), _pipeline().settings.max_text_chars)
     raise ApiError(415, "unsupported_media_type", detail=f"content type {request.mimetype!r}")
 
 
@@ -88,6 +89,7 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
             "audio_missing": turn.reply_audio_missing,
         },
         "timings_ms": turn.timings_ms,
+        "degraded": list(turn.degraded or ()),
     }
 
 
@@ -97,13 +99,22 @@ def openapi_document() -> dict[str, Any]:
     return json.loads(resources.files("webapp.api").joinpath("openapi.json").read_text(encoding="utf-8"))
 
 
+def served_document(max_text_chars: int) -> dict[str, Any]:
+    """The document as this server applies it: the turn text's ``maxLength`` is ``MAUM_MAX_TEXT_CHARS``."""
+    document = copy.deepcopy(openapi_document())
+    turn_body = document["paths"]["/api/conversations/{conversation_id}/turns"]["post"]["requestBody"]
+    turn_body["content"]["application/json"]["schema"]["properties"]["text"]["maxLength"] = max_text_chars
+    return document
+
+
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(served_document(_pipeline().settings.max_text_chars))
 
 
 @bp.post("/conversations")
 def create_conversation() -> tuple[Response, int]:
+    ratelimit.enforce("conversations-ip")
     conversation, token = start_conversation()
     response = jsonify(id=conversation.id, token=token)
     response.set_cookie(
@@ -120,7 +131,10 @@ def create_conversation() -> tuple[Response, int]:
 
 @bp.post("/conversations/<conversation_id>/turns")
 def create_turn(conversation_id: str) -> tuple[Response, int]:
+    ratelimit.enforce("turns-ip")
     conversation_id = _open_conversation(conversation_id).id
+    # Only once the token opened it, so that strangers cannot use up a client's conversation.
+    ratelimit.enforce("turns-conversation", conversation_id)
     kind, payload = _read_turn_input()
     history = history_of(conversation_id)
     db.session.close()  # no transaction stays open while the models run

@@ -79,7 +79,11 @@ FALLBACK_NAMES_KO = {
     "error": "생성 모델에 오류가 났어요",
     "timeout": "생성 모델이 제한 시간을 넘겼어요",
     "rejected": "생성한 답이 안전 검사를 통과하지 못했어요",
+    "safety_net": "답을 고르는 모델에 문제가 생겨 미리 정해 둔 안전한 답을 보냈어요",
 }
+
+#: Korean names of the stages a turn can record as degraded (``Turn.degraded``).
+DEGRADED_NAMES_KO = {"classify": "감정 인식 (중립으로 기록)", "respond": "답 고르기", "synthesize": "답 음성"}
 
 
 def fallback_name(reason: str | None) -> str:
@@ -91,6 +95,11 @@ def fallback_name(reason: str | None) -> str:
     return f"{name} ({detail.strip()})" if detail.strip() and name != reason else name
 
 
+def degraded_names(stages: list[str] | None) -> str:
+    """Korean list of the stages that failed on a turn and were replaced by a fallback."""
+    return ", ".join(DEGRADED_NAMES_KO.get(stage, stage) for stage in stages or ())
+
+
 def register(app: Flask) -> None:
     """Make the helpers available to every template."""
     app.jinja_env.filters["kst"] = format_kst
@@ -98,6 +107,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["risk_name"] = risk_name
     app.jinja_env.filters["category_name"] = category_name
     app.jinja_env.filters["fallback_name"] = fallback_name
+    app.jinja_env.filters["degraded_names"] = degraded_names
     app.jinja_env.globals.update(
         EMOTION_LABELS=EMOTION_LABELS,
         RISK_LEVELS=RISK_LEVELS,

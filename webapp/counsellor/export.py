@@ -122,6 +122,7 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
                     "audio_missing": turn.reply_audio_missing,
                 },
                 "has_user_audio": turn.user_audio_path is not None,
+                "degraded": list(turn.degraded or ()),
             }
             for turn in conversation.turns
         ],

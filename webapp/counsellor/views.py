@@ -229,9 +229,9 @@ def _send_export(form: ExportForm, filters: queries.Filters, conversation_id: st
             "reason": reason,
             "filters": filters.as_args() if conversation_id is None else {"conversation": conversation_id},
         }
-        body, mimetype = export.to_json(conversations, meta), "application/json"
+        body, content_type = export.to_json(conversations, meta), "application/json"
     else:
-        body, mimetype = export.to_csv(conversations), "text/csv; charset=utf-8"
+        body, content_type = export.to_csv(conversations), "text/csv; charset=utf-8"
     for conversation in conversations:
         audit.record(
             "export",
@@ -247,6 +247,7 @@ def _send_export(form: ExportForm, filters: queries.Filters, conversation_id: st
     db.session.commit()
     stem = f"maum-{conversation_id[:8]}" if conversation_id else "maum-conversations"
     filename = f"{stem}-{format_kst(now, '%Y%m%d-%H%M')}.{fmt}"
-    response = Response(body, mimetype=mimetype)
+    # The full Content-Type as given: ``mimetype=`` would append a second charset to text/csv.
+    response = Response(body, content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

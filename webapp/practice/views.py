@@ -22,9 +22,11 @@ from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS, sco
 from pipeline.pronunciation.sentences import find_sentence, practice_sets
 from pipeline.stages import synthesize_in_tone
 from pipeline.turn import Pipeline, clean_text
+from webapp import ratelimit
 from webapp.db import PracticeAttempt, db
 from webapp.errors import ApiError
 from webapp.practice import bp
+from webapp.validation import check_practice_text, form_fields, refuse_unexpected_fields
 
 LEARNER_COOKIE = "maum_learner"
 LEARNER_COOKIE_MAX_AGE_S = 365 * 24 * 3600
@@ -55,9 +57,7 @@ def _remember_learner(response: Response, token: str) -> None:
 
 
 def _target_text(raw: Any) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise ApiError(400, "practice_text_missing", "읽을 문장을 고르거나 적어 주세요.")
-    text = clean_text(raw, MAX_TARGET_CHARS)
+    text = clean_text(check_practice_text(raw, MAX_TARGET_CHARS), MAX_TARGET_CHARS)
     if not pronounce(text).hangul:
         raise ApiError(400, "practice_text_not_korean", "한국어 문장을 적어 주세요.")
     return text
@@ -103,19 +103,24 @@ def pronounce_text() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "보내신 내용을 읽을 수 없어요. 다시 보내 주시겠어요?")
+    refuse_unexpected_fields(body, {"text"})
     return jsonify(_pronunciation_json(_target_text(body.get("text"))))
 
 
 @bp.post("/api/practice/attempts")
 def create_attempt() -> tuple[Response, int]:
     """Multipart ``audio`` + ``text`` (or ``sentence_id``) → the scores and feedback, stored."""
+    ratelimit.enforce("practice-ip")
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", detail=f"content type {request.mimetype!r}")
-    sentence_id = request.form.get("sentence_id", "").strip()
-    sentence = find_sentence(sentence_id) if sentence_id else None
-    if sentence_id and sentence is None:
+    refuse_unexpected_fields(form_fields(request.form, request.files), {"audio", "text", "sentence_id"})
+    sentence_id = request.form.get("sentence_id")
+    sentence = find_sentence(sentence_id) if sentence_id is not None else None
+    if sentence_id is not None and sentence is None:
         raise ApiError(400, "practice_sentence_unknown", "연습 문장을 찾을 수 없어요. 문장을 다시 골라 주세요.")
-    text = _target_text(request.form.get("text") or (sentence.text if sentence else ""))
+    sentence_id = sentence_id or ""
+    raw_text = request.form.get("text")
+    text = _target_text(raw_text if raw_text is not None else (sentence.text if sentence else None))
     if sentence is not None and text != sentence.text:
         sentence_id = ""  # the learner changed the sentence: it is their own now
     upload = request.files.get("audio")
@@ -179,6 +184,7 @@ def list_attempts() -> Response:
 @bp.get("/api/practice/speech")
 def speech() -> Response:
     """``?text=…`` → the target sentence spoken by the configured synthesizer (WAV)."""
+    ratelimit.enforce("practice-ip")
     text = _target_text(request.args.get("text", ""))
     try:
         spoken = synthesize_in_tone(_pipeline().synthesizer, pronounce(text).spoken or text)
