@@ -45,6 +45,9 @@ class AppSettings:
     trusted_proxies: int = setting(
         0, "Reverse proxies in front of the app whose X-Forwarded-For/-Proto headers are trusted (0 trusts none)."
     )
+    show_emotion_to_client: bool = setting(
+        False, "Show the client the emotion Maum heard under their own words on the chat page."
+    )
     pipeline: Settings = field(
         default_factory=Settings,
         metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},
