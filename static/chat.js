@@ -6,7 +6,7 @@
   "use strict";
 
   var STATUS = {
-    idle: "‘말하기’를 누르고 말씀하시거나 글로 적어 주세요.",
+    idle: "‘말하기’를 누르거나 글로 적어 주세요.",
     listening: "듣는 중이에요. 다 말씀하시면 ‘멈추고 보내기’를 눌러 주세요.",
     thinking: "마음이 생각하는 중이에요…",
     speaking: "마음이 말하는 중이에요.",
@@ -224,6 +224,12 @@
         newChatBtn.hidden = body.turns.length === 0;
         if (last) {
           reveal(last);
+          // The web font may arrive after this and reflow the text: look again once it has.
+          if (document.fonts && document.fonts.ready) {
+            document.fonts.ready.then(function () {
+              reveal(last);
+            });
+          }
         }
       })
       .catch(function (error) {
@@ -261,12 +267,12 @@
   function reveal(item) {
     var logBox = log.getBoundingClientRect();
     var box = item.getBoundingClientRect();
-    var margin = 8;
+    var room = logBox.height - box.height;
     var top;
-    if (box.height + 2 * margin > logBox.height) {
-      top = log.scrollTop + (box.top - logBox.top) - margin;
+    if (room < 0) {
+      top = log.scrollTop + (box.top - logBox.top) - 8;
     } else {
-      top = log.scrollTop + (box.bottom - logBox.bottom) + margin;
+      top = log.scrollTop + (box.bottom - logBox.bottom) + Math.min(8, room / 2);
     }
     var smooth = !(reducedMotion && reducedMotion.matches);
     log.scrollTo({ top: Math.max(0, top), behavior: smooth ? "smooth" : "auto" });
@@ -283,16 +289,17 @@
     return span;
   }
 
+  // A message; screen readers hear who speaks first ("나:", "마음:"), which the bubble's side shows to the eye.
   function newBubble(who, extraClass) {
     var item = document.createElement("li");
     item.className = "bubble " + who + (extraClass ? " " + extraClass : "");
+    item.appendChild(speakerLabel(who));
     return item;
   }
 
-  function textParagraph(who) {
+  function textParagraph() {
     var p = document.createElement("p");
     p.className = "text";
-    p.appendChild(speakerLabel(who));
     return p;
   }
 
@@ -330,7 +337,8 @@
   function fillUserBubble(item, text, emotionLabel) {
     item.classList.remove("pending");
     item.textContent = "";
-    var p = textParagraph("user");
+    item.appendChild(speakerLabel("user"));
+    var p = textParagraph();
     p.appendChild(document.createTextNode(text || NOT_HEARD));
     item.appendChild(p);
     if (showEmotion && emotionLabel) {
@@ -351,7 +359,7 @@
   // A bubble that says something is under way: the client's words being heard, or Maum thinking.
   function addPendingBubble(who, text) {
     var item = newBubble(who, who === "user" ? "pending" : "thinking");
-    var p = textParagraph(who);
+    var p = textParagraph();
     p.appendChild(document.createTextNode(text));
     p.appendChild(dots());
     item.appendChild(p);
@@ -375,7 +383,7 @@
       title.appendChild(document.createTextNode(" " + CRISIS_TITLE));
       item.appendChild(title);
     }
-    var p = textParagraph("maum");
+    var p = textParagraph();
     appendWithPhoneLinks(p, reply.text);
     item.appendChild(p);
     messages.appendChild(item);
@@ -553,9 +561,9 @@
         var bubble = addReplyBubble(result.reply);
         newChatBtn.hidden = false;
         setState("idle");
-        reveal(bubble);
         announce("마음: " + (result.reply.kind === "crisis" ? CRISIS_TITLE + ". " : "") + result.reply.text);
         speakReply(bubble, result.reply, true);
+        reveal(bubble); // after speakReply, which adds the "다시 듣기" button to it
         return true;
       })
       .catch(function (error) {

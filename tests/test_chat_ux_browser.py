@@ -1,0 +1,230 @@
+"""The chat page as a client meets it, in Debian's Chromium at phone (390×844) and desktop (1366×900) size.
+
+Against gunicorn with the default emotion, reply and speech models (typed turns only, so the
+transcriber is the fake one). A client types four messages and then "죽고 싶어요": the crisis reply
+must be fully visible, covered by no control, marked as a crisis by more than colour, and every
+hotline in it a ``tel:`` link; the help button opens the hotlines; a reload shows the same
+conversation; "새 대화" starts one linked to it; axe-core finds no serious or critical violation in
+any of these states; and at 200 % zoom nothing scrolls sideways and the last reply shows.
+Screenshots of every state land in tests/artifacts/chat-<size>-<state>.png.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.browser import PHONE, assert_accessible, live_server, open_page, save_screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
+
+DESKTOP = {"width": 1366, "height": 900}
+SIZES = {"phone": PHONE, "desktop": DESKTOP}
+#: The six lines every crisis reply names, as dialled.
+HOTLINES = ("109", "15770199", "112", "119", "1388", "1366")
+HOTLINE_TEXT = re.compile(r"(?<![\d-])(?:1577-0199|109|112|119|1388|1366)(?![\d-])")
+EVERYDAY = ("안녕하세요", "요즘 회사 일이 너무 많아서 지쳐요", "밤에 잠도 잘 못 자요", "친구들한테 말하기도 어렵고요")
+CRISIS = "죽고 싶어요"
+
+# Where a message sits against the log, the header and the composer, and whether each of its corners
+# (inset by 8 px, inside the rounded corners) is the message itself and not something drawn over it.
+GEOMETRY = """(el) => {
+  const box = (e) => {
+    const b = e.getBoundingClientRect();
+    return {top: b.top, bottom: b.bottom, left: b.left, right: b.right};
+  };
+  const b = el.getBoundingClientRect();
+  const points = [
+    [b.left + 8, b.top + 8], [b.right - 8, b.top + 8], [b.left + 8, b.bottom - 8], [b.right - 8, b.bottom - 8],
+  ];
+  const log = document.getElementById("log");
+  return {
+    el: box(el), log: box(log), header: box(document.querySelector(".site-header")),
+    controls: box(document.querySelector(".controls")),
+    vw: window.innerWidth, vh: window.innerHeight,
+    uncovered: points.map(([x, y]) => {
+      const hit = document.elementFromPoint(x, y);
+      return !!hit && el.contains(hit);
+    }),
+    pageScrollWidth: document.documentElement.scrollWidth, pageWidth: document.documentElement.clientWidth,
+    logScrollWidth: log.scrollWidth, logWidth: log.clientWidth,
+  };
+}"""
+
+WATCH_ANNOUNCER = """() => {
+  window.maumAnnouncements = [];
+  const announcer = document.getElementById("announcer");
+  new MutationObserver((records) => records.forEach(() => window.maumAnnouncements.push(announcer.textContent)))
+    .observe(announcer, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with live_server(tmp_path_factory.mktemp("chat-ux-server"), MAUM_TRANSCRIBER="fake") as server:
+        yield server
+
+
+def settle(page) -> None:
+    """Wait for the fonts and until the log stops scrolling (smooth scrolling, late layout)."""
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    last = None
+    for _ in range(50):
+        now = page.evaluate("() => { const l = document.getElementById('log'); return [l.scrollTop, l.scrollHeight]; }")
+        if now == last:
+            return
+        last = now
+        page.wait_for_timeout(120)
+
+
+def replies(page):
+    return page.locator(".bubble.maum:not(.greeting):not(.thinking)")
+
+
+def say(page, text: str) -> None:
+    count = replies(page).count()
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+    expect(replies(page)).to_have_count(count + 1, timeout=60_000)
+    settle(page)
+
+
+def assert_fully_visible(page, locator, what: str) -> dict:
+    g = locator.evaluate(GEOMETRY)
+    el, log = g["el"], g["log"]
+    assert el["top"] >= log["top"] - 0.5 and el["bottom"] <= log["bottom"] + 0.5, f"{what} is scrolled out: {g}"
+    assert el["top"] >= g["header"]["bottom"] - 0.5, f"{what} is under the header: {g}"
+    assert el["bottom"] <= g["controls"]["top"] + 0.5, f"{what} is under the input area: {g}"
+    assert 0 <= el["left"] and el["right"] <= g["vw"] and el["bottom"] <= g["vh"], f"{what} leaves the screen: {g}"
+    assert all(g["uncovered"]), f"something is drawn over {what}: {g}"
+    return g
+
+
+def assert_every_number_is_a_tel_link(bubble) -> None:
+    text = bubble.locator(".text")
+    for tel in HOTLINES:
+        expect(text.locator(f'a.tel[href="tel:{tel}"]').first).to_be_visible()
+    plain = text.evaluate("(p) => { const c = p.cloneNode(true); c.querySelectorAll('a').forEach((a) => a.remove());"
+                          " return c.textContent; }")  # fmt: skip
+    assert not HOTLINE_TEXT.search(plain), f"a hotline number is plain text: {plain}"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_crisis_reply_is_in_full_view_with_tap_to_call_numbers_and_the_conversation_continues(server, size):
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server, viewport=SIZES[size])
+        page.goto(server.url)
+        page.wait_for_load_state("networkidle")
+        settle(page)
+        expect(page.locator("h1")).to_have_count(1)
+        assert_accessible(page, "start")
+        save_screenshot(page, f"chat-{size}-start.png")
+
+        # The first message shows at once, with Maum's thinking indicator, before the server answers.
+        held = []
+        page.route("**/api/conversations/*/turns", lambda route: held.append(route))
+        page.fill("#text", EVERYDAY[0])
+        page.press("#text", "Enter")
+        expect(page.locator(".bubble.user .text").first).to_have_text(EVERYDAY[0])
+        expect(page.locator(".bubble.maum.thinking")).to_be_visible()
+        assert page.evaluate("() => document.activeElement.id") == "text", "typing goes on where it was"
+        page.wait_for_timeout(100)
+        assert len(held) == 1
+        held[0].continue_()
+        page.unroute("**/api/conversations/*/turns")
+        expect(replies(page)).to_have_count(1, timeout=60_000)
+        expect(page.locator(".bubble.maum.thinking")).to_have_count(0)
+        settle(page)
+        for text in EVERYDAY[1:]:
+            say(page, text)
+        assert_fully_visible(page, replies(page).last, "the fourth reply")
+        expect(page.locator(".bubble .emotion")).to_have_count(0)  # MAUM_SHOW_EMOTION_TO_CLIENT is off
+        assert_accessible(page, "after typed turns")
+        save_screenshot(page, f"chat-{size}-typed.png")
+
+        page.evaluate(WATCH_ANNOUNCER)
+        say(page, CRISIS)
+        crisis = replies(page).last
+        expect(crisis).to_have_class(re.compile(r"\bcrisis\b"))
+        expect(crisis.locator("h2.crisis-title")).to_contain_text("도움")  # not colour alone
+        assert_fully_visible(page, crisis, "the crisis reply")
+        assert_every_number_is_a_tel_link(crisis)
+        announced = page.evaluate("() => window.maumAnnouncements")
+        reply_text = crisis.locator(".text").inner_text()
+        assert len(announced) == 1 and reply_text in announced[0], announced
+        assert page.evaluate("() => document.activeElement.id") == "text"
+        assert_accessible(page, "crisis reply")
+        save_screenshot(page, f"chat-{size}-crisis.png")
+
+        # The help button, always in the header, opens the six lines as tap-to-call buttons.
+        help_button = page.locator("#help-open")
+        expect(help_button).to_be_in_viewport()
+        help_button.click()
+        dialog = page.locator("#help")
+        expect(dialog).to_be_visible()
+        for tel in HOTLINES:
+            expect(dialog.locator(f'a.call[href="tel:{tel}"]')).to_be_in_viewport()
+        assert_accessible(page, "help open")
+        save_screenshot(page, f"chat-{size}-help.png")
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        assert page.evaluate("() => document.activeElement.id") == "help-open", "focus returns to the button"
+
+        # A reload shows the same conversation, crisis reply and its links included.
+        first_id = page.evaluate("() => localStorage.getItem('maum.conversation')")
+        page.reload()
+        page.wait_for_load_state("networkidle")
+        expect(replies(page)).to_have_count(5)
+        expect(page.locator(".bubble.user .text")).to_have_text([*EVERYDAY, CRISIS])
+        settle(page)
+        crisis = replies(page).last
+        expect(crisis.locator(".text")).to_have_text(reply_text)
+        assert_every_number_is_a_tel_link(crisis)
+        assert_fully_visible(page, crisis, "the crisis reply after a reload")
+        assert_accessible(page, "after reload")
+        save_screenshot(page, f"chat-{size}-reload.png")
+
+        # "새 대화" asks gently, clears the screen, and the next message starts a linked conversation.
+        page.click("#new-chat")
+        expect(page.locator("#confirm-new")).to_be_visible()
+        assert_accessible(page, "new conversation confirm")
+        page.click("#confirm-new-yes")
+        expect(page.locator(".bubble.user")).to_have_count(0)
+        say(page, "다시 이야기하고 싶어요")
+        second_id = page.evaluate("() => localStorage.getItem('maum.conversation')")
+        save_screenshot(page, f"chat-{size}-new.png")
+        watch.assert_clean()
+        browser.close()
+
+    assert first_id and second_id and second_id != first_id
+    assert server.rows(f"SELECT previous_id FROM conversations WHERE id = '{second_id}'") == [(first_id,)]
+    assert server.rows(f"SELECT count(*) FROM turns WHERE conversation_id = '{first_id}'") == [(5,)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_at_200_percent_zoom_nothing_scrolls_sideways_and_the_last_reply_shows(server, size):
+    # Browser zoom at 200 % halves the CSS viewport and doubles the device pixels: the same here.
+    full = SIZES[size]
+    zoomed = {"width": full["width"] // 2, "height": full["height"] // 2}
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server, viewport=zoomed, device_scale_factor=2)
+        page.goto(server.url)
+        page.wait_for_load_state("networkidle")
+        say(page, EVERYDAY[1])
+        say(page, CRISIS)
+        crisis = replies(page).last
+        g = crisis.evaluate(GEOMETRY)
+        assert g["pageScrollWidth"] <= g["pageWidth"], f"the page scrolls sideways: {g}"
+        assert g["logScrollWidth"] <= g["logWidth"], f"the conversation scrolls sideways: {g}"
+        # The reply may be taller than the log at this size; then its start, with the heading, shows.
+        assert_fully_visible(page, crisis.locator("h2.crisis-title"), "the crisis heading at 200 %")
+        if g["el"]["bottom"] - g["el"]["top"] <= g["log"]["bottom"] - g["log"]["top"]:
+            assert_fully_visible(page, crisis, "the crisis reply at 200 %")
+        expect(page.locator("#help-open")).to_be_in_viewport()
+        expect(page.locator("#text")).to_be_in_viewport()
+        assert_accessible(page, "200 % zoom")
+        save_screenshot(page, f"chat-{size}-zoom200.png")
+        watch.assert_clean()
+        browser.close()
