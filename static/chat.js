@@ -10,6 +10,7 @@
     listening: "듣는 중이에요. 다 말씀하시면 ‘멈추고 보내기’를 눌러 주세요.",
     thinking: "마음이 생각하는 중이에요…",
     speaking: "마음이 말하는 중이에요.",
+    loading: "지난 대화를 불러오는 중이에요…",
   };
   var RECORD_LABEL = { idle: "말하기", listening: "멈추고 보내기" };
   var GENERIC_ERROR = "잠시 문제가 생겼어요. 조금 뒤에 다시 시도해 주세요.";
@@ -96,7 +97,7 @@
     state = next;
     root.dataset.state = next;
     statusEl.textContent = STATUS[next];
-    var busy = next === "thinking";
+    var busy = next === "thinking" || next === "loading";
     // aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
     recordBtn.setAttribute(
       "aria-disabled",
@@ -210,8 +211,10 @@
       return;
     }
     conversation = { id: id, token: null };
+    setState("loading"); // nothing is sent before the earlier turns are on screen, in order
     api(conversationPath(id))
       .then(function (body) {
+        setState("idle");
         if (!conversation || conversation.id !== id) {
           return; // the client already moved on
         }
@@ -233,6 +236,7 @@
         }
       })
       .catch(function (error) {
+        setState("idle");
         if (conversation && conversation.id === id) {
           conversation = null;
         }

@@ -11,6 +11,7 @@ Screenshots of every state land in tests/artifacts/chat-<size>-<state>.png.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -91,6 +92,16 @@ def say(page, text: str) -> None:
     settle(page)
 
 
+def release(page, held: list, timeout_s: float = 30.0) -> None:
+    """Let through the one turn request a ``page.route`` handler has been holding back (once it came)."""
+    for _ in range(int(timeout_s * 10)):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1, "the page sent one turn"
+    held[0].continue_()
+
+
 def assert_fully_visible(page, locator, what: str) -> dict:
     g = locator.evaluate(GEOMETRY)
     el, log = g["el"], g["log"]
@@ -130,9 +141,7 @@ def test_a_crisis_reply_is_in_full_view_with_tap_to_call_numbers_and_the_convers
         expect(page.locator(".bubble.user .text").first).to_have_text(EVERYDAY[0])
         expect(page.locator(".bubble.maum.thinking")).to_be_visible()
         assert page.evaluate("() => document.activeElement.id") == "text", "typing goes on where it was"
-        page.wait_for_timeout(100)
-        assert len(held) == 1
-        held[0].continue_()
+        release(page, held)
         page.unroute("**/api/conversations/*/turns")
         expect(replies(page)).to_have_count(1, timeout=60_000)
         expect(page.locator(".bubble.maum.thinking")).to_have_count(0)
@@ -228,3 +237,90 @@ def test_at_200_percent_zoom_nothing_scrolls_sideways_and_the_last_reply_shows(s
         save_screenshot(page, f"chat-{size}-zoom200.png")
         watch.assert_clean()
         browser.close()
+
+
+# A stand-in for the device's speech synthesis (this Chromium has no voices): the voices given, and a
+# speak() that notes what it was asked to say and ends at once.
+FAKE_SPEECH = """(voices) => {
+  window.maumSpoken = [];
+  window.SpeechSynthesisUtterance = function (text) { this.text = text; };
+  speechSynthesis.getVoices = () => voices;
+  speechSynthesis.speak = (utterance) => {
+    window.maumSpoken.push(utterance.text);
+    setTimeout(() => utterance.onend && utterance.onend(), 10);
+  };
+}"""
+
+
+def with_fake_speech(page, voices: list[dict]) -> None:
+    page.add_init_script(f"({FAKE_SPEECH})({json.dumps(voices)})")
+
+
+def voice(name: str, lang: str, local: bool) -> dict:
+    return {"name": name, "lang": lang, "localService": local, "voiceURI": name, "default": False}
+
+
+def test_a_korean_voice_that_sends_text_to_an_outside_service_is_not_offered(server):
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server)
+        with_fake_speech(page, [voice("Google 한국의", "ko-KR", False), voice("English", "en-US", True)])
+        page.goto(server.url)
+        page.click(".voice-settings summary")
+        expect(page.locator("#voice-device")).to_be_disabled()
+        expect(page.locator("#voice-note")).to_be_visible()
+        expect(page.locator('input[name="voice"][value="server"]')).to_be_checked()
+        watch.assert_clean()
+        browser.close()
+
+
+def test_the_device_voice_speaks_a_crisis_reply_in_its_shorter_spoken_form(server):
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server)
+        with_fake_speech(page, [voice("Yuna", "ko-KR", True)])
+
+        # Crisis replies may carry a shorter ``spoken_text`` (the care engine's); add one to the real answer.
+        def add_spoken_text(route):
+            response = route.fetch()
+            body = response.json()
+            if body["reply"]["kind"] == "crisis":
+                body["reply"]["spoken_text"] = "지금 바로 109에 전화해 주세요."
+            route.fulfill(response=response, json=body)
+
+        page.route("**/api/conversations/*/turns", add_spoken_text)
+        page.goto(server.url)
+        page.click(".voice-settings summary")
+        expect(page.locator("#voice-device")).to_be_enabled()
+        page.check("#voice-device")
+
+        say(page, EVERYDAY[2])
+        everyday = replies(page).last.locator(".text").inner_text()
+        say(page, CRISIS)
+        crisis = replies(page).last
+        expect(page.locator("#chat")).to_have_attribute("data-state", "idle")
+        spoken = page.evaluate("() => window.maumSpoken")
+        assert spoken == [everyday, "지금 바로 109에 전화해 주세요."]
+        assert crisis.get_attribute("data-voice") == "device"
+        assert "1577-0199" in crisis.locator(".text").inner_text(), "the screen still shows the whole reply"
+        page.unroute("**/api/conversations/*/turns")
+        watch.assert_clean()
+        browser.close()
+
+
+@pytest.mark.parametrize("motion", ["no-preference", "reduce"])
+def test_the_thinking_dots_move_only_for_those_who_welcome_motion(server, motion):
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server, reduced_motion=motion)
+        page.goto(server.url)
+        held = []
+        page.route("**/api/conversations/*/turns", lambda route: held.append(route))
+        page.fill("#text", EVERYDAY[0])
+        page.press("#text", "Enter")
+        dot = page.locator(".bubble.maum.thinking .dots i").first
+        expect(dot).to_be_visible()
+        animation = dot.evaluate("(el) => getComputedStyle(el).animationName")
+        release(page, held)
+        page.unroute("**/api/conversations/*/turns")
+        expect(replies(page)).to_have_count(1, timeout=60_000)
+        watch.assert_clean()
+        browser.close()
+    assert animation == ("none" if motion == "reduce" else "maum-pulse")
