@@ -496,6 +496,7 @@
   // it (the shorter ``spoken_text`` of a crisis reply when there is one), else the server's WAV,
   // fetched with the token and played from a blob: URL. Adds the "다시 듣기" button; plays at once
   // when ``autoplay`` (a new reply), only on request for a conversation shown again after a reload.
+  // Kept in one piece so that a sentence-by-sentence player (static/reply_audio.js) can replace it.
   function speakReply(bubble, reply, autoplay) {
     if (wantsDeviceVoice()) {
       var spoken = reply.spoken_text || reply.text;
