@@ -5,7 +5,8 @@ transcriber is the fake one). A client types four messages and then "죽고 싶�
 must be fully visible, covered by no control, marked as a crisis by more than colour, and every
 hotline in it a ``tel:`` link; the help button opens the hotlines; a reload shows the same
 conversation; "새 대화" starts one linked to it; axe-core finds no serious or critical violation in
-any of these states; and at 200 % zoom nothing scrolls sideways and the last reply shows.
+any of these states; and at 200 % zoom (or 200 % text size on a phone) nothing scrolls sideways and
+the last reply shows.
 Screenshots of every state land in tests/artifacts/chat-<size>-<state>.png.
 """
 
@@ -212,13 +213,19 @@ def test_a_crisis_reply_is_in_full_view_with_tap_to_call_numbers_and_the_convers
     assert server.rows(f"SELECT count(*) FROM turns WHERE conversation_id = '{first_id}'") == [(5,)]
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", [*SIZES, "phone-large-text"])
 def test_at_200_percent_zoom_nothing_scrolls_sideways_and_the_last_reply_shows(server, size):
-    # Browser zoom at 200 % halves the CSS viewport and doubles the device pixels: the same here.
-    full = SIZES[size]
-    zoomed = {"width": full["width"] // 2, "height": full["height"] // 2}
     with sync_playwright() as p:
-        browser, page, watch = open_page(p, server, viewport=zoomed, device_scale_factor=2)
+        if size == "phone-large-text":
+            # A phone whose owner set the text size to 200 %: the browser's default font size doubles.
+            browser, page, watch = open_page(p, server, viewport=PHONE)
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Page.enable")
+            cdp.send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})
+        else:
+            # Browser zoom at 200 % halves the CSS viewport and doubles the device pixels: the same here.
+            zoomed = {"width": SIZES[size]["width"] // 2, "height": SIZES[size]["height"] // 2}
+            browser, page, watch = open_page(p, server, viewport=zoomed, device_scale_factor=2)
         page.goto(server.url)
         page.wait_for_load_state("networkidle")
         say(page, EVERYDAY[1])
@@ -233,6 +240,8 @@ def test_at_200_percent_zoom_nothing_scrolls_sideways_and_the_last_reply_shows(s
             assert_fully_visible(page, crisis, "the crisis reply at 200 %")
         expect(page.locator("#help-open")).to_be_in_viewport()
         expect(page.locator("#text")).to_be_in_viewport()
+        if size == "phone-large-text":
+            assert page.evaluate("() => getComputedStyle(document.body).fontSize") == "34px", "text is twice as large"
         assert_accessible(page, "200 % zoom")
         save_screenshot(page, f"chat-{size}-zoom200.png")
         watch.assert_clean()
