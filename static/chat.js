@@ -18,7 +18,7 @@
   var NO_MICROPHONE = "마이크를 쓸 수 없어요. 브라우저에서 마이크 권한을 허락하시거나, 아래에 글로 적어 주세요.";
   var NO_RECORDING = "이 브라우저에서는 녹음을 쓸 수 없어요. 아래에 글로 적어 주세요.";
   var EMPTY_RECORDING = "녹음된 소리가 없어요. 다시 한 번 말씀해 주시겠어요?";
-  var HISTORY_ERROR = "지난 대화를 불러오지 못했어요. 새로 이야기를 시작해도 괜찮아요.";
+  var HISTORY_ERROR = "지난 대화를 불러오지 못했어요. 그래도 이어서 이야기하실 수 있어요.";
   var NOT_HEARD = "(말소리를 알아듣지 못했어요)";
   var HEARING = "말씀을 듣고 있어요";
   var THINKING = "생각하는 중이에요";
@@ -237,13 +237,12 @@
       })
       .catch(function (error) {
         setState("idle");
-        if (conversation && conversation.id === id) {
-          conversation = null;
-        }
         if (isGone(error)) {
+          // Deleted, or the browser was closed and its token cookie with it: start afresh.
+          conversation = null;
           store(CONVERSATION_KEY, null);
         } else {
-          showError(HISTORY_ERROR);
+          showError(HISTORY_ERROR); // the next message still goes on in the same conversation
         }
       });
   }

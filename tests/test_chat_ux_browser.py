@@ -333,3 +333,26 @@ def test_the_thinking_dots_move_only_for_those_who_welcome_motion(server, motion
         watch.assert_clean()
         browser.close()
     assert animation == ("none" if motion == "reduce" else "maum-pulse")
+
+
+def test_a_remembered_conversation_the_server_no_longer_opens_is_forgotten_quietly(server):
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server)
+        page.goto(server.url)
+        # As after the browser was closed (the token cookie went with it) or the conversation was deleted.
+        page.evaluate("() => localStorage.setItem('maum.conversation', '0'.repeat(32))")
+        with page.expect_response(lambda r: r.url.endswith("/api/conversations/" + "0" * 32)) as answer:
+            page.reload()
+        assert answer.value.status == 401
+        expect(page.locator("#chat")).to_have_attribute("data-state", "idle")
+        expect(page.locator("#error")).to_be_hidden()
+        assert page.evaluate("() => localStorage.getItem('maum.conversation')") is None
+        say(page, EVERYDAY[0])
+        new_id = page.evaluate("() => localStorage.getItem('maum.conversation')")
+        # The one expected refusal, and Chromium's console line about it; nothing else may fail.
+        watch.failed_responses.remove(f"401 {server.url}/api/conversations/{'0' * 32}")
+        watch.console_errors.remove("Failed to load resource: the server responded with a status of 401 (UNAUTHORIZED)")
+        watch.assert_clean()
+        browser.close()
+    assert new_id and new_id != "0" * 32
+    assert server.rows(f"SELECT previous_id FROM conversations WHERE id = '{new_id}'") == [(None,)]
