@@ -356,3 +356,39 @@ def test_a_remembered_conversation_the_server_no_longer_opens_is_forgotten_quiet
         browser.close()
     assert new_id and new_id != "0" * 32
     assert server.rows(f"SELECT previous_id FROM conversations WHERE id = '{new_id}'") == [(None,)]
+
+
+def relative_luminance(rgb: str) -> float:
+    """WCAG relative luminance of a computed CSS colour such as ``rgb(29, 78, 216)``."""
+    channels = [int(v) / 255 for v in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_focus_rings_and_the_text_box_border_stand_out_at_least_3_to_1(server):
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server)
+        page.goto(server.url)
+        page.wait_for_load_state("networkidle")
+        page_bg = page.evaluate("() => getComputedStyle(document.querySelector('.controls')).backgroundColor")
+        header_bg = page.evaluate("() => getComputedStyle(document.querySelector('.site-header')).backgroundColor")
+        box_border = page.locator("#text").evaluate("(el) => getComputedStyle(el).borderTopColor")
+        rings = {}
+        for selector in ("#record", "#send", "#help-open"):
+            page.locator(selector).focus()
+            page.keyboard.press("Shift+Tab")
+            page.keyboard.press("Tab")  # focus by keyboard, so :focus-visible applies
+            rings[selector] = page.locator(selector).evaluate(
+                "(el) => [getComputedStyle(el).outlineStyle, getComputedStyle(el).outlineColor]"
+            )
+        watch.assert_clean()
+        browser.close()
+    assert contrast(box_border, page_bg) >= 3 and contrast(box_border, "rgb(255, 255, 255)") >= 3
+    for selector, (style, color) in rings.items():
+        behind = header_bg if selector == "#help-open" else page_bg
+        assert style == "solid" and contrast(color, behind) >= 3, (selector, color, behind)
