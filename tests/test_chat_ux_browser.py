@@ -18,7 +18,7 @@ import re
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser import PHONE, assert_accessible, live_server, open_page, save_screenshot
+from tests.browser import ARTIFACTS, PHONE, assert_accessible, live_server, open_page, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
 
@@ -114,6 +114,19 @@ def assert_fully_visible(page, locator, what: str) -> dict:
     return g
 
 
+def save_layout(name: str, g: dict) -> None:
+    """Keep where things were (CSS px) beside the screenshot, for a person reading the figures."""
+    layout = {
+        "viewport": [g["vw"], g["vh"]],
+        "header_px": round(g["header"]["bottom"] - g["header"]["top"]),
+        "input_area_px": round(g["controls"]["bottom"] - g["controls"]["top"]),
+        "log_px": round(g["log"]["bottom"] - g["log"]["top"]),
+        "reply_top_bottom": [round(g["el"]["top"]), round(g["el"]["bottom"])],
+    }
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{name}.json").write_text(json.dumps(layout) + "\n", encoding="utf-8")
+
+
 def assert_every_number_is_a_tel_link(bubble) -> None:
     text = bubble.locator(".text")
     for tel in HOTLINES:
@@ -159,7 +172,7 @@ def test_a_crisis_reply_is_in_full_view_with_tap_to_call_numbers_and_the_convers
         crisis = replies(page).last
         expect(crisis).to_have_class(re.compile(r"\bcrisis\b"))
         expect(crisis.locator("h2.crisis-title")).to_contain_text("도움")  # not colour alone
-        assert_fully_visible(page, crisis, "the crisis reply")
+        save_layout(f"chat-{size}-crisis", assert_fully_visible(page, crisis, "the crisis reply"))
         assert_every_number_is_a_tel_link(crisis)
         announced = page.evaluate("() => window.maumAnnouncements")
         reply_text = crisis.locator(".text").inner_text()
@@ -243,6 +256,7 @@ def test_at_200_percent_zoom_nothing_scrolls_sideways_and_the_last_reply_shows(s
         if size == "phone-large-text":
             assert page.evaluate("() => getComputedStyle(document.body).fontSize") == "34px", "text is twice as large"
         assert_accessible(page, "200 % zoom")
+        save_layout(f"chat-{size}-zoom200", g)
         save_screenshot(page, f"chat-{size}-zoom200.png")
         watch.assert_clean()
         browser.close()
