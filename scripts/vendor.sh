@@ -10,7 +10,7 @@ stamp="$out/.installed-$(sha256sum package-lock.json scripts/vendor.sh | sha256s
 
 npm ci --no-audit --no-fund --loglevel=error
 rm -rf "$out"
-mkdir -p "$out/noto-sans-kr/files" "$out/chart.js"
+mkdir -p "$out/noto-sans-kr/files" "$out/chart.js" "$out/axe-core"
 
 # Noto Sans KR (SIL OFL 1.1), regular and bold, split by unicode-range: a page downloads only the
 # pieces its text needs. Only the woff2 files are copied; every browser that records audio reads woff2.
@@ -20,5 +20,8 @@ cp "$font"/files/noto-sans-kr-*-400-normal.woff2 "$font"/files/noto-sans-kr-*-70
 
 # Chart.js (MIT), the UMD build: one script, no bundler.
 cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md "$out/chart.js/"
+
+# axe-core (MPL-2.0): the accessibility checker the browser tests inject (tests/browser.py); no page loads it.
+cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE "$out/axe-core/"
 
 touch "$stamp"

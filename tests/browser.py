@@ -3,8 +3,10 @@
 ``live_server(tmp_path, **env)`` starts ``gunicorn wsgi:app`` (one worker) on a free localhost port
 with a fresh instance folder, the schema upgraded by ``flask db upgrade`` as an operator would.
 ``launch_chromium(playwright, fake_audio=...)`` starts /usr/bin/chromium headless with the flags
-these closed machines need, and a WAV file as the microphone. Tests using them carry the
-``browser`` and ``enable_socket`` markers (they talk to the server over TCP on localhost).
+these closed machines need, and a WAV file as the microphone. ``axe_violations(page)`` runs
+axe-core (served from ``static/vendor/axe-core`` by the app itself, injected only here) on the page
+as it is. Tests using them carry the ``browser`` and ``enable_socket`` markers (they talk to the
+server over TCP on localhost).
 """
 
 from __future__ import annotations
@@ -130,13 +132,16 @@ def launch_chromium(playwright, fake_audio: Path | None = None):
 PHONE = {"width": 390, "height": 844}
 
 
-def open_page(playwright, server: LiveServer, fake_audio: Path | None = None, viewport: dict | None = None):
+def open_page(
+    playwright, server: LiveServer, fake_audio: Path | None = None, viewport: dict | None = None, **context_options
+):
     """Chromium, one Korean-locale page watched by ``PageWatch``; microphone granted when ``fake_audio`` is given.
 
+    ``context_options`` go to Playwright's ``new_context`` (``device_scale_factor``, ``reduced_motion``, ...).
     Returns ``(browser, page, watch)``; close the browser when done.
     """
     browser = launch_chromium(playwright, fake_audio=fake_audio)
-    context = browser.new_context(viewport=viewport or PHONE, locale="ko-KR")
+    context = browser.new_context(viewport=viewport or PHONE, locale="ko-KR", **context_options)
     if fake_audio is not None:
         context.grant_permissions(["microphone"], origin=server.url)
     page = context.new_page()
@@ -172,3 +177,36 @@ def save_screenshot(page, name: str) -> Path:
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+#: axe-core, copied from the npm package by scripts/vendor.sh; no page of the app loads it itself.
+AXE_SCRIPT = "/static/vendor/axe-core/axe.min.js"
+
+#: The axe impacts a page may not have (minor and moderate findings are reported, not failed on).
+BLOCKING_IMPACTS = ("serious", "critical")
+
+_RUN_AXE = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + (n.failureSummary || "")),
+  }));
+}"""
+
+
+def axe_violations(page, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:
+    """Run axe-core (WCAG 2.x rules, its defaults) on ``page`` as it is now; return the violations of ``impacts``.
+
+    Each violation is ``{"id", "impact", "help", "nodes"}`` with up to five failing elements. The
+    script is injected from the server's own static folder, so the page's Content-Security-Policy
+    (``script-src 'self'``) stays as deployed.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url=AXE_SCRIPT)
+    return [v for v in page.evaluate(_RUN_AXE) if v["impact"] in impacts]
+
+
+def assert_accessible(page, state: str) -> None:
+    """Fail with axe's findings when ``page`` has a serious or critical accessibility violation."""
+    violations = axe_violations(page)
+    assert violations == [], f"axe-core, {state}: {violations}"

@@ -1,8 +1,9 @@
 """The real chat page in Debian's Chromium, against gunicorn with the default models.
 
-The microphone is a real Korean recording (NIKL, see tests/samples.py). The test speaks, checks
-what was heard, the reply and its audio, that the turn is in the database, and that the page
-loaded nothing from outside the server. The screenshot lands in tests/artifacts/chat-phone.png.
+The microphone is a real Korean recording (NIKL, see tests/samples.py). The test speaks with the
+keyboard only, checks what was heard, the reply and its audio, that focus stayed on the record
+button, that the turn is in the database, and that the page loaded nothing from outside the server.
+The screenshot lands in tests/artifacts/chat-phone.png.
 """
 
 from __future__ import annotations
@@ -35,23 +36,33 @@ def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(se
         expect(page.locator("#voice-device")).to_be_disabled()
         expect(page.locator("#voice-note")).to_contain_text("마음 목소리로")
 
-        page.click("#record")
+        # Keyboard only: the record button keeps the focus through the whole turn, and changes its
+        # name (not also aria-pressed) to say what pressing it does now.
+        record = page.locator("#record")
+        record.focus()
+        page.keyboard.press("Enter")
         expect(chat).to_have_attribute("data-state", "listening")
+        expect(record).to_have_accessible_name("멈추고 보내기")
+        assert record.get_attribute("aria-pressed") is None
         expect(page.locator("#status")).to_contain_text("듣는 중")
         page.wait_for_timeout(5500)  # the recording is 5 s long
         peak = int(page.locator("#level").get_attribute("data-peak") or 0)
-        page.click("#record")
+        page.keyboard.press("Enter")
+        # At once: a placeholder for the client's words with a thinking indicator, until the transcript comes.
+        expect(page.locator(".bubble.user.pending .dots")).to_be_visible()
+        expect(record).to_have_accessible_name("말하기")
 
-        user = page.locator(".bubble.user").first
+        user = page.locator(".bubble.user:not(.pending)").first
         expect(user).to_be_visible(timeout=60_000)
         heard = user.locator(".text").inner_text()
         assert cer([expected], [heard]) <= 0.3, heard
-        expect(user.locator(".emotion")).to_contain_text("감정:")
+        expect(user.locator(".emotion")).to_have_count(0)  # not shown to the client by default
         maum = page.locator(".bubble.maum").nth(1)
         expect(maum).to_be_visible()
         expect(maum.locator(".replay")).to_be_visible(timeout=30_000)
         assert maum.get_attribute("data-voice") == "server"
         expect(chat).to_have_attribute("data-state", "idle", timeout=30_000)  # spoke, then idle
+        assert page.evaluate("() => document.activeElement.id") == "record", "focus stayed on the button"
         reply_text = maum.locator(".text").inner_text()
         save_screenshot(page, "chat-phone.png")
 
@@ -59,7 +70,7 @@ def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(se
         page.press("#text", "Enter")
         expect(page.locator(".bubble.user")).to_have_count(2, timeout=30_000)
         expect(page.locator(".bubble.user").nth(1).locator(".text")).to_have_text("오늘은 좀 지쳤어요")
-        expect(page.locator(".bubble.maum")).to_have_count(3)
+        expect(page.locator(".bubble.maum:not(.thinking)")).to_have_count(3, timeout=30_000)
         fonts_ready = page.evaluate("document.fonts.check('16px \"Noto Sans KR\"', '마음')")
         watch.assert_clean()
         browser.close()

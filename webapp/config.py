@@ -93,6 +93,9 @@ class AppSettings:
     rate_practice_per_ip: int = setting(
         30, "Practice scorings and spoken example sentences one IP address may ask for per window (0: no limit)."
     )
+    show_emotion_to_client: bool = setting(
+        False, "Show the client the emotion Maum heard under their own words on the chat page."
+    )
     pipeline: Settings = field(
         default_factory=Settings,
         metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},

@@ -40,10 +40,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def start_conversation() -> tuple[Conversation, str]:
-    """Create a conversation; return it and its token (which is not stored anywhere)."""
+def start_conversation(previous: Conversation | None = None) -> tuple[Conversation, str]:
+    """Create a conversation; return it and its token (which is not stored anywhere).
+
+    Args:
+        previous: the conversation the same client had open before, already opened with its
+            token; the new one is linked to it so that a counsellor can follow the client.
+    """
     token = new_token()
-    conversation = Conversation(id=new_id(), token_hash=hash_token(token))
+    conversation = Conversation(
+        id=new_id(), token_hash=hash_token(token), previous_id=previous.id if previous is not None else None
+    )
     db.session.add(conversation)
     db.session.commit()
     return conversation, token
@@ -65,6 +72,11 @@ def history_of(conversation_id: str) -> list[HistoryTurn]:
         .order_by(Turn.index)
     ).all()
     return [HistoryTurn(user_text=u, reply_text=r, emotion=e, reply_id=rid) for u, r, e, rid in rows]
+
+
+def turns_of(conversation_id: str) -> list[Turn]:
+    """Return every turn of a conversation, oldest first (what the client's page shows again after a reload)."""
+    return list(db.session.scalars(sa.select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.index)))
 
 
 def record_turn(

@@ -109,6 +109,10 @@ class Conversation(db.Model):
     # means the client spoke again since. Set with a Core update that keeps ``updated_at``.
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("users.id"))
+    # The conversation the same client had open before choosing "새 대화" (proved with its token).
+    previous_id: Mapped[str | None] = mapped_column(
+        sa.String(32), sa.ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="conversation", order_by="Turn.index", cascade="all, delete-orphan"
@@ -117,6 +121,11 @@ class Conversation(db.Model):
         back_populates="conversation", order_by="Note.created_at", cascade="all, delete-orphan"
     )
     reviewed_by: Mapped[User | None] = relationship()
+    # Conversations started from this one with "새 대화", oldest first (usually one). The database
+    # clears their ``previous_id`` when this one is deleted.
+    next_conversations: Mapped[list[Conversation]] = relationship(
+        foreign_keys=[previous_id], order_by="Conversation.created_at", passive_deletes=True
+    )
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id}>"

@@ -19,7 +19,7 @@ from flask import Response, current_app, jsonify, request, send_file, url_for
 from pipeline.turn import Pipeline
 from webapp import alerts, ratelimit
 from webapp.api import bp
-from webapp.conversations import find_conversation, history_of, record_turn, start_conversation
+from webapp.conversations import find_conversation, history_of, record_turn, start_conversation, turns_of
 from webapp.db import Conversation, Turn, db
 from webapp.errors import ApiError
 from webapp.storage import AudioStore, mimetype_for
@@ -71,12 +71,15 @@ def _read_turn_input() -> tuple[str, Any]:
     raise ApiError(415, "unsupported_media_type", detail=f"content type {request.mimetype!r}")
 
 
+def _audio_url(turn: Turn, which: str) -> str | None:
+    path = turn.user_audio_path if which == "user" else turn.reply_audio_path
+    if not path:
+        return None
+    return url_for(".turn_audio", conversation_id=turn.conversation_id, turn_id=turn.id, which=which)
+
+
 def _turn_json(turn: Turn) -> dict[str, Any]:
-    audio_url = (
-        url_for(".turn_audio", conversation_id=turn.conversation_id, turn_id=turn.id, which="reply")
-        if turn.reply_audio_path
-        else None
-    )
+    audio_url = _audio_url(turn, "reply")
     return {
         "turn_id": turn.id,
         "transcript": turn.user_text,
@@ -91,6 +94,42 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
         "timings_ms": turn.timings_ms,
         "degraded": list(turn.degraded or ()),
     }
+
+
+def _past_turn_json(turn: Turn) -> dict[str, Any]:
+    """A stored turn as the client's page shows it again: what was said and answered, not the analysis."""
+    return {
+        "turn_id": turn.id,
+        "index": turn.index,
+        "created_at": turn.created_at.isoformat(),
+        "input_kind": turn.input_kind,
+        "transcript": turn.user_text,
+        "user_audio_url": _audio_url(turn, "user"),
+        "emotion": {"label": turn.emotion_label},
+        "reply": {
+            "text": turn.reply_text,
+            "kind": turn.reply_kind,
+            "audio_url": _audio_url(turn, "reply"),
+            "audio_missing": turn.reply_audio_missing,
+        },
+    }
+
+
+def _new_conversation_response(conversation: Conversation, token: str) -> tuple[Response, int]:
+    body: dict[str, Any] = {"id": conversation.id, "token": token}
+    if conversation.previous_id is not None:
+        body["previous_id"] = conversation.previous_id
+    response = jsonify(body)
+    response.set_cookie(
+        TOKEN_COOKIE,
+        token,
+        path=f"{request.script_root}{bp.url_prefix}/conversations/{conversation.id}",
+        httponly=True,
+        samesite="Strict",
+        secure=request.is_secure,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response, 201
 
 
 @cache
@@ -116,17 +155,29 @@ def openapi() -> Response:
 def create_conversation() -> tuple[Response, int]:
     ratelimit.enforce("conversations-ip")
     conversation, token = start_conversation()
-    response = jsonify(id=conversation.id, token=token)
-    response.set_cookie(
-        TOKEN_COOKIE,
-        token,
-        path=f"{request.script_root}{bp.url_prefix}/conversations/{conversation.id}",
-        httponly=True,
-        samesite="Strict",
-        secure=request.is_secure,
+    return _new_conversation_response(conversation, token)
+
+
+@bp.get("/conversations/<conversation_id>")
+def get_conversation(conversation_id: str) -> Response:
+    conversation = _open_conversation(conversation_id)
+    response = jsonify(
+        id=conversation.id,
+        created_at=conversation.created_at.isoformat(),
+        previous_id=conversation.previous_id,
+        turns=[_past_turn_json(turn) for turn in turns_of(conversation.id)],
     )
     response.headers["Cache-Control"] = "no-store"
-    return response, 201
+    return response
+
+
+@bp.post("/conversations/<conversation_id>/next")
+def create_next_conversation(conversation_id: str) -> tuple[Response, int]:
+    # The token of the conversation being left proves the new one belongs to the same client; the
+    # cookie scoped to its path comes with this request even after a reload.
+    previous = _open_conversation(conversation_id)
+    conversation, token = start_conversation(previous)
+    return _new_conversation_response(conversation, token)
 
 
 @bp.post("/conversations/<conversation_id>/turns")

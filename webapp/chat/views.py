@@ -10,10 +10,12 @@ from webapp.chat import bp
 
 @bp.get("/")
 def index() -> str:
-    settings = current_app.extensions["maum.settings"].pipeline
+    app_settings = current_app.extensions["maum.settings"]
+    settings = app_settings.pipeline
     return render_template(
         "chat/index.html",
         emotion_names={label: EMOTION_NAMES_KO[label] for label in EMOTION_LABELS},
+        show_emotion=app_settings.show_emotion_to_client,
         max_audio_s=settings.max_audio_s,
         max_text_chars=settings.max_text_chars,
     )
