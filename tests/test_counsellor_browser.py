@@ -8,8 +8,9 @@ note, marks it reviewed, and checks the audit trail. Screenshots: tests/artifact
 (the conversation) and tests/artifacts/counsellor-list.png.
 
 A second test opens a typed conversation on a phone and on a desktop: the chart keeps its height
-(it once grew by thousands of pixels in seconds), the axis fits the scores, and the summary's link
-jumps to the risky turn. Screenshots: tests/artifacts/counsellor-{list,detail}-{phone,desktop}.png.
+(it once grew by thousands of pixels in seconds), the axis fits the scores, the summary's link
+jumps to the risky turn, and axe-core finds nothing serious on the list or the conversation.
+Screenshots: tests/artifacts/counsellor-{list,detail}-{phone,desktop}.png.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser import PHONE, REPO, live_server, open_page, save_screenshot, server_env
+from tests.browser import PHONE, REPO, axe_violations, live_server, open_page, save_screenshot, server_env
 from tests.samples import real_sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
@@ -234,6 +235,7 @@ def test_chart_keeps_its_height_and_the_summary_jumps_to_the_risky_turn(server, 
         row = page.locator(f'tr[data-conversation="{conversation_id}"]')
         expect(row.locator(".snippet-text")).to_have_text(TEXT_TURNS[high_turn - 1])
         assert page.locator("h1").count() == 1
+        list_findings = axe_violations(page)
         save_screenshot(page, f"counsellor-list-{size}.png")
 
         page.goto(f"{server.url}/counsellor/conversations/{conversation_id}")
@@ -242,6 +244,7 @@ def test_chart_keeps_its_height_and_the_summary_jumps_to_the_risky_turn(server, 
         page.wait_for_timeout(5000)
         after = page.evaluate(CHART_STATE)
         assert page.locator("h1").count() == 1
+        detail_findings = axe_violations(page)
         save_screenshot(page, f"counsellor-detail-{size}.png")
 
         jump = page.locator(f'#overview a.jump[href="#turn-{high_turn}"]')
@@ -263,4 +266,6 @@ def test_chart_keeps_its_height_and_the_summary_jumps_to_the_risky_turn(server, 
     assert before["highest"] <= before["yMax"] <= max(0.5, before["highest"] + 0.1) + 1e-9, before
     assert all(t.endswith("%") for t in before["ticks"]), before["ticks"]
     assert landed["high"] and landed["targeted"], landed
+    assert list_findings == [], f"axe-core, the list: {list_findings}"
+    assert detail_findings == [], f"axe-core, the conversation: {detail_findings}"
     assert 0 <= landed["top"] < landed["viewport"] / 2, landed
