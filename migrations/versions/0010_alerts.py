@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0010_alerts"
-down_revision = "0008_conversation_links"  # was 0004_reply_fallback; re-chained onto main when main was merged in
+down_revision = "0008_conversation_links"
 branch_labels = None
 depends_on = None
 
