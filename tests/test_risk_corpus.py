@@ -1,0 +1,165 @@
+"""The Korean risk corpus (``training/data/risk/``): format, vocabulary, split hygiene and variants."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pipeline.types import RISK_LEVELS
+
+DATA = Path(__file__).resolve().parents[1] / "training" / "data" / "risk"
+
+#: The shared risk vocabulary, in the order several categories are listed.
+CATEGORIES = (
+    "suicide",
+    "self_harm",
+    "harm_to_others",
+    "abuse",
+    "child_at_risk",
+    "school_violence",
+    "medical",
+    "imminent",
+    "caregiver",
+)
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("risk_make_variants", DATA / "make_variants.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+mv = _load_script()
+
+
+def read(name):
+    path = DATA / name
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "", f"{name} must end with a newline"
+    header, *body = lines[:-1]
+    rows = []
+    for n, line in enumerate(body, start=2):
+        cells = line.split("\t")
+        assert len(cells) == 5, f"{name}:{n}: expected 5 tab-separated cells, got {len(cells)}"
+        rows.append(dict(zip(header.split("\t"), cells, strict=True)))
+    assert header == "text\tlevel\tcategory\tgroup\tsource", f"{name}: header {header!r}"
+    return rows
+
+
+TRAIN, DEV = read("train.tsv"), read("dev.tsv")
+ALL = TRAIN + DEV
+
+
+def categories(row):
+    return [] if row["category"] == "-" else row["category"].split(",")
+
+
+def test_every_row_uses_the_shared_vocabulary():
+    assert set(mv.LEVELS) == set(RISK_LEVELS)
+    assert mv.CATEGORIES == CATEGORIES
+    for row in ALL:
+        assert row["text"] and row["text"] == row["text"].strip(), row
+        assert row["level"] in RISK_LEVELS, row
+        assert (row["level"] == "none") == (row["category"] == "-"), row
+        cats = categories(row)
+        assert all(c in CATEGORIES for c in cats), row
+        assert cats == sorted(set(cats), key=CATEGORIES.index), f"categories out of order: {row}"
+        assert cats != ["imminent"], f"imminent must sit beside a main category: {row}"
+        assert row["source"] in mv.SOURCES, row
+
+
+def test_the_corpus_is_big_enough_and_mostly_hand_written():
+    assert len(ALL) >= 3000
+    written = [r for r in ALL if r["source"] == "written"]
+    assert len(written) >= 1800
+    assert len(ALL) - len(written) <= 0.42 * len(ALL), "automatic variants must stay near 40 % at most"
+    none_share = sum(r["level"] == "none" for r in ALL) / len(ALL)
+    assert none_share >= 0.35, f"hard negatives are only {none_share:.0%} of the rows"
+
+
+def test_no_text_appears_twice():
+    counts = Counter(r["text"] for r in ALL)
+    assert [t for t, n in counts.items() if n > 1] == []
+
+
+def test_no_group_crosses_train_and_dev():
+    assert {r["group"] for r in TRAIN}.isdisjoint({r["group"] for r in DEV})
+
+
+def test_every_group_has_its_written_sentence_and_variants_keep_its_label():
+    by_group = {}
+    for row in ALL:
+        by_group.setdefault(row["group"], []).append(row)
+    for group, rows in by_group.items():
+        written = [r for r in rows if r["source"] == "written"]
+        assert written, f"group {group} has variants but no written sentence"
+        labels = {(r["level"], r["category"]) for r in written}
+        for variant in (r for r in rows if r["source"] != "written"):
+            assert (variant["level"], variant["category"]) in labels, variant
+
+
+@pytest.mark.parametrize("part", ["train", "dev"])
+def test_every_category_and_level_is_in_train_and_dev(part):
+    rows = TRAIN if part == "train" else DEV
+    present = {c for r in rows for c in categories(r)}
+    assert present == set(CATEGORIES), f"{part} lacks {set(CATEGORIES) - present}"
+    assert {r["level"] for r in rows} == set(RISK_LEVELS)
+
+
+def test_dev_is_about_fifteen_percent():
+    assert 0.12 <= len(DEV) / len(ALL) <= 0.18
+
+
+def test_split_files_are_what_the_script_makes_from_written_tsv(tmp_path):
+    """Editing written.tsv without rerunning make_variants.py would leave train/dev stale."""
+    assert mv.main(["--out", str(tmp_path)]) == 0
+    for name in ("train.tsv", "dev.tsv"):
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), f"{name} is stale"
+    written = {r["text"] for r in mv.read_tsv(DATA / "written.tsv")}
+    assert written == {r["text"] for r in ALL if r["source"] == "written"}
+
+
+def test_near_duplicate_sentences_share_a_group():
+    groups = mv.assign_groups(["죽고 싶어요 진짜로", "진짜로 죽고 싶어요", "오늘 점심은 김치찌개 먹었어"])
+    assert groups[0] == groups[1] != groups[2]
+
+
+def test_bad_labels_are_refused():
+    for level, category in [("high", "-"), ("none", "suicide"), ("high", "imminent"), ("high", "imminent,suicide")]:
+        with pytest.raises(ValueError):
+            mv.check_label(level, category)
+    with pytest.raises(ValueError, match="unknown level"):
+        mv.check_label("danger", "suicide")
+
+
+def test_hangul_round_trips_through_jamo():
+    for ch in "가힣죽싶없옥삶":
+        assert mv.compose(*mv.decompose(ch)) == ch
+    assert mv.decompose("a") is None
+
+
+@pytest.mark.parametrize("name", sorted(mv.VARIANTS))
+def test_each_variant_changes_the_text_a_little(name):
+    text = "음 그냥 요즘은 없어지고 싶다는 생각이 자꾸 들어요 어떡해요"
+    func = mv.VARIANTS[name][0]
+    outs = {func(text, random.Random(seed)) for seed in range(20)}
+    assert None not in outs and text not in outs
+    for out in outs:
+        if name in ("asr_space", "asr_nospace"):
+            assert out.replace(" ", "") == text.replace(" ", "")
+        else:
+            assert abs(len(out) - len(text)) <= 10, out
+
+
+def test_sound_spelling_follows_korean_pronunciation():
+    assert mv.asr_sound("싶어", random.Random(0)) == "시퍼"
+    assert mv.asr_sound("없어", random.Random(0)) == "업써"
+    assert mv.asr_sound("좋아", random.Random(0)) == "조아"
+    assert mv.asr_sound("먹는", random.Random(0)) == "멍는"
