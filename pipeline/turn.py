@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline import registry
 from pipeline.audio import decode
-from pipeline.care.risk import assess_risk
+from pipeline.care.assessor import RiskAssessor
 from pipeline.errors import EmptyTextError, TextTooLongError
 from pipeline.settings import Settings
 from pipeline.stages import reply_tone, synthesize_in_tone
@@ -54,17 +54,40 @@ class Pipeline:
 
     Args:
         settings: which backends and how.
+        risk_assessor: a ready ``RiskAssessor`` (tests); built from ``settings`` on first use otherwise.
         **backends: ready objects for ``transcriber``, ``classifier``, ``responder`` or
             ``synthesizer`` that replace the configured ones.
     """
 
-    def __init__(self, settings: Settings, **backends: Any) -> None:
+    def __init__(self, settings: Settings, *, risk_assessor: RiskAssessor | None = None, **backends: Any) -> None:
         unknown = set(backends) - set(registry.STAGES)
         if unknown:
             raise TypeError(f"unknown stages {sorted(unknown)}; valid: {list(registry.STAGES)}")
         self.settings = settings
         self._backends: dict[str, Any] = dict(backends)
+        self._risk_assessor = risk_assessor
         self._lock = threading.Lock()
+
+    @property
+    def risk_assessor(self) -> RiskAssessor:
+        """Rules + trained classifier (see ``pipeline.care.assessor``), built once on first use.
+
+        The classifier shares the e5 embedder with the emotion head; if it cannot load, the rules
+        run alone and the cause is logged.
+        """
+        if self._risk_assessor is None:
+            with self._lock:
+                if self._risk_assessor is None:
+                    start = time.perf_counter()
+                    assessor = RiskAssessor.from_settings(self.settings)
+                    assessor.assess("")  # the first call compiles the patterns (~40 ms); not a client's turn
+                    self._risk_assessor = assessor
+                    log.info(
+                        "risk assessor ready (%s) in %.0f ms",
+                        "rules + classifier" if assessor.uses_classifier else "rules only",
+                        (time.perf_counter() - start) * 1e3,
+                    )
+        return self._risk_assessor
 
     def backend(self, stage: str) -> Any:
         """The backend for ``stage``, building it on first use."""
@@ -94,10 +117,10 @@ class Pipeline:
         return self.backend("synthesizer")
 
     def load_all(self) -> None:
-        """Build every backend now and compile the risk rules (readiness checks, benchmarks)."""
+        """Build every backend and the risk assessor now (readiness checks, benchmarks)."""
         for stage in registry.STAGES:
             self.backend(stage)
-        assess_risk("")  # the first call compiles the patterns (~40 ms); not a client's turn
+        self.risk_assessor  # noqa: B018 - building it is the point
 
     @property
     def loaded(self) -> bool:
@@ -142,9 +165,10 @@ class Pipeline:
     ) -> TurnResult:
         text = transcript.text
         classifier, responder = self.classifier, self.responder  # model loading is not stage time
+        assessor = self.risk_assessor
         synthesizer = self.synthesizer if synthesize else None
         t0 = time.perf_counter()
-        risk = assess_risk(text)  # before anything else answers
+        risk = assessor.assess(text)  # before anything else answers
         t1 = time.perf_counter()
         emotion = classifier.classify(text) if text else NO_EMOTION
         t2 = time.perf_counter()

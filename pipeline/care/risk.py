@@ -50,6 +50,8 @@ __all__ = [
     "MODIFIER_CATEGORIES",
     "PATTERNS_FILE",
     "Normalized",
+    "RuleAssessment",
+    "assess_details",
     "assess_risk",
     "connective_syllables",
     "expand_macros",
@@ -684,6 +686,21 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left, len(text) if right < 0 else right
 
 
+@dataclass(frozen=True)
+class RuleAssessment:
+    """What the rules found in one utterance.
+
+    Attributes:
+        risk: the verdict (see ``assess_risk``).
+        softened: a risk phrase matched and was let go as a look-alike (an idiom, the X-아/어
+            죽겠다 intensifier, a film, a resolved past, somebody else): the rules know why the
+            words are harmless here, which the hybrid assessor respects.
+    """
+
+    risk: Risk
+    softened: bool = False
+
+
 def assess_risk(text: str) -> Risk:
     """Assess the risk in one client utterance.
 
@@ -695,12 +712,17 @@ def assess_risk(text: str) -> Risk:
         raised it as they appear in ``text`` (in order, without repeats), and their categories
         (from ``CATEGORIES``, in that order, without repeats).
     """
+    return assess_details(text).risk
+
+
+def assess_details(text: str) -> RuleAssessment:
+    """``assess_risk``, and whether a matched risk phrase was let go as a look-alike."""
     if not text or not text.strip():
-        return Risk()
+        return RuleAssessment(Risk())
     rules = _rules()
     norm = normalize(text)
     if not norm.text:
-        return Risk()
+        return RuleAssessment(Risk())
     norm = correct_near_misses(norm, rules.near_misses)
     s = norm.text
 
@@ -711,7 +733,7 @@ def assess_risk(text: str) -> Risk:
         if m.end() > m.start()
     ]
     if not hits:
-        return Risk()
+        return RuleAssessment(Risk())
 
     # Words that suppressors neutralise: (start, end, suppressor).
     targets = [
@@ -723,6 +745,7 @@ def assess_risk(text: str) -> Risk:
     ]
 
     kept: list[_Hit] = []
+    softened = False
     for hit in hits:
         p = hit.pattern
         for t_start, t_end, sup in targets:
@@ -730,6 +753,7 @@ def assess_risk(text: str) -> Risk:
                 if (not sup.patterns or p.id in sup.patterns) and (not sup.categories or p.category in sup.categories):
                     hit.level = _cap(hit.level, "none" if sup.action == "drop" else "watch")
         if hit.level == "none":
+            softened |= p.category not in MODIFIER_CATEGORIES
             continue
         bounds = _sentence_bounds(s, hit.start, hit.end)
         if p.intensifiable:
@@ -737,6 +761,7 @@ def assess_risk(text: str) -> Risk:
             if verdict is not None:
                 hit.level = _cap(hit.level, verdict)
                 if hit.level == "none":
+                    softened |= p.category not in MODIFIER_CATEGORIES
                     continue
         left, right, sentence = s[bounds[0] : hit.start], s[hit.end : bounds[1]], s[bounds[0] : bounds[1]]
         for rule in rules.context_rules:
@@ -754,11 +779,13 @@ def assess_risk(text: str) -> Risk:
                 hit.category = rule.category
         if hit.level != "none":
             kept.append(hit)
+        else:
+            softened |= p.category not in MODIFIER_CATEGORIES
     # A modifier (imminent) qualifies a high finding of another category; alone it says nothing.
     if not any(h.level == "high" and h.category not in MODIFIER_CATEGORIES for h in kept):
         kept = [h for h in kept if h.category not in MODIFIER_CATEGORIES]
     if not kept:
-        return Risk()
+        return RuleAssessment(Risk(), softened)
 
     # A phrase inside a longer phrase of the same category (자살 in 자살 시도) is one reason.
     kept.sort(key=lambda h: (h.start, -h.end))
@@ -777,4 +804,4 @@ def assess_risk(text: str) -> Risk:
     level = max((h.level for h in final), key=_RANK.__getitem__)
     reasons = tuple(dict.fromkeys(norm.original(h.start, h.end).strip() for h in final))
     categories = tuple(sorted({h.category for h in final}, key=CATEGORIES.index))
-    return Risk(level=level, reasons=reasons, categories=categories)
+    return RuleAssessment(Risk(level=level, reasons=reasons, categories=categories), softened)
