@@ -48,10 +48,10 @@ CATEGORY_NAMES_KO: dict[str, str] = {
     "self_harm": "자해",
     "harm_to_others": "타인 위해",
     "abuse": "학대·폭력 피해",
-    "child_at_risk": "아동 위험",
+    "child_at_risk": "아동 학대",
     "school_violence": "학교폭력",
     "medical": "응급 의료",
-    "imminent": "임박한 위험",
+    "imminent": "급박한 상황",
     "caregiver": "돌봄 소진",
 }
 
