@@ -80,7 +80,7 @@ class Pipeline:
                 if self._risk_assessor is None:
                     start = time.perf_counter()
                     assessor = RiskAssessor.from_settings(self.settings)
-                    assessor.assess("")  # the first call compiles the patterns (~40 ms); not a client's turn
+                    assessor.assess("안녕하세요")  # compiles the patterns, warms the classifier; not a client's turn
                     self._risk_assessor = assessor
                     log.info(
                         "risk assessor ready (%s) in %.0f ms",

@@ -70,7 +70,7 @@ class RiskHeadTrainingConfig(HeadTrainingConfig):
     folds: int = 5  # out-of-fold predictions for the threshold calibration
     embeddings_cache: str = ""  # .npz of sentence embeddings to reuse across runs (written if missing); "" = none
     max_false_alarm: float = 0.05  # out-of-fold look-alikes flagged (watch or high) at the watch threshold
-    max_false_high: float = 0.01  # out-of-fold rows below high assessed high at the high threshold (a crisis reply)
+    max_false_high: float = 0.02  # out-of-fold rows below high assessed high at the high threshold (a crisis reply)
 
 
 @dataclass(frozen=True)
