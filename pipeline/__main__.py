@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.audio import decode_file
-from pipeline.care.risk import assess_risk
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings, describe
 from pipeline.turn import Pipeline
@@ -68,8 +67,9 @@ def cmd_emotion(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_risk(pipe: Pipeline, args: argparse.Namespace) -> int:
+    assessor = pipe.risk_assessor  # rules + classifier (MAUM_RISK_CLASSIFIER)
     for text in _lines():
-        risk = assess_risk(text)
+        risk = assessor.assess(text)
         _emit({"text": text, "level": risk.level, "reasons": list(risk.reasons), "categories": list(risk.categories)})
     return 0
 
@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.set_defaults(func=cmd_transcribe)
     sub.add_parser("emotion", help="stdin lines → {text, label, scores}").set_defaults(func=cmd_emotion)
-    sub.add_parser("risk", help="stdin lines → {text, level, reasons}").set_defaults(func=cmd_risk)
+    sub.add_parser("risk", help="stdin lines → {text, level, reasons, categories}").set_defaults(func=cmd_risk)
     sub.add_parser("reply", help="stdin lines, one conversation → {text, emotion, risk, reply}").set_defaults(
         func=cmd_reply
     )

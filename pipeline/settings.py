@@ -52,6 +52,10 @@ class Settings:
     ctc_beam_size: int = setting(1, "Beam width of the CTC transcribers (deepspeech2, wav2vec2); 1 is greedy.")
     language: str = setting("ko", "Language spoken by clients (Whisper language code).")
     emotion_head: str = setting("", "Emotion head file (.npz); empty means the one shipped in pipeline/assets.")
+    risk_classifier: str = setting(
+        "auto", "Risk classifier beside the rules: auto (when the emotion classifier is e5-head), e5-head, or rules."
+    )
+    risk_head: str = setting("", "Risk classifier head file (.npz); empty means the one shipped in pipeline/assets.")
     replies_path: str = setting("", "Curated reply bank (JSON); empty means the one shipped in pipeline/care/data.")
     care_min_match: float = setting(
         0.92, "Cue similarity (e5 cosine) below which the care responder invites more instead of guessing."

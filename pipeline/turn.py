@@ -17,12 +17,13 @@ from typing import Any, TypeVar
 
 from pipeline import registry
 from pipeline.audio import decode
+from pipeline.care.assessor import RiskAssessor
 from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError
 from pipeline.settings import Settings
 from pipeline.stages import reply_tone, synthesize_in_tone
-from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Transcript, TurnResult
+from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Risk, Transcript, TurnResult
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +83,50 @@ class Pipeline:
 
     Args:
         settings: which backends and how.
+        risk_assessor: a ready ``RiskAssessor`` (tests); built from ``settings`` on first use otherwise.
         **backends: ready objects for ``transcriber``, ``classifier``, ``responder`` or
             ``synthesizer`` that replace the configured ones.
     """
 
-    def __init__(self, settings: Settings, **backends: Any) -> None:
+    def __init__(self, settings: Settings, *, risk_assessor: RiskAssessor | None = None, **backends: Any) -> None:
         unknown = set(backends) - set(registry.STAGES)
         if unknown:
             raise TypeError(f"unknown stages {sorted(unknown)}; valid: {list(registry.STAGES)}")
         self.settings = settings
         self._backends: dict[str, Any] = dict(backends)
         self._load_errors: dict[str, tuple[BaseException, float]] = {}  # stage -> (error, monotonic time)
+        self._risk_assessor = risk_assessor
         self._lock = threading.Lock()
+
+    @property
+    def risk_assessor(self) -> RiskAssessor:
+        """Rules + trained classifier (see ``pipeline.care.assessor``), built once on first use.
+
+        The classifier shares the e5 embedder with the emotion head; if it cannot load, the rules
+        run alone and the cause is logged.
+        """
+        if self._risk_assessor is None:
+            with self._lock:
+                if self._risk_assessor is None:
+                    start = time.perf_counter()
+                    assessor = RiskAssessor.from_settings(self.settings)
+                    assessor.assess("안녕하세요")  # compiles the patterns, warms the classifier; not a client's turn
+                    self._risk_assessor = assessor
+                    log.info(
+                        "risk assessor ready (%s) in %.0f ms",
+                        "rules + classifier" if assessor.uses_classifier else "rules only",
+                        (time.perf_counter() - start) * 1e3,
+                    )
+        return self._risk_assessor
+
+    def _assess(self, text: str) -> Risk:
+        """The hybrid assessment; the rules alone if the assessor itself cannot be built."""
+        try:
+            assessor = self.risk_assessor
+        except Exception:  # noqa: BLE001 - risk must always be assessed; the rules need no model
+            log.exception("risk assessor failed to build; using the rules alone")
+            return assess_risk(text)
+        return assessor.assess(text)
 
     def backend(self, stage: str) -> Any:
         """The backend for ``stage``, building it on first use.
@@ -136,10 +169,10 @@ class Pipeline:
         return self.backend("synthesizer")
 
     def load_all(self) -> None:
-        """Build every backend now and compile the risk rules (readiness checks, benchmarks)."""
+        """Build every backend and the risk assessor now (readiness checks, benchmarks)."""
         for stage in registry.STAGES:
             self.backend(stage)
-        assess_risk("")  # the first call compiles the patterns (~40 ms); not a client's turn
+        self.risk_assessor  # noqa: B018 - building it is the point
 
     def load_report(self) -> dict[str, str]:
         """Try to build every backend; return stage verb → error code for those that failed (empty: all loaded)."""
@@ -149,7 +182,7 @@ class Pipeline:
                 self.backend(stage)
             except Exception as exc:  # noqa: BLE001 - reported to the operator, never raised to a client
                 failed[STAGE_VERBS[stage]] = error_code(exc, "backend_error")
-        assess_risk("")  # compiles the patterns, as load_all does
+        self.risk_assessor  # noqa: B018 - builds the rules and the classifier, as load_all does
         return failed
 
     @property
@@ -197,7 +230,7 @@ class Pipeline:
         text = transcript.text
         failed: dict[str, str] = {}  # stage verb -> error code
         t0 = time.perf_counter()
-        risk = assess_risk(text)  # before anything else answers
+        risk = self._assess(text)  # before anything else answers
         timings["risk"] = (time.perf_counter() - t0) * 1e3
 
         def classify(classifier: Any) -> Emotion:

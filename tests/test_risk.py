@@ -97,7 +97,7 @@ def test_evaluation_counts_levels_as_documented():
 
 
 def test_evaluation_command_prints_one_json_line_per_file(capsys):
-    assert main([str(TEST_FILES["holdout"])]) == 0
+    assert main([str(TEST_FILES["holdout"]), "--rules-only"]) == 0  # the hybrid needs e5: see test_risk_assessor
     line = json.loads(capsys.readouterr().out)
     assert line["rows"] == len(read_cases(TEST_FILES["holdout"])) and "missed" not in line
 
@@ -325,18 +325,22 @@ def test_categories(text, category):
         "내가 없어지면 누가 알까",
         "다 포기하고 싶어",
         "버틸 힘이 없어",
-        "잠들어서 안 깼으면 좋겠다",
     ],
 )
 def test_hopelessness_is_watch(text):
     assert assess_risk(text).level == "watch"
 
 
+def test_a_passive_death_wish_is_high():
+    # Risk v2: the shared vocabulary counts passive death wishes as suicide risk at high (it was watch).
+    assert assess_risk("잠들어서 안 깼으면 좋겠다") == Risk("high", ("잠들어서 안 깼으면",), ("suicide",))
+
+
 def test_multiple_matches_highest_level_wins_and_all_reasons_in_order():
     risk = assess_risk("아빠가 때려요. 희망이 없어요. 그냥 죽고 싶어요")
     assert risk.level == "high"
     assert risk.reasons == ("아빠가 때려", "희망이 없", "죽고 싶")
-    assert risk.categories == ("abuse", "suicide")
+    assert risk.categories == ("suicide", "abuse")  # in the order of CATEGORIES, not of the text
 
 
 def test_a_phrase_inside_a_longer_one_is_one_reason():

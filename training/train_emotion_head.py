@@ -45,7 +45,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from pipeline.backends.e5_head import CharNgramVectorizer, EmotionHead, default_head_path, log_softmax
+from pipeline.backends.e5_head import CharNgramVectorizer, E5Head, EmotionHead, default_head_path, log_softmax
 from pipeline.types import EMOTION_LABELS
 
 DATA_DIR = Path(__file__).parent / "data" / "emotion"
@@ -120,21 +120,21 @@ def format_report(metrics: dict) -> str:
 
 
 def _fit_linear_or_mlp(
-    x: np.ndarray, y: np.ndarray, l2: float, hidden: int, config: HeadTrainingConfig
+    x: np.ndarray, y: np.ndarray, l2: float, hidden: int, config: HeadTrainingConfig, k: int = len(EMOTION_LABELS)
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Full-batch L-BFGS on (weighted) cross-entropy + l2/2·‖W‖²; returns [(weight, bias), …] in float64."""
+    """Full-batch L-BFGS on (weighted) cross-entropy over ``k`` classes + l2/2·‖W‖²; [(weight, bias), …] in float64."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small full-batch problems: more threads only wait on each other here
     try:
-        return _lbfgs(x, y, l2, hidden, config)
+        return _lbfgs(x, y, l2, hidden, config, k)
     finally:
         torch.set_num_threads(threads)
 
 
 def _lbfgs(
-    x: np.ndarray, y: np.ndarray, l2: float, hidden: int, config: HeadTrainingConfig
+    x: np.ndarray, y: np.ndarray, l2: float, hidden: int, config: HeadTrainingConfig, k: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     import torch
     from torch import nn
@@ -145,7 +145,6 @@ def _lbfgs(
     if sparse:
         xt = xt.to_sparse()  # TF-IDF rows are ~1% non-zero: sparse products make L-BFGS several times faster
     yt = torch.from_numpy(y.astype(np.int64))
-    k = len(EMOTION_LABELS)
     counts = np.bincount(y, minlength=k).astype(np.float64)
     weight = len(y) / (k * np.maximum(counts, 1.0)) if config.balanced else np.ones(k)
     if hidden:
@@ -178,22 +177,31 @@ def _lbfgs(
 
 
 def fit_head(
-    texts: Sequence[str], embeddings: np.ndarray, labels: Sequence[int], config: HeadTrainingConfig
-) -> EmotionHead:
-    """Train both parts on one split and return the mixed head (float32 weights, as saved)."""
+    texts: Sequence[str],
+    embeddings: np.ndarray,
+    labels: Sequence[int],
+    config: HeadTrainingConfig,
+    head_labels: tuple[str, ...] = EMOTION_LABELS,
+    head_type: type[E5Head] = EmotionHead,
+) -> E5Head:
+    """Train both parts on one split and return the mixed head (float32 weights, as saved).
+
+    ``labels`` index ``head_labels``; the risk head (``training/train_risk_head.py``) passes its own.
+    """
     y = np.asarray(labels)
+    k = len(head_labels)
     mean = embeddings.mean(axis=0)
     std = embeddings.std(axis=0) + 1e-6
-    layers = _fit_linear_or_mlp((embeddings - mean) / std, y, config.semantic_l2, config.hidden, config)
+    layers = _fit_linear_or_mlp((embeddings - mean) / std, y, config.semantic_l2, config.hidden, config, k)
     w0, b0 = layers[0]
     layers[0] = (w0 / std, b0 - (w0 / std) @ mean)  # standardisation folded into the first layer
     layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
     if not config.lexical_weight:
-        return EmotionHead(layers, EMOTION_LABELS)
+        return head_type(layers, head_labels)
     vectorizer = CharNgramVectorizer.fit(texts, min_df=config.min_df, max_n=config.max_n)
-    [(lw, lb)] = _fit_linear_or_mlp(vectorizer.transform(texts), y, config.lexical_l2, 0, config)
-    return EmotionHead(
-        layers, EMOTION_LABELS, vectorizer, (lw.astype(np.float32), lb.astype(np.float32)), config.lexical_weight
+    [(lw, lb)] = _fit_linear_or_mlp(vectorizer.transform(texts), y, config.lexical_l2, 0, config, k)
+    return head_type(
+        layers, head_labels, vectorizer, (lw.astype(np.float32), lb.astype(np.float32)), config.lexical_weight
     )
 
 
@@ -202,7 +210,7 @@ def stratified_folds(labels: Sequence[int], k: int, seed: int) -> list[list[int]
     rng = random.Random(seed)
     folds: list[list[int]] = [[] for _ in range(k)]
     position = 0
-    for label in range(len(EMOTION_LABELS)):
+    for label in range(max(len(EMOTION_LABELS), max(labels, default=-1) + 1)):
         members = [i for i, y in enumerate(labels) if y == label]
         rng.shuffle(members)
         for i in members:

@@ -108,16 +108,24 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
 
 
-class EmotionHead:
+class E5Head:
     """A feed-forward head over e5 embeddings, optionally mixed with a character n-gram layer, in NumPy.
+
+    Any set of output labels; ``EmotionHead`` (the seven emotions) and the risk head
+    (``pipeline.care.assessor``) are its two uses.
 
     Args:
         layers: [(weight (out, in), bias (out,)), …] in order, over the 384-d embedding.
-        labels: output label per logit (both parts); must be a permutation of ``EMOTION_LABELS``.
+        labels: output label per logit (both parts).
         vectorizer: the lexical features; ``None`` for a plain e5 head.
         lexical_layer: (weight (len(labels), len(vocab)), bias (len(labels),)), with ``vectorizer``.
         lexical_weight: share of the lexical log-probabilities in the mix, in [0, 1].
     """
+
+    #: The labels ``probabilities`` returns, in this order; ``None``: the head's own ``labels``.
+    output_labels: tuple[str, ...] | None = None
+    #: What the head is called in error messages.
+    kind = "head"
 
     def __init__(
         self,
@@ -127,14 +135,16 @@ class EmotionHead:
         lexical_layer: tuple[np.ndarray, np.ndarray] | None = None,
         lexical_weight: float = 0.0,
     ) -> None:
-        if sorted(labels) != sorted(EMOTION_LABELS):
-            raise ModelFilesError(detail=f"head labels {labels} do not match {EMOTION_LABELS}")
+        if self.output_labels is not None and sorted(labels) != sorted(self.output_labels):
+            raise ModelFilesError(detail=f"head labels {labels} do not match {self.output_labels}")
+        if not labels or len(set(labels)) != len(labels):
+            raise ModelFilesError(detail=f"head labels {labels} are empty or repeat")
         if not layers or layers[0][0].shape[1] != EMBEDDING_DIM or layers[-1][0].shape[0] != len(labels):
-            raise ModelFilesError(detail="head layer shapes do not fit 384-d input and 7 labels")
+            raise ModelFilesError(detail=f"head layer shapes do not fit 384-d input and {len(labels)} labels")
         if (vectorizer is None) != (lexical_layer is None):
             raise ModelFilesError(detail="a lexical layer needs its vectorizer and the other way round")
         if lexical_layer is not None and lexical_layer[0].shape != (len(labels), len(vectorizer.vocab)):
-            raise ModelFilesError(detail="lexical layer shape does not fit the vocabulary and 7 labels")
+            raise ModelFilesError(detail=f"lexical layer shape does not fit the vocabulary and {len(labels)} labels")
         if not 0.0 <= lexical_weight <= 1.0 or (lexical_layer is None and lexical_weight):
             raise ModelFilesError(detail=f"lexical weight {lexical_weight} is not usable")
         self.layers = layers
@@ -142,9 +152,10 @@ class EmotionHead:
         self.vectorizer = vectorizer
         self.lexical_layer = lexical_layer
         self.lexical_weight = float(lexical_weight)
+        self.meta: dict = {}  # the metadata a loaded head was saved with
 
     @classmethod
-    def load(cls, path: str | Path) -> EmotionHead:
+    def load(cls, path: str | Path) -> E5Head:
         """Read a head written by ``save``.
 
         Raises:
@@ -162,10 +173,12 @@ class EmotionHead:
                     )
                     lexical_layer = (data["lex_w"], data["lex_b"])
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise ModelFilesError(detail=f"cannot read emotion head {path}: {exc}") from exc
+            raise ModelFilesError(detail=f"cannot read {cls.kind} {path}: {exc}") from exc
         if meta.get("embedder") != EMBEDDER_ID:
             raise ModelFilesError(detail=f"head was trained on {meta.get('embedder')!r}, not {EMBEDDER_ID!r}")
-        return cls(layers, tuple(meta["labels"]), vectorizer, lexical_layer, float(meta.get("lexical_weight", 0.0)))
+        head = cls(layers, tuple(meta["labels"]), vectorizer, lexical_layer, float(meta.get("lexical_weight", 0.0)))
+        head.meta = meta
+        return head
 
     def save(self, path: str | Path, **extra_meta: object) -> None:
         """Write the head as ``.npz`` (float32 weights, JSON metadata with ``extra_meta``)."""
@@ -189,7 +202,7 @@ class EmotionHead:
         np.savez(path, meta=np.array(json.dumps(meta, ensure_ascii=False)), **arrays)
 
     def semantic_logits(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n, 384) → (n, 7) logits of the e5 part, in ``self.labels`` order."""
+        """(n, 384) → (n, len(labels)) logits of the e5 part, in ``self.labels`` order."""
         x = embeddings
         for i, (w, b) in enumerate(self.layers):
             x = x @ w.T + b
@@ -198,14 +211,14 @@ class EmotionHead:
         return x
 
     def lexical_logits(self, texts: Sequence[str]) -> np.ndarray:
-        """(n,) texts → (n, 7) logits of the n-gram part, in ``self.labels`` order."""
+        """(n,) texts → (n, len(labels)) logits of the n-gram part, in ``self.labels`` order."""
         if self.vectorizer is None or self.lexical_layer is None:
             raise ValueError("this head has no lexical part")
         w, b = self.lexical_layer
         return self.vectorizer.transform(texts) @ w.T + b
 
     def probabilities(self, embeddings: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
-        """(n, 384) embeddings of ``texts`` → (n, 7) probabilities in ``EMOTION_LABELS`` order.
+        """(n, 384) embeddings of ``texts`` → (n, k) probabilities in ``output_labels`` order (else ``labels``).
 
         ``texts`` (the sentences that were embedded) is needed when the head has a lexical part.
         """
@@ -216,8 +229,16 @@ class EmotionHead:
             lexical = log_softmax(self.lexical_logits(texts).astype(np.float64))
             log_p = (1.0 - self.lexical_weight) * log_p + self.lexical_weight * lexical
         p = np.exp(log_softmax(log_p))
-        order = [self.labels.index(label) for label in EMOTION_LABELS]
-        return p[:, order]
+        if self.output_labels is None:
+            return p
+        return p[:, [self.labels.index(label) for label in self.output_labels]]
+
+
+class EmotionHead(E5Head):
+    """The seven-emotion head of the ``e5-head`` classifier; ``probabilities`` are in ``EMOTION_LABELS`` order."""
+
+    output_labels = EMOTION_LABELS
+    kind = "emotion head"
 
 
 class E5HeadClassifier:

@@ -19,7 +19,12 @@ How it works:
 3. Soften or drop matches with *suppressors* (idioms such as 시험에 목을 매다, "to be desperate
    for an exam"), the *intensifier* rule (X-아/어 죽겠다, where X is a stem of discomfort or
    pleasure), and *context rules* (negation, recovered past, third-person grammar, hearsay, news).
-4. The highest remaining level wins; all reasons and categories are reported in text order.
+4. The highest remaining level wins; all reasons are reported in text order, the categories in
+   the order of ``CATEGORIES``. A modifier category (``imminent``) counts only beside a high
+   finding of another category.
+
+Before matching, one-jamo near misses of key words (송목 for 손목, a speech-recognition error) are
+corrected; see ``near_variants`` and the ``near_misses`` section of the pattern file.
 
 The detector errs on the side of safety: when a rule cannot tell that a phrase is harmless, the
 phrase keeps its level. It is pure Python (``re``, ``unicodedata``), needs no model or network, and
@@ -42,8 +47,11 @@ from pipeline.types import RISK_LEVELS, Risk
 __all__ = [
     "CATEGORIES",
     "KINDS",
+    "MODIFIER_CATEGORIES",
     "PATTERNS_FILE",
     "Normalized",
+    "RuleAssessment",
+    "assess_details",
     "assess_risk",
     "connective_syllables",
     "expand_macros",
@@ -51,8 +59,24 @@ __all__ = [
     "normalize",
 ]
 
-#: What kind of risk a pattern signals (the ``Risk.categories`` vocabulary).
-CATEGORIES: tuple[str, ...] = ("suicide", "self_harm", "harm_to_others", "abuse")
+#: What kind of risk a pattern signals (the shared ``Risk.categories`` vocabulary), in the order
+#: ``Risk.categories`` lists them when several apply.
+CATEGORIES: tuple[str, ...] = (
+    "suicide",
+    "self_harm",
+    "harm_to_others",
+    "abuse",
+    "child_at_risk",
+    "school_violence",
+    "medical",
+    "imminent",
+    "caregiver",
+)
+
+#: Categories that only qualify another finding: ``imminent`` (danger right now: standing on a
+#: bridge, pills in hand, tonight) is reported beside a high finding of another category and
+#: never raises the level on its own.
+MODIFIER_CATEGORIES: frozenset[str] = frozenset({"imminent"})
 
 #: How a pattern speaks: ``desire`` is a first-person wish or intention (Korean marks a third
 #: person's wish with -어하다: 죽고 싶어해), ``event`` an act or thing whose actor is the subject of
@@ -187,6 +211,124 @@ def connective_syllables() -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Recognition-error tolerance (jamo-level near matches of key words)
+# --------------------------------------------------------------------------------------------
+
+_INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_MEDIALS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+_FINALS = ("", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")
+_SLOTS = ("initial", "medial", "final")
+
+
+def decompose(syllable: str) -> tuple[str, str, str]:
+    """A Hangul syllable → (initial, medial, final) compatibility jamo; the final may be ``""``.
+
+    Raises:
+        ValueError: ``syllable`` is not one precomposed Hangul syllable (가…힣).
+    """
+    if len(syllable) != 1 or not "가" <= syllable <= "힣":
+        raise ValueError(f"not a Hangul syllable: {syllable!r}")
+    code = ord(syllable) - 0xAC00
+    return _INITIALS[code // 588], _MEDIALS[code % 588 // 28], _FINALS[code % 28]
+
+
+def compose(initial: str, medial: str, final: str = "") -> str:
+    """(initial, medial, final) compatibility jamo → the Hangul syllable."""
+    return chr(0xAC00 + (_INITIALS.index(initial) * 21 + _MEDIALS.index(medial)) * 28 + _FINALS.index(final))
+
+
+def near_variants(word: str, confusable: dict[str, list[str]]) -> set[str]:
+    """Spellings of ``word`` that differ from it in exactly one confusable jamo.
+
+    Speech recognition writes what it hears, and Korean sound changes make some jamo sound alike:
+    손목 is pronounced [솜목] and comes back as 송목; 농약 [농냑]. ``confusable`` names, per slot
+    (``initial``, ``medial``, ``final``), groups of jamo that can stand for each other, e.g.
+    ``{"final": ["ㄴㅇㅁ"]}``.
+
+    Args:
+        word: a key word in Hangul syllables.
+        confusable: the groups per slot.
+
+    Returns:
+        Every one-substitution variant (``word`` itself excluded).
+    """
+    variants: set[str] = set()
+    for i, syllable in enumerate(word):
+        parts = decompose(syllable)
+        for slot, jamo in zip(_SLOTS, parts, strict=True):
+            for group in confusable.get(slot, ()):
+                if not jamo or jamo not in group:  # "" (no final) is in every string
+                    continue
+                for other in group:
+                    if other != jamo:
+                        changed = list(parts)
+                        changed[_SLOTS.index(slot)] = other
+                        variants.add(word[:i] + compose(*changed) + word[i + 1 :])
+    variants.discard(word)
+    return variants
+
+
+def _near_miss_table(spec: dict[str, Any]) -> dict[str, str]:
+    groups = spec.get("confusable", {})
+    unknown = set(groups) - set(_SLOTS)
+    if unknown:
+        raise ValueError(f"near_misses.confusable: unknown slot(s) {sorted(unknown)}")
+    alphabets = dict(zip(_SLOTS, (_INITIALS, _MEDIALS, "".join(_FINALS)), strict=True))
+    for slot, slot_groups in groups.items():
+        for group in slot_groups:
+            if len(group) < 2 or any(j not in alphabets[slot] for j in group):
+                raise ValueError(f"near_misses.confusable.{slot}: {group!r} is not a group of {slot} jamo")
+    table: dict[str, str] = {}
+    keywords = spec.get("keywords", ())
+    for word in keywords:
+        if len(word) < 2 or not all("가" <= ch <= "힣" for ch in word):
+            raise ValueError(f"near_misses: key word {word!r} must be two or more Hangul syllables")
+        for variant in near_variants(word, groups):
+            if variant not in keywords:  # a variant that is itself a key word stays itself
+                table.setdefault(variant, word)
+    return table
+
+
+def correct_near_misses(norm: Normalized, table: dict[str, str] | None = None) -> Normalized:
+    """Read one-jamo near misses of the key words in ``norm`` as the key words.
+
+    A near miss counts only where the client (or the recogniser) wrote it as one word, from the
+    start of a word: 송목을 그었어 is corrected, 진짜 살기 좋아 (짜살, one jamo from 자살 across a
+    space) is not. A variant has as many syllables as its key word, so the map back to the
+    original stays valid and a reason quotes 송목 as the transcript had it.
+
+    Args:
+        norm: normalised text (see ``normalize``).
+        table: variant → key word; the pattern file's ``near_misses`` when omitted.
+
+    Returns:
+        ``norm`` with the corrected text (the same object when nothing changed).
+    """
+    table = _rules().near_misses if table is None else table
+    text = norm.text
+    if not table or not text:
+        return norm
+    out = list(text)
+    for m in _variant_regex(tuple(sorted(table, key=len, reverse=True))).finditer(text):
+        i, j = m.span()
+        first = norm.starts[i]
+        at_word_start = first == 0 or not _is_hangul(norm.source[first - 1])
+        if at_word_start and not any(ch.isspace() for ch in norm.original(i, j)):
+            out[i:j] = table[m.group()]
+    corrected = "".join(out)
+    return norm if corrected == text else Normalized(corrected, norm.starts, norm.ends, norm.source)
+
+
+@lru_cache(maxsize=4)
+def _variant_regex(variants: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, variants)))
+
+
+def _is_hangul(ch: str) -> bool:
+    return "가" <= ch <= "힣" or "\u3131" <= ch <= "\u318e"
+
+
+# --------------------------------------------------------------------------------------------
 # Rules (loaded once from the JSON file)
 # --------------------------------------------------------------------------------------------
 
@@ -251,6 +393,7 @@ class _Rules:
     clause_break: re.Pattern[str]
     strict_subject_gap: int
     intensifier: _Intensifier
+    near_misses: dict[str, str]  # a one-jamo variant of a key word -> the key word
 
 
 def expand_macros(regex: str, macros: dict[str, str]) -> str:
@@ -413,6 +556,7 @@ def load_rules(data: dict[str, Any] | None = None) -> _Rules:
         clause_break=_compile(lex["clause_break"], macros, "lexicons.clause_break"),
         strict_subject_gap=int(lex.get("strict_subject_gap", 12)),
         intensifier=intensifier,
+        near_misses=_near_miss_table(data.get("near_misses", {})),
     )
 
 
@@ -542,6 +686,21 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left, len(text) if right < 0 else right
 
 
+@dataclass(frozen=True)
+class RuleAssessment:
+    """What the rules found in one utterance.
+
+    Attributes:
+        risk: the verdict (see ``assess_risk``).
+        softened: a risk phrase matched and was let go as a look-alike (an idiom, the X-아/어
+            죽겠다 intensifier, a film, a resolved past, somebody else): the rules know why the
+            words are harmless here, which the hybrid assessor respects.
+    """
+
+    risk: Risk
+    softened: bool = False
+
+
 def assess_risk(text: str) -> Risk:
     """Assess the risk in one client utterance.
 
@@ -551,15 +710,21 @@ def assess_risk(text: str) -> Risk:
     Returns:
         The level (``none``, ``watch`` or ``high``; the highest of all matches), the phrases that
         raised it as they appear in ``text`` (in order, without repeats), and their categories
-        (``suicide``, ``self_harm``, ``harm_to_others``, ``abuse``; in order, without repeats).
+        (from ``CATEGORIES``, in that order, without repeats).
     """
+    return assess_details(text).risk
+
+
+def assess_details(text: str) -> RuleAssessment:
+    """``assess_risk``, and whether a matched risk phrase was let go as a look-alike."""
     if not text or not text.strip():
-        return Risk()
+        return RuleAssessment(Risk())
     rules = _rules()
     norm = normalize(text)
+    if not norm.text:
+        return RuleAssessment(Risk())
+    norm = correct_near_misses(norm, rules.near_misses)
     s = norm.text
-    if not s:
-        return Risk()
 
     hits = [
         _Hit(p, m.start(), m.end(), p.level, p.category)
@@ -568,7 +733,7 @@ def assess_risk(text: str) -> Risk:
         if m.end() > m.start()
     ]
     if not hits:
-        return Risk()
+        return RuleAssessment(Risk())
 
     # Words that suppressors neutralise: (start, end, suppressor).
     targets = [
@@ -580,6 +745,7 @@ def assess_risk(text: str) -> Risk:
     ]
 
     kept: list[_Hit] = []
+    softened = False
     for hit in hits:
         p = hit.pattern
         for t_start, t_end, sup in targets:
@@ -587,6 +753,7 @@ def assess_risk(text: str) -> Risk:
                 if (not sup.patterns or p.id in sup.patterns) and (not sup.categories or p.category in sup.categories):
                     hit.level = _cap(hit.level, "none" if sup.action == "drop" else "watch")
         if hit.level == "none":
+            softened |= p.category not in MODIFIER_CATEGORIES
             continue
         bounds = _sentence_bounds(s, hit.start, hit.end)
         if p.intensifiable:
@@ -594,6 +761,7 @@ def assess_risk(text: str) -> Risk:
             if verdict is not None:
                 hit.level = _cap(hit.level, verdict)
                 if hit.level == "none":
+                    softened |= p.category not in MODIFIER_CATEGORIES
                     continue
         left, right, sentence = s[bounds[0] : hit.start], s[hit.end : bounds[1]], s[bounds[0] : bounds[1]]
         for rule in rules.context_rules:
@@ -611,8 +779,13 @@ def assess_risk(text: str) -> Risk:
                 hit.category = rule.category
         if hit.level != "none":
             kept.append(hit)
+        else:
+            softened |= p.category not in MODIFIER_CATEGORIES
+    # A modifier (imminent) qualifies a high finding of another category; alone it says nothing.
+    if not any(h.level == "high" and h.category not in MODIFIER_CATEGORIES for h in kept):
+        kept = [h for h in kept if h.category not in MODIFIER_CATEGORIES]
     if not kept:
-        return Risk()
+        return RuleAssessment(Risk(), softened)
 
     # A phrase inside a longer phrase of the same category (자살 in 자살 시도) is one reason.
     kept.sort(key=lambda h: (h.start, -h.end))
@@ -630,5 +803,5 @@ def assess_risk(text: str) -> Risk:
 
     level = max((h.level for h in final), key=_RANK.__getitem__)
     reasons = tuple(dict.fromkeys(norm.original(h.start, h.end).strip() for h in final))
-    categories = tuple(dict.fromkeys(h.category for h in final))
-    return Risk(level=level, reasons=reasons, categories=categories)
+    categories = tuple(sorted({h.category for h in final}, key=CATEGORIES.index))
+    return RuleAssessment(Risk(level=level, reasons=reasons, categories=categories), softened)

@@ -1,9 +1,14 @@
-"""Measure the risk detector on labelled sentences.
+"""Measure the risk assessment on labelled sentences.
 
-    python -m pipeline.care.risk_eval tests/data/risk_test.tsv tests/data/risk_holdout.tsv [--misses]
+    python -m pipeline.care.risk_eval tests/data/risk_test.tsv tests/data/risk_holdout.tsv [--misses] [--rules-only]
+
+By default this measures what a turn uses: the rules and the trained classifier together
+(``pipeline.care.assessor``; the classifier as ``MAUM_RISK_CLASSIFIER``/``MAUM_RISK_HEAD`` say, ``auto``
+meaning on here). ``--rules-only`` measures the phrase rules alone, for comparison.
 
 A file is tab-separated with a header and the columns ``text`` and ``level`` (``none``, ``watch``,
-``high``), optionally ``category`` and ``note``. Rows whose level is not ``none`` are *risk
+``high``), optionally ``category`` (one category, or several joined by commas such as
+``suicide,imminent``; ``-`` for none) and ``note``. Rows whose level is not ``none`` are *risk
 statements*; rows at ``none`` are *look-alikes* (idioms, news, films, resolved past, everyday
 uses of risk words). The figures, one JSON object per file:
 
@@ -14,20 +19,22 @@ uses of risk words). The figures, one JSON object per file:
 * ``watch_flagged``: ``watch`` rows assessed ``watch`` or ``high``.
 * ``false_alarms``: look-alikes assessed ``watch`` or ``high``; ``false_high``: assessed ``high``.
 * ``category_accuracy``: among ``high`` rows assessed ``high`` that name a category, the share
-  whose category is among the assessed ones.
+  whose (first) category is among the assessed ones.
+* ``imminent_found``: among rows labelled ``imminent``, the share assessed with ``imminent``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from pipeline.care.risk import assess_risk
-from pipeline.types import RISK_LEVELS
+from pipeline.types import RISK_LEVELS, Risk
 
 _RANK = {level: i for i, level in enumerate(RISK_LEVELS)}
 
@@ -48,14 +55,24 @@ def read_cases(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
-def evaluate(rows: Iterable[Mapping[str, str]]) -> dict:
-    """The figures described in the module docstring, plus the rows that missed or alarmed."""
+def categories_of(row: Mapping[str, str]) -> list[str]:
+    """The labelled categories of a row (``suicide,imminent`` → both; ``-`` or empty → none)."""
+    return [c.strip() for c in row.get("category", "").split(",") if c.strip() not in ("", "-")]
+
+
+def evaluate(rows: Iterable[Mapping[str, str]], assess: Callable[[str], Risk] = assess_risk) -> dict:
+    """The figures described in the module docstring, plus the rows that missed or alarmed.
+
+    Args:
+        rows: labelled rows (``text``, ``level``, optionally ``category``).
+        assess: text → ``Risk``; the rules alone unless given (``main`` passes the hybrid).
+    """
     rows = list(rows)
     risky = [r for r in rows if r["level"] != "none"]
     safe = [r for r in rows if r["level"] == "none"]
     high = [r for r in rows if r["level"] == "high"]
     watch = [r for r in rows if r["level"] == "watch"]
-    found = {r["text"]: assess_risk(r["text"]) for r in rows}
+    found = {r["text"]: assess(r["text"]) for r in rows}
 
     def share(part: list, whole: list) -> float:
         return round(len(part) / len(whole), 4) if whole else 1.0
@@ -66,8 +83,10 @@ def evaluate(rows: Iterable[Mapping[str, str]]) -> dict:
     watch_hits = [r for r in watch if found[r["text"]].level != "none"]
     alarms = [r for r in safe if found[r["text"]].level != "none"]
     high_alarms = [r for r in safe if found[r["text"]].level == "high"]
-    with_category = [r for r in high_hits if r.get("category", "-") not in ("", "-")]
-    right_category = [r for r in with_category if r["category"] in found[r["text"]].categories]
+    with_category = [r for r in high_hits if categories_of(r)]
+    right_category = [r for r in with_category if categories_of(r)[0] in found[r["text"]].categories]
+    imminent = [r for r in rows if "imminent" in categories_of(r)]
+    imminent_found = [r for r in imminent if "imminent" in found[r["text"]].categories]
     return {
         "rows": len(rows),
         "risk_statements": len(risky),
@@ -81,6 +100,7 @@ def evaluate(rows: Iterable[Mapping[str, str]]) -> dict:
         "false_alarms": share(alarms, safe),
         "false_high": share(high_alarms, safe),
         "category_accuracy": share(right_category, with_category),
+        "imminent_found": share(imminent_found, imminent),
         "missed": [f"{r['level']}: {r['text']} -> {found[r['text']].level}" for r in risky if r not in detected],
         "alarmed": [f"{r['text']} -> {found[r['text']].level} {list(found[r['text']].reasons)}" for r in alarms],
     }
@@ -91,13 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.care.risk_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", help="labelled TSV files (text, level[, category, note])")
     parser.add_argument("--misses", action="store_true", help="also list missed risk statements and false alarms")
+    parser.add_argument("--rules-only", action="store_true", help="the phrase rules alone, without the classifier")
     args = parser.parse_args(argv)
+    assess = assess_risk if args.rules_only else _hybrid()
     for path in args.files:
-        figures = evaluate(read_cases(path))
+        figures = evaluate(read_cases(path), assess)
         if not args.misses:
             figures = {k: v for k, v in figures.items() if k not in ("missed", "alarmed")}
         print(json.dumps({"file": path, **figures}, ensure_ascii=False))
     return 0
+
+
+def _hybrid() -> Callable[[str], Risk]:
+    """The assessor a turn uses, with the classifier on unless the settings say ``rules``."""
+    from pipeline.care.assessor import RiskAssessor
+    from pipeline.settings import Settings
+
+    settings = Settings.from_env()
+    if settings.risk_classifier == "auto":
+        settings = dataclasses.replace(settings, risk_classifier="e5-head")
+    return RiskAssessor.from_settings(settings).assess
 
 
 if __name__ == "__main__":

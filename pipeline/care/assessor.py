@@ -1,0 +1,257 @@
+"""Hybrid risk assessment: the phrase rules plus a trained classifier over the whole sentence.
+
+``RiskAssessor.assess(text)`` runs the rules (``pipeline.care.risk.assess_risk``: exact, quoted
+phrases) and a classifier that reads the meaning of the whole sentence (``RiskHead``: the
+multilingual-e5-small query embedding and character n-grams, as the emotion head; see
+``training/train_risk_head.py``). The result errs towards safety:
+
+* the level is the higher of the two;
+* a classifier-only signal gives at least ``watch`` once the probability that the sentence is a
+  risk statement (``watch`` or ``high``) reaches ``watch_threshold``, and ``high`` only when the
+  probability of ``high`` reaches ``high_threshold``. Both thresholds were calibrated by the
+  training script on out-of-fold predictions of the training split and travel in the head file;
+* where the rules recognised a look-alike and let it go (an idiom such as 배고파 죽겠어요, a film,
+  a resolved past), the classifier alone may raise the turn to ``watch`` at most: the rule knows
+  the idiom, the classifier only knows the word;
+* every signal is a reason a counsellor can read: the rules' phrases as the client said them, and
+  for the classifier one Korean line such as ``문장 전체의 의미(자동 분류): 자살 위험 0.91``.
+
+The classifier shares the e5 embedding with the emotion head (``E5Embedder`` remembers the last
+sentences), so it adds a few tenths of a millisecond to a turn. If it cannot load, the rules run
+alone and the failure is logged; a turn is never lost to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.backends.e5_head import E5Head
+from pipeline.care.risk import CATEGORIES, MODIFIER_CATEGORIES, assess_details
+from pipeline.errors import ModelFilesError
+from pipeline.settings import Settings
+from pipeline.types import RISK_LEVELS, Risk
+
+log = logging.getLogger(__name__)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+#: Korean names of the categories, for the classifier's reason line.
+CATEGORY_NAMES_KO: dict[str, str] = {
+    "suicide": "자살",
+    "self_harm": "자해",
+    "harm_to_others": "타인 위해",
+    "abuse": "학대·폭력 피해",
+    "child_at_risk": "아동 학대",
+    "school_violence": "학교폭력",
+    "medical": "응급 의료",
+    "imminent": "급박한 상황",
+    "caregiver": "돌봄 소진",
+}
+
+#: The prefix of the classifier's reason, so that a counsellor can tell it from a quoted phrase.
+CLASSIFIER_REASON = "문장 전체의 의미(자동 분류)"
+
+#: Values of the ``risk_classifier`` setting.
+CLASSIFIER_CHOICES = ("auto", "e5-head", "rules")
+
+_RANK = {level: i for i, level in enumerate(RISK_LEVELS)}
+
+
+def default_risk_head_path() -> Path:
+    """The head shipped with the package (``pipeline/assets/risk_head.npz``)."""
+    return Path(str(resources.files("pipeline") / "assets" / "risk_head.npz"))
+
+
+def joint_label(level: str, categories: Sequence[str]) -> str:
+    """The head's class for a labelled row: ``none``, or ``<level>:<main category>``.
+
+    The main category is the first one that is not a modifier (``suicide,imminent`` → ``suicide``).
+
+    Raises:
+        ValueError: an unknown level or category, or a risk level without a main category.
+    """
+    if level not in RISK_LEVELS:
+        raise ValueError(f"unknown risk level {level!r}")
+    if level == "none":
+        return "none"
+    unknown = [c for c in categories if c not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"unknown risk categories {unknown}")
+    main = [c for c in categories if c not in MODIFIER_CATEGORIES]
+    if not main:
+        raise ValueError(f"a {level} row needs a category other than {sorted(MODIFIER_CATEGORIES)}")
+    return f"{level}:{main[0]}"
+
+
+@dataclass(frozen=True)
+class ClassifierSignal:
+    """What the classifier read in one sentence.
+
+    Attributes:
+        p_risk: probability that the sentence is a risk statement (``watch`` or ``high``).
+        p_high: probability that it is ``high``.
+        category: the most probable category among the risk classes.
+        level: ``none``, ``watch`` or ``high`` after the head's thresholds.
+    """
+
+    p_risk: float
+    p_high: float
+    category: str
+    level: str
+
+    @property
+    def reason(self) -> str:
+        """The Korean line a counsellor reads, with the probability that decided the level."""
+        p = self.p_high if self.level == "high" else self.p_risk
+        return f"{CLASSIFIER_REASON}: {CATEGORY_NAMES_KO[self.category]} 위험 {p:.2f}"
+
+
+class RiskHead(E5Head):
+    """An ``E5Head`` whose classes are ``none`` and ``<level>:<category>`` (see ``joint_label``).
+
+    The thresholds live in the file's metadata (``watch_threshold``, ``high_threshold``).
+    """
+
+    kind = "risk head"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for label in self.labels:
+            level, _, category = label.partition(":")
+            if label != "none" and (level not in ("watch", "high") or category not in CATEGORIES):
+                raise ModelFilesError(detail=f"risk head label {label!r} is not none or <level>:<category>")
+        if "none" not in self.labels:
+            raise ModelFilesError(detail="risk head has no 'none' class")
+        self._high = np.array([label.startswith("high:") for label in self.labels])
+        self._risk = np.array([label != "none" for label in self.labels])
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """(watch_threshold, high_threshold) from the metadata; (0.5, 0.5) when absent."""
+        return float(self.meta.get("watch_threshold", 0.5)), float(self.meta.get("high_threshold", 0.5))
+
+    def signals(self, embeddings: np.ndarray, texts: Sequence[str], thresholds: tuple[float, float] | None = None):
+        """(n, 384) embeddings of ``texts`` → one ``ClassifierSignal`` per text.
+
+        Args:
+            embeddings: e5 query embeddings of ``texts``.
+            texts: the sentences.
+            thresholds: (watch, high); the head's own when omitted.
+        """
+        watch_t, high_t = thresholds or self.thresholds
+        probs = self.probabilities(embeddings, texts)
+        out = []
+        for p in probs:
+            p_risk = float(p[self._risk].sum())
+            p_high = float(p[self._high].sum())
+            by_category: dict[str, float] = {}
+            for label, value in zip(self.labels, p, strict=True):
+                if label != "none":
+                    category = label.partition(":")[2]
+                    by_category[category] = by_category.get(category, 0.0) + float(value)
+            category = max(by_category, key=by_category.__getitem__)
+            level = "high" if p_high >= high_t and p_risk >= watch_t else "watch" if p_risk >= watch_t else "none"
+            out.append(ClassifierSignal(p_risk, p_high, category, level))
+        return out
+
+
+def combine(rules: Risk, signal: ClassifierSignal | None, *, softened: bool = False) -> Risk:
+    """The hybrid verdict of the rules and the classifier (see the module docstring).
+
+    Args:
+        rules: what ``assess_risk`` found.
+        signal: what the classifier read; ``None`` when it is off or failed.
+        softened: the rules matched a risk phrase and let it go as a look-alike (idiom, film,
+            resolved past); the classifier alone may then raise the level to ``watch`` at most.
+
+    Returns:
+        The higher level of the two, the rules' reasons plus the classifier's line when it
+        flagged, and the categories in the shared order (the classifier's category only where it
+        raised the level or the rules named none).
+    """
+    if signal is None or signal.level == "none":
+        return rules
+    level = signal.level
+    if softened and rules.level == "none":
+        level = "watch"
+    combined = max(rules.level, level, key=_RANK.__getitem__)
+    categories = set(rules.categories)
+    if _RANK[level] > _RANK[rules.level] or not categories:
+        categories.add(signal.category)
+    return Risk(
+        level=combined,
+        reasons=(*rules.reasons, signal.reason),
+        categories=tuple(sorted(categories, key=CATEGORIES.index)),
+    )
+
+
+class RiskAssessor:
+    """Rules + classifier, built once by the ``Pipeline``; ``assess`` is what a turn calls first.
+
+    Args:
+        head: the trained classifier; ``None`` for rules only.
+        embed: (n,) texts → (n, 384) e5 query embeddings (the shared embedder in production, a
+            stand-in in tests); needed with ``head``.
+    """
+
+    def __init__(self, head: RiskHead | None = None, embed: Embed | None = None) -> None:
+        if head is not None and embed is None:
+            raise ValueError("a risk head needs an embedder")
+        self.head = head
+        self.embed = embed
+
+    @property
+    def uses_classifier(self) -> bool:
+        return self.head is not None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embed: Embed | None = None) -> RiskAssessor:
+        """The assessor the settings ask for; rules only (and the cause logged) if the head cannot load.
+
+        ``risk_classifier``: ``e5-head`` always loads the head; ``rules`` never does; ``auto`` loads
+        it when the emotion classifier is ``e5-head`` (the embedding is then computed anyway).
+        """
+        choice = settings.risk_classifier
+        if choice not in CLASSIFIER_CHOICES:
+            raise ValueError(f"unknown risk_classifier {choice!r}; valid: {list(CLASSIFIER_CHOICES)}")
+        if choice == "rules" or (choice == "auto" and settings.classifier != "e5-head"):
+            return cls()
+        try:
+            head = RiskHead.load(settings.risk_head or default_risk_head_path())
+            if embed is None:
+                from pipeline.backends.e5 import shared_embedder
+
+                embed = shared_embedder().embed_queries
+        except Exception:  # noqa: BLE001 - the rules must still run; the cause goes to the log
+            log.exception("risk classifier unavailable; assessing risk with the rules only")
+            return cls()
+        return cls(head, embed)
+
+    def classify(self, text: str) -> ClassifierSignal | None:
+        """The classifier's reading of ``text``; ``None`` without a head, for empty text, or on failure."""
+        if self.head is None or self.embed is None or not text.strip():
+            return None
+        try:
+            return self.head.signals(self.embed([text]), [text])[0]
+        except Exception:  # noqa: BLE001 - never lose a turn to the classifier
+            log.exception("risk classifier failed; this turn is assessed with the rules only")
+            return None
+
+    def assess(self, text: str) -> Risk:
+        """Assess one utterance: rules, classifier, and their combination (see ``combine``)."""
+        start = time.perf_counter()
+        details = assess_details(text)
+        risk = combine(details.risk, self.classify(text), softened=details.softened)
+        log.debug("risk %s in %.1f ms", risk.level, (time.perf_counter() - start) * 1e3)
+        return risk
+
+    def assess_rules_only(self, text: str) -> Risk:
+        """The rules' verdict alone (for comparisons)."""
+        return assess_details(text).risk

