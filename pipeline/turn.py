@@ -17,6 +17,8 @@ from typing import Any
 
 from pipeline import registry
 from pipeline.audio import decode
+from pipeline.care.conversation import CareState
+from pipeline.care.policy import care_turn
 from pipeline.care.risk import assess_risk
 from pipeline.errors import EmptyTextError, TextTooLongError
 from pipeline.settings import Settings
@@ -110,7 +112,14 @@ class Pipeline:
             for stage in registry.STAGES
         }
 
-    def run_recording(self, data: bytes, history: Sequence[HistoryTurn] = (), *, synthesize: bool = True) -> TurnResult:
+    def run_recording(
+        self,
+        data: bytes,
+        history: Sequence[HistoryTurn] = (),
+        *,
+        synthesize: bool = True,
+        care_state: CareState | None = None,
+    ) -> TurnResult:
         """An uploaded recording (any supported container) → decoded → ``run_audio``.
 
         Raises:
@@ -119,26 +128,49 @@ class Pipeline:
         start = time.perf_counter()
         audio = decode(data, self.settings)
         decode_ms = (time.perf_counter() - start) * 1000.0
-        result = self.run_audio(audio, history, synthesize=synthesize)
+        result = self.run_audio(audio, history, synthesize=synthesize, care_state=care_state)
         timings = {"decode": round(decode_ms, 1), **result.timings_ms}
         timings["total"] = round(result.timings_ms["total"] + decode_ms, 1)
         return dataclasses.replace(result, timings_ms=timings)
 
-    def run_audio(self, audio: Audio, history: Sequence[HistoryTurn] = (), *, synthesize: bool = True) -> TurnResult:
+    def run_audio(
+        self,
+        audio: Audio,
+        history: Sequence[HistoryTurn] = (),
+        *,
+        synthesize: bool = True,
+        care_state: CareState | None = None,
+    ) -> TurnResult:
         """Decoded speech → transcript → risk → emotion → reply → speech."""
         transcriber = self.transcriber  # built (on a first turn) before the clock starts
         start = time.perf_counter()
         transcript = transcriber.transcribe(audio)
         transcribe_ms = (time.perf_counter() - start) * 1000.0
-        return self._answer(transcript, history, {"transcribe": transcribe_ms}, synthesize=synthesize)
+        return self._answer(transcript, history, {"transcribe": transcribe_ms}, synthesize, care_state)
 
-    def run_text(self, text: str, history: Sequence[HistoryTurn] = (), *, synthesize: bool = True) -> TurnResult:
-        """Typed text → risk → emotion → reply → speech."""
+    def run_text(
+        self,
+        text: str,
+        history: Sequence[HistoryTurn] = (),
+        *,
+        synthesize: bool = True,
+        care_state: CareState | None = None,
+    ) -> TurnResult:
+        """Typed text → risk → emotion → reply → speech.
+
+        ``care_state`` is the conversation's state before this turn (a new conversation when
+        None); the result carries the updated one.
+        """
         text = clean_text(text, self.settings.max_text_chars)
-        return self._answer(Transcript(text=text), history, {}, synthesize=synthesize)
+        return self._answer(Transcript(text=text), history, {}, synthesize, care_state)
 
     def _answer(
-        self, transcript: Transcript, history: Sequence[HistoryTurn], timings: dict[str, float], *, synthesize: bool
+        self,
+        transcript: Transcript,
+        history: Sequence[HistoryTurn],
+        timings: dict[str, float],
+        synthesize: bool,
+        care_state: CareState | None,
     ) -> TurnResult:
         text = transcript.text
         classifier, responder = self.classifier, self.responder  # model loading is not stage time
@@ -148,7 +180,8 @@ class Pipeline:
         t1 = time.perf_counter()
         emotion = classifier.classify(text) if text else NO_EMOTION
         t2 = time.perf_counter()
-        reply = responder.respond(text, emotion, risk, history)
+        care = care_turn(text, emotion, risk, care_state or CareState(), history, responder.respond)
+        risk, reply = care.risk, care.reply  # the turn's risk in the light of the conversation
         t3 = time.perf_counter()
         timings.update(risk=(t1 - t0) * 1e3, emotion=(t2 - t1) * 1e3, respond=(t3 - t2) * 1e3)
         speech, synthesis_error = None, ""
@@ -168,4 +201,5 @@ class Pipeline:
             speech=speech,
             timings_ms={k: round(v, 1) for k, v in timings.items()},
             synthesis_error=synthesis_error,
+            care_state=care.state,
         )

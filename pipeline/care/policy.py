@@ -1,0 +1,250 @@
+"""One care turn: crisis reply, direct answer, screening question, or a grounded responder reply.
+
+The conversation's risk comes first; a responder reply is checked against what the client said.
+
+Order of decisions (``care_turn``):
+
+1. ``observe`` the turn in the light of the conversation (``conversation.py``);
+2. the turn is ``high`` in context → the crisis reply for its situation (``crisis.py``), whatever
+   the responder would say;
+3. a direct question (사람이랑 얘기할 수 있어요?, 이거 녹음돼요?, 너 누구야, 병원에 가 봐야 할까요?,
+   어떻게 해야 할까요?) → an honest, safe answer with the offer of a human counsellor;
+4. a screening question is due → one gentle question (``screening.py``), nothing else;
+5. otherwise the responder's reply, *grounded*: a reply that claims what the client did not say
+   (a death or a leaving nobody mentioned, "별일 없이" after "힘들었어요", praise for a revenge
+   plan, a person the client never named) is replaced by one that reflects the client's own
+   words; and a loss told earlier is referred back to when the conversation goes on in pain
+   ("아버지께서 돌아가셨다고 하셨죠.").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pipeline.care.conversation import CareState, observe
+from pipeline.care.crisis import crisis_reply
+from pipeline.care.facts import EVENTS, Fact, people_in
+from pipeline.care.screening import QUESTIONS
+from pipeline.types import Emotion, HistoryTurn, Reply, Risk
+
+Respond = Callable[[str, Emotion, Risk, Sequence[HistoryTurn]], Reply]
+
+NEGATIVE = frozenset({"sadness", "fear", "anger", "disgust"})
+
+#: Direct questions, in the order they are recognised, and Maum's honest answers.
+DIRECT_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "human",
+        re.compile(
+            r"사람(이랑|하고|과|한테|와)\s*(얘기|이야기|대화|상담|통화|연결)|"
+            r"상담(사|원|선생님)(님)?(이랑|하고|과|와|한테|에게)?\s*(얘기|이야기|연결|통화|상담|대화)|"
+            r"진짜\s*사람(이랑|하고|과)|사람\s*(바꿔|연결)"
+        ),
+    ),
+    (
+        "recording",
+        re.compile(
+            r"녹음(돼|되|하|해|중)|저장(돼|되|하|해)|기록(이|돼|되|남)|누가\s*(봐|보|들어|읽)|비밀\s*(보장|지켜)"
+        ),
+    ),
+    (
+        "identity",
+        re.compile(
+            r"너\s*누구|누구(야|세요|예요|에요|니|냐)\b|(ai|에이아이|로봇|인공지능|챗봇|기계)(야|이야|예요|이에요|인가요|니|냐|지)|"
+            r"사람(이야|이에요|인가요|이세요|이니|이냐)",
+            re.I,
+        ),
+    ),
+    (
+        "hospital",
+        re.compile(
+            r"병원(에|엘)?\s*(가|가야|가\s*봐야|가봐야)|(정신과|상담)\S*\s*(받아야|가\s*봐야|가야)|진료\s*받아야"
+        ),
+    ),
+    ("what_to_do", re.compile(r"어떻게\s*(해야|하면|하죠|할까|하지)|어떡(해|하|하죠|할까)|뭘\s*해야|무엇을\s*해야")),
+)
+ANSWERS: dict[str, str] = {
+    "human": (
+        "네, 사람과 이야기할 수 있어요. 저는 AI 마음이고, 이 대화는 이 기관의 상담 선생님이 함께 보고 있어요. "
+        "사람과 이야기하고 싶다는 마음을 이 대화에 남겨 둘게요. 지금 바로 사람 목소리가 필요하면 "
+        "정신건강위기상담 1577-0199나 자살예방상담전화 109에 24시간 전화할 수 있어요."
+    ),
+    "recording": (
+        "솔직하게 말씀드릴게요. 여기서 나눈 이야기는 글로 저장되고, 말로 하셨다면 목소리 녹음도 함께 저장돼요. "
+        "이 기관의 상담 선생님이 당신을 돕기 위해 볼 수 있어요. 얼마나 보관되는지, 지워 달라고 할 수 있는지는 "
+        "상담 선생님께 직접 여쭤보셔도 돼요. 저는 AI 마음이에요. 그래도 괜찮다면 편하게 이야기해 주세요."
+    ),
+    "identity": (
+        "저는 마음이라는 AI예요. 사람도, 상담사나 의사도 아니지만 당신의 이야기를 귀 기울여 들을 수 있어요. "
+        "사람과 이야기하고 싶을 땐 이 대화를 보는 상담 선생님이 있고, 109나 1577-0199에 전화할 수도 있어요."
+    ),
+    "hospital": (
+        "저는 AI라서 진단은 할 수 없어요. 다만 걱정될 만큼 몸이나 마음이 힘들다면, "
+        "병원이나 전문가에게 확인받아 보는 건 좋은 선택이에요. "
+        "마음이 힘든 거라면 정신건강의학과나 가까운 정신건강복지센터에서 상담받을 수 있어요. "
+        "지금 몹시 아프거나 위험하다면 119에 바로 연락해 주세요. 상담 선생님과 먼저 이야기해 보고 싶으세요?"
+    ),
+    "what_to_do": (
+        "제가 정답을 드릴 수는 없지만, 함께 정리해 볼 수는 있어요. 지금 가장 먼저 달라졌으면 하는 게 무엇인지부터 "
+        "이야기해 볼까요? 사람 상담 선생님과 같이 고민하고 싶으시면 그것도 도와 드릴게요."
+    ),
+}
+_AT_RISK_NOTE = "혼자 감당하기 어려우면 자살예방상담전화 109나 정신건강위기상담 1577-0199에 언제든 전화할 수 있어요."
+
+# Claims a reply may make only when the client's words support them.
+_DEATH_OR_LEAVING_CLAIM = re.compile(
+    r"떠나(셨|신|보내)|떠났|돌아가(셨|신)|잃(으셨|으신|은)|세상을\s*떠|이별|하늘나라|보내\s*드리|빈자리"
+)
+_DEATH_OR_LEAVING_SAID = re.compile(
+    r"돌아가|세상을\s*떠|하늘나라|죽었|숨졌|장례|별세|사망|떠났|떠나|헤어지|헤어졌|이별|이혼|잃었|잃어|나갔|보냈"
+)
+_CALM_CLAIM = re.compile(r"별일\s*없|평온|무난|편안한\s*하루|잔잔|괜찮은\s*하루|좋은\s*하루|즐거우|즐거운|홀가분")
+_HARD_SAID = re.compile(
+    r"힘들|힘든|지치|지쳤|괴롭|속상|우울|슬퍼|슬프|무서|불안|화가|화나|짜증|외로|버겁|죽겠|아파|아프|서러|답답|막막|눈물|울었"
+)
+_HAPPY_CLAIM = re.compile(r"축하|기쁜\s*소식|기쁘시|다행이에요|다행이네|좋은\s*일이|신나")
+_HAPPY_SAID = re.compile(r"기뻐|기쁘|좋아|행복|신나|합격|붙었|다행|축하|설레")
+_PRAISE_CLAIM = re.compile(r"대단|멋지|멋있|잘하셨|잘\s*하셨|좋은\s*생각|훌륭|응원|기대돼|든든|용기\s*있")
+_HARM_SAID = re.compile(r"갚아|복수|되갚|가만\s*안|죽여|죽일|때려\s*줄|패\s*줄|혼내\s*줄|찾아가서|해치")
+#: How often a fact may be referred back to: not if one of the last this-many replies did.
+REFERENCE_GAP = 2
+
+
+@dataclass(frozen=True)
+class CareTurn:
+    """What one care turn produced.
+
+    Attributes:
+        reply: what Maum says.
+        risk: the turn's risk in the context of the conversation.
+        state: the conversation's state after this turn (with any question asked or crisis reply given).
+        grounded: why the responder's reply was replaced, or "" when it was kept.
+    """
+
+    reply: Reply
+    risk: Risk
+    state: CareState
+    grounded: str = ""
+
+
+def direct_question(text: str) -> str:
+    """The kind of direct question ``text`` asks (a key of ``ANSWERS``), or ""."""
+    if len(text) > 120:
+        return ""
+    for name, pattern in DIRECT_QUESTIONS:
+        if pattern.search(text):
+            return name
+    return ""
+
+
+def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], facts: Sequence[Fact]) -> str:
+    """Why ``reply_text`` says something the client's words do not support, or "" when it does not.
+
+    Args:
+        reply_text: the candidate reply.
+        text: the client's current turn.
+        said_before: the client's earlier turns.
+        facts: the facts the conversation holds.
+    """
+    everything = " ".join((*said_before, text))
+    if _DEATH_OR_LEAVING_CLAIM.search(reply_text):
+        told = any(f.event in ("died", "left") for f in facts) or _DEATH_OR_LEAVING_SAID.search(everything)
+        if not told:
+            return "death_or_leaving"
+    hard = bool(_HARD_SAID.search(text))
+    if hard and _CALM_CLAIM.search(reply_text):
+        return "calm_after_hard"
+    if hard and _HAPPY_CLAIM.search(reply_text) and not _HAPPY_SAID.search(text):
+        return "happy_after_hard"
+    if _HARM_SAID.search(text) and _PRAISE_CLAIM.search(reply_text):
+        return "praise_of_harm"
+    named = people_in(everything)
+    invented = people_in(reply_text) - named
+    if invented:
+        return "person_not_named: " + ", ".join(sorted(invented))
+    return ""
+
+
+def _own_words(text: str, emotion: Emotion) -> str:
+    """A reply that reflects the client's own words and asks, claiming nothing."""
+    quote = text.strip().rstrip(".!?~")
+    if len(quote) > 40:
+        quote = quote[:40].rstrip() + "…"
+    feeling = "많이 힘드셨겠어요. " if emotion.label in NEGATIVE or _HARD_SAID.search(text) else ""
+    return f"“{quote}”라고 말씀해 주셨네요. {feeling}그 일에 대해 조금 더 들려주실래요? 그때 마음은 어떠셨어요?"
+
+
+def _reference(state: CareState, text: str, emotion: Emotion, history: Sequence[HistoryTurn]) -> str:
+    """A sentence referring back to a loss or harm told in an earlier turn, or ""."""
+    turn = state.turns - 1
+    earlier = [f for f in state.facts if f.turn < turn and EVENTS[f.event].major]
+    if not earlier or not (emotion.label in NEGATIVE or _HARD_SAID.search(text)):
+        return ""
+    fact = earlier[-1]
+    if fact.who and fact.who in people_in(text):
+        return ""  # the client is talking about them now; the reply follows the turn itself
+    sentence = fact.reference()
+    recent = " ".join(t.reply_text for t in history[-REFERENCE_GAP:])
+    if any(f.reference() in recent for f in state.facts):
+        return ""
+    return sentence
+
+
+def care_turn(
+    text: str,
+    emotion: Emotion,
+    turn_risk: Risk,
+    state: CareState,
+    history: Sequence[HistoryTurn],
+    respond: Respond,
+) -> CareTurn:
+    """Answer one client turn with the conversation in mind (see the module docstring).
+
+    Args:
+        text: the client's turn (may be empty when nothing was heard).
+        emotion: its emotion.
+        turn_risk: the risk detector's reading of ``text`` alone.
+        state: the conversation before this turn.
+        history: the earlier turns, as the responder sees them.
+        respond: the responder's ``respond``.
+    """
+    seen = observe(state, text, turn_risk)
+    new, risk = seen.state, seen.risk
+    turn = new.turns - 1
+    used = {t.reply_id for t in history if t.reply_id}
+    if risk.level == "high":
+        return CareTurn(crisis_reply(risk.categories, used), risk, new.with_crisis(turn))
+    if not text.strip():
+        return CareTurn(respond(text, emotion, risk, history), risk, new)
+
+    asked = direct_question(text)
+    if asked:
+        answer = ANSWERS[asked]
+        if new.level != "none" and "109" not in answer:
+            answer = f"{answer} {_AT_RISK_NOTE}"
+        return CareTurn(Reply(answer, "answer", f"answer-{asked}"), risk, new)
+
+    key = new.next_screening_question()
+    if key:
+        opener = "" if new.screening else "많이 지치고 힘드신 게 느껴져요. "
+        reply = Reply(f"{opener}{QUESTIONS[key]}", "screening", f"screening-{key}")
+        return CareTurn(reply, risk, new.ask(key, turn))
+
+    # While the conversation is high, a calm turn still gets a line that keeps the numbers in view.
+    in_view = risk if risk.level != "none" or new.level != "high" else Risk("watch", (), new.categories)
+    reply = respond(text, emotion, in_view, history)
+    if reply.kind == "crisis":  # a responder that has its own crisis path: keep the numbers
+        return CareTurn(reply, risk, new)
+    said_before = [t.user_text for t in history]
+    why = unsupported_claim(reply.text, text, said_before, new.facts)
+    if why:
+        reply = dataclasses.replace(reply, text=_own_words(text, emotion), kind="listen", reply_id="grounded-own-words")
+    reference = _reference(new, text, emotion, history)
+    if reference and reference not in reply.text:
+        reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
+    if seen.screening_answer is not None:
+        reply = dataclasses.replace(reply, text=f"솔직하게 답해 주셔서 고마워요. {reply.text}")
+    return CareTurn(reply, risk, new, why)
