@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.care.conversation import CareState
 from pipeline.types import HistoryTurn, TurnResult
 from webapp.db import REPLY_FALLBACK_MAX, Conversation, Turn, db, new_id, utcnow
 from webapp.errors import ApiError
@@ -64,6 +65,12 @@ def history_of(conversation_id: str) -> list[HistoryTurn]:
     return [HistoryTurn(user_text=u, reply_text=r, emotion=e, reply_id=rid) for u, r, e, rid in rows]
 
 
+def care_state_of(conversation_id: str) -> CareState:
+    """The conversation's care state (risk across turns, screening, facts); a fresh one if none is stored."""
+    raw = db.session.scalar(sa.select(Conversation.care_state).where(Conversation.id == conversation_id))
+    return CareState.from_json(raw)
+
+
 def record_turn(
     store: AudioStore,
     conversation_id: str,
@@ -71,12 +78,14 @@ def record_turn(
     *,
     user_audio: bytes | None,
     backends: Mapping[str, str],
+    expected_index: int | None = None,
 ) -> Turn:
-    """Store a turn and its audio files all-or-nothing.
+    """Store a turn, its audio files and the conversation's new care state all-or-nothing.
 
-    The files are written under temporary names, the row is committed, then the files are
-    renamed into place. Any failure removes the files and leaves no row. A turn whose speech
-    synthesis failed is still stored, marked ``reply_audio_missing``.
+    The files are written under temporary names, the row and the care state are committed
+    together, then the files are renamed into place. Any failure removes the files and leaves no
+    row and the old care state. A turn whose speech synthesis failed is still stored, marked
+    ``reply_audio_missing``.
 
     Args:
         store: where audio files go.
@@ -84,6 +93,8 @@ def record_turn(
         result: what the pipeline produced.
         user_audio: the upload exactly as received, or None for a typed message.
         backends: stage → backend name that produced the result.
+        expected_index: the index this turn must get (the number of turns the pipeline saw);
+            when another turn was stored meanwhile, the care state it was built on is stale.
 
     Raises:
         ApiError: 409 when another turn of the same conversation was stored at the same moment.
@@ -104,6 +115,8 @@ def record_turn(
         next_index = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id)
         )
+        if expected_index is not None and next_index != expected_index:
+            raise ApiError(409, "conflict", detail=f"turn {expected_index} of {conversation_id} was taken meanwhile")
         turn = Turn(
             id=turn_id,
             conversation_id=conversation_id,
@@ -130,9 +143,10 @@ def record_turn(
             reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
         )
         db.session.add(turn)
-        db.session.execute(
-            sa.update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow())
-        )
+        values: dict = {"updated_at": utcnow()}
+        if result.care_state is not None:
+            values["care_state"] = result.care_state.as_json()
+        db.session.execute(sa.update(Conversation).where(Conversation.id == conversation_id).values(**values))
         db.session.commit()
     except BaseException as exc:
         db.session.rollback()

@@ -109,6 +109,9 @@ class Conversation(db.Model):
     # means the client spoke again since. Set with a Core update that keeps ``updated_at``.
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[str | None] = mapped_column(sa.String(32), sa.ForeignKey("users.id"))
+    # The conversation's care state (pipeline.care.conversation.CareState.as_json): its risk level,
+    # screening questions and answers, remembered facts. Written with each turn, in its transaction.
+    care_state: Mapped[dict[str, Any] | None]
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="conversation", order_by="Turn.index", cascade="all, delete-orphan"

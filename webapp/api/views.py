@@ -15,9 +15,10 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request, send_file, url_for
 
+from pipeline.care.conversation import CareState, conversation_risk
 from pipeline.turn import Pipeline
 from webapp.api import bp
-from webapp.conversations import find_conversation, history_of, record_turn, start_conversation
+from webapp.conversations import care_state_of, find_conversation, history_of, record_turn, start_conversation
 from webapp.db import Conversation, Turn, db
 from webapp.errors import ApiError
 from webapp.storage import AudioStore, mimetype_for
@@ -69,7 +70,7 @@ def _read_turn_input() -> tuple[str, Any]:
     raise ApiError(415, "unsupported_media_type", detail=f"content type {request.mimetype!r}")
 
 
-def _turn_json(turn: Turn) -> dict[str, Any]:
+def _turn_json(turn: Turn, *, spoken_text: str = "", care_state: CareState | None = None) -> dict[str, Any]:
     audio_url = (
         url_for(".turn_audio", conversation_id=turn.conversation_id, turn_id=turn.id, which="reply")
         if turn.reply_audio_path
@@ -85,7 +86,9 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
             "kind": turn.reply_kind,
             "audio_url": audio_url,
             "audio_missing": turn.reply_audio_missing,
+            "spoken_text": spoken_text,
         },
+        "conversation_risk": {k: v for k, v in conversation_risk(care_state).items() if k != "reasons"},
         "timings_ms": turn.timings_ms,
     }
 
@@ -122,13 +125,14 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     conversation_id = _open_conversation(conversation_id).id
     kind, payload = _read_turn_input()
     history = history_of(conversation_id)
+    care_state = care_state_of(conversation_id)
     db.session.close()  # no transaction stays open while the models run
 
     pipeline = _pipeline()
     if kind == "audio":
-        result = pipeline.run_recording(payload, history)
+        result = pipeline.run_recording(payload, history, care_state=care_state)
     else:
-        result = pipeline.run_text(payload, history)
+        result = pipeline.run_text(payload, history, care_state=care_state)
 
     turn = record_turn(
         _store(),
@@ -136,8 +140,9 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
         result,
         user_audio=payload if kind == "audio" else None,
         backends=pipeline.backend_names(),
+        expected_index=len(history),
     )
-    return jsonify(_turn_json(turn)), 201
+    return jsonify(_turn_json(turn, spoken_text=result.reply.spoken_text, care_state=result.care_state)), 201
 
 
 @bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")
