@@ -109,8 +109,8 @@ _HAPPY_CLAIM = re.compile(r"축하|기쁜\s*소식|기쁘시|다행이에요|다
 _HAPPY_SAID = re.compile(r"기뻐|기쁘|좋아|행복|신나|합격|붙었|다행|축하|설레")
 _PRAISE_CLAIM = re.compile(r"대단|멋지|멋있|잘하셨|잘\s*하셨|좋은\s*생각|훌륭|응원|기대돼|든든|용기\s*있")
 _HARM_SAID = re.compile(r"갚아|복수|되갚|가만\s*안|죽여|죽일|때려\s*줄|패\s*줄|혼내\s*줄|찾아가서|해치")
-#: How often a fact may be referred back to: not if one of the last this-many replies did.
-REFERENCE_GAP = 2
+#: How often a fact may be referred back to: not if one of the last this-many replies did (never twice in a row).
+REFERENCE_GAP = 1
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,19 @@ RISK_NAMES_KO = {"none": "없음", "watch": "주의", "high": "높음"}
 
 INPUT_KIND_NAMES_KO = {"audio": "음성", "text": "글"}
 
+#: Korean names of the risk categories (the shared vocabulary of pipeline/care).
+CATEGORY_NAMES_KO = {
+    "suicide": "자살",
+    "self_harm": "자해",
+    "harm_to_others": "타인 위해",
+    "abuse": "학대·폭력 피해",
+    "child_at_risk": "아동 위험",
+    "school_violence": "학교폭력",
+    "medical": "응급 의료",
+    "imminent": "지금 위험",
+    "caregiver": "돌봄 소진",
+}
+
 
 def to_kst(value: datetime | None) -> datetime | None:
     """The same moment in Korea time."""
@@ -67,6 +80,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["emotion_name"] = emotion_name
     app.jinja_env.filters["risk_name"] = risk_name
     app.jinja_env.filters["fallback_name"] = fallback_name
+    app.jinja_env.filters["category_name"] = lambda c: CATEGORY_NAMES_KO.get(c, c)
     app.jinja_env.globals.update(
         EMOTION_LABELS=EMOTION_LABELS,
         RISK_LEVELS=RISK_LEVELS,
