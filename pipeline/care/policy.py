@@ -101,9 +101,10 @@ _DEATH_OR_LEAVING_CLAIM = re.compile(
 _DEATH_OR_LEAVING_SAID = re.compile(
     r"돌아가|세상을\s*떠|하늘나라|죽었|숨졌|장례|별세|사망|떠났|떠나|헤어지|헤어졌|이별|이혼|잃었|잃어|나갔|보냈"
 )
-_CALM_CLAIM = re.compile(r"별일\s*없|평온|무난|편안한\s*하루|잔잔|괜찮은\s*하루|좋은\s*하루|즐거우|즐거운|홀가분")
+_CALM_CLAIM = re.compile(r"별일\s*없|그저\s*그러|평온|무난|편안한\s*하루|잔잔|괜찮은\s*하루|좋은\s*하루|즐거우|즐거운|홀가분")
 _HARD_SAID = re.compile(
-    r"힘들|힘든|지치|지쳤|괴롭|속상|우울|슬퍼|슬프|무서|불안|화가|화나|짜증|외로|버겁|죽겠|아파|아프|서러|답답|막막|눈물|울었"
+    r"힘들|힘든|지치|지쳤|괴롭|속상|우울|슬퍼|슬프|무서|불안|화가|화나|짜증|외로|버겁|죽겠|아파|아프|서러|답답|막막|눈물|울었|"
+    r"못\s*자|잠이\s*안|안\s*넘어가|못\s*먹|싸워|싸웠|보고\s*싶"
 )
 _HAPPY_CLAIM = re.compile(r"축하|기쁜\s*소식|기쁘시|다행이에요|다행이네|좋은\s*일이|신나")
 _HAPPY_SAID = re.compile(r"기뻐|기쁘|좋아|행복|신나|합격|붙었|다행|축하|설레")
@@ -111,6 +112,8 @@ _PRAISE_CLAIM = re.compile(r"대단|멋지|멋있|잘하셨|잘\s*하셨|좋은\
 _HARM_SAID = re.compile(r"갚아|복수|되갚|가만\s*안|죽여|죽일|때려\s*줄|패\s*줄|혼내\s*줄|찾아가서|해치")
 #: How often a fact may be referred back to: not if one of the last this-many replies did (never twice in a row).
 REFERENCE_GAP = 1
+#: How many times in a conversation one fact may be referred back to.
+REFERENCE_MAX = 3
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ def _reference(state: CareState, text: str, emotion: Emotion, history: Sequence[
     sentence = fact.reference()
     recent = " ".join(t.reply_text for t in history[-REFERENCE_GAP:])
     if any(f.reference() in recent for f in state.facts):
+        return ""
+    if sum(sentence in t.reply_text for t in history) >= REFERENCE_MAX:
         return ""
     return sentence
 
