@@ -189,14 +189,15 @@ def test_a_death_nobody_mentioned_is_never_told_to_the_client():
     invented = "아빠가 갑자기 떠나셨다니 아직 믿기지 않으실 것 같아요. 지금 마음이 어떠세요?"
     replies, _ = converse(["아빠가 담배를 갑자기 끊으셨대요"], Scripted(invented), label="surprise")
     assert "떠나셨" not in replies[0].text and "돌아가" not in replies[0].text
-    assert "담배를 갑자기 끊으셨대요" in replies[0].text  # the client's own words instead
+    assert "담배를 끊으셨군요" in replies[0].text  # what the client did say, instead
 
 
 def test_a_hard_week_is_never_called_uneventful():
     replies, _ = converse(
         ["이번 주에 회사에서 정말 힘들었어요"], Scripted("별일 없이 하루를 보내셨군요. 어떤 하루였어요?")
     )
-    assert "별일 없이" not in replies[0].text and "힘들었어요" in replies[0].text
+    assert "별일 없이" not in replies[0].text
+    assert replies[0].text.startswith("이번 주에 회사에서 정말 힘드셨군요.")  # their own words, said back
 
 
 def test_a_person_the_client_never_named_is_not_invented():
@@ -222,3 +223,20 @@ def test_a_fathers_death_is_remembered_three_turns_later():
     assert "아버지께서 돌아가셨다고 하셨죠." not in replies[2].text  # not every turn
     assert "아버지께서 돌아가셨다고 하셨죠." in replies[3].text  # three turns later, still remembered
     assert state.facts[0].who == "아버지"
+
+
+def test_a_reply_that_reports_what_the_client_never_said_is_replaced():
+    invented = "성적이 올랐다니 정말 기쁜 소식이에요! 스스로 가장 칭찬하고 싶은 점은 뭐예요?"
+    replies, _ = converse(["시험에 붙었어요!"], Scripted(invented), label="happiness")
+    assert "성적" not in replies[0].text and "시험에 붙었어요" in replies[0].text
+    assert (
+        unsupported_claim("사람들을 만나고 오셨군요.", "친구가 제 험담을 하고 다녀요", [], []) == "claim_not_said: 만나"
+    )
+    assert unsupported_claim("팀장님 때문에 많이 속상하셨군요.", "팀장이 또 소리를 질렀어요", [], []) == ""
+
+
+def test_a_death_answered_as_a_visit_is_replaced_by_an_acknowledgement():
+    visit = "아빠를 만나고 오셨군요. 오랜만의 만남이었다면 여러 마음이 오갔을 것 같아요."
+    replies, _ = converse(["지난주에 아빠가 돌아가셨어요"], Scripted(visit), label="neutral")
+    assert replies[0].text.startswith("아버지께서 돌아가셨다니")
+    assert "만나" not in replies[0].text

@@ -70,6 +70,9 @@ class EventKind:
     major: bool  # a loss or harm worth referring back to
     elder: str = ""  # the reference for 아버지, 어머니, …
     other: str = ""  # the reference for anyone else (or the client, without a person)
+    fits: str = ""  # words a reply to this event may use; a reply with none of them ignores it
+    ack_elder: str = ""  # acknowledging it in the turn it is told
+    ack_other: str = ""
 
 
 EVENTS: Mapping[str, EventKind] = {
@@ -79,6 +82,9 @@ EVENTS: Mapping[str, EventKind] = {
         True,
         "{who}께서 돌아가셨다고 하셨죠.",
         "{who|이} 세상을 떠났다고 하셨죠.",
+        r"돌아가|떠나|떠났|떠난|잃|보내|빈자리|그리|애도|상실|하늘|장례",
+        "{who}께서 돌아가셨다니, 얼마나 마음이 아프실지요.",
+        "{who|이} 세상을 떠났다니, 얼마나 마음이 아프실지요.",
     ),
     "left": EventKind(
         re.compile(r"헤어졌|헤어지게|이혼|집을\s*나갔|집\s*나갔|떠나\s*버렸|떠났|연락이\s*끊"),
@@ -86,6 +92,9 @@ EVENTS: Mapping[str, EventKind] = {
         True,
         "{who}와 떨어지게 되셨다고 하셨죠.",
         "{who|과} 헤어지셨다고 하셨죠.",
+        r"헤어|떠나|떠났|떠난|이별|빈자리|허전|그리|끝난|끝나",
+        "{who}와 떨어지게 되셨다니 마음이 많이 허전하시겠어요.",
+        "{who|과} 헤어지셨다니 마음이 많이 허전하시겠어요.",
     ),
     "hit": EventKind(
         re.compile(r"때렸|때려|때리|맞았|맞아요|폭력|손찌검|밀쳤|목을\s*졸"),
@@ -93,6 +102,9 @@ EVENTS: Mapping[str, EventKind] = {
         True,
         "{who}께 맞으셨다고 하셨죠.",
         "{who}에게 폭력을 당하셨다고 하셨죠.",
+        r"폭력|때리|때렸|맞|아프|무섭|무서|안전|다치",
+        "{who}께 그런 일을 당하셨다니 정말 무섭고 아프셨겠어요.",
+        "{who}에게 그런 일을 당하셨다니 정말 무섭고 아프셨겠어요.",
     ),
     "sick": EventKind(
         re.compile(r"편찮|입원|수술|암\s*(이|진단|판정)|치매|쓰러지|쓰러졌|투병|아프(세|셔|시)"),
@@ -100,6 +112,9 @@ EVENTS: Mapping[str, EventKind] = {
         True,
         "{who}께서 편찮으시다고 하셨죠.",
         "{who|이} 아프다고 하셨죠.",
+        r"아프|아파|편찮|병|건강|걱정|입원|치료|간병|돌보",
+        "{who}께서 편찮으시다니 걱정이 많으시겠어요.",
+        "{who|이} 아프다니 걱정이 많으시겠어요.",
     ),
     "lost_job": EventKind(
         re.compile(r"잘렸|해고|실직|권고\s*사직|일자리를\s*잃|회사를\s*그만두|퇴사"),
@@ -107,14 +122,22 @@ EVENTS: Mapping[str, EventKind] = {
         True,
         "",
         "일을 그만두게 되셨다고 하셨죠.",
+        r"일자리|그만두|잃|막막|해고|실직|잘리|잘렸|생계|앞날",
+        "",
+        "일을 그만두게 되셨다니 많이 막막하시겠어요.",
     ),
-    "born": EventKind(re.compile(r"태어났|출산|낳았"), True, False, "", "{who|이} 태어났다고 하셨죠."),
+    "born": EventKind(
+        re.compile(r"태어났|출산|낳았"), True, False, "", "{who|이} 태어났다고 하셨죠.", "", "", "{who|이} 태어났군요."
+    ),
     "quit_smoking": EventKind(
         re.compile(r"담배를?\s*(\S+\s+)?끊"),
         True,
         False,
         "{who}께서 담배를 끊으셨다고 하셨죠.",
         "{who|이} 담배를 끊었다고 하셨죠.",
+        r"담배|금연|끊",
+        "{who}께서 담배를 끊으셨군요.",
+        "{who|이} 담배를 끊었군요.",
     ),
 }
 _SENTENCES = re.compile(r"[^.!?\n]+")
@@ -141,6 +164,17 @@ class Fact:
         kind = EVENTS[self.event]
         template = kind.elder if self.who in ELDERS and kind.elder else kind.other
         return fill_person(template, self.who)
+
+    def acknowledgement(self) -> str:
+        """A sentence acknowledging this in the turn it is told ("아버지께서 돌아가셨다니, …")."""
+        kind = EVENTS[self.event]
+        template = kind.ack_elder if self.who in ELDERS and kind.ack_elder else kind.ack_other
+        return fill_person(template, self.who)
+
+    def fits(self, reply_text: str) -> bool:
+        """Whether a reply speaks to this event at all (a reply about a visit does not fit a death)."""
+        pattern = EVENTS[self.event].fits
+        return not pattern or re.search(pattern, reply_text) is not None
 
     def as_json(self) -> dict[str, object]:
         return {"who": self.who, "event": self.event, "turn": self.turn, "said": self.said}

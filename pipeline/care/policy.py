@@ -13,8 +13,9 @@ Order of decisions (``care_turn``):
 5. otherwise the responder's reply, *grounded*: a reply that claims what the client did not say
    (a death or a leaving nobody mentioned, "별일 없이" after "힘들었어요", praise for a revenge
    plan, a person the client never named) is replaced by one that reflects the client's own
-   words; and a loss told earlier is referred back to when the conversation goes on in pain
-   ("아버지께서 돌아가셨다고 하셨죠.").
+   words; a reply that ignores a loss or harm told in this very turn (a death answered as a
+   visit) is replaced by one that acknowledges it; and a loss told earlier is referred back to
+   when the conversation goes on in pain ("아버지께서 돌아가셨다고 하셨죠.").
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipeline.care.conversation import CareState, observe
 from pipeline.care.crisis import crisis_reply
-from pipeline.care.facts import EVENTS, Fact, people_in
+from pipeline.care.facts import EVENTS, Fact, facts_in, people_in
 from pipeline.care.screening import QUESTIONS
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
 
@@ -112,6 +114,65 @@ _HAPPY_CLAIM = re.compile(r"축하|기쁜\s*소식|기쁘시|다행이에요|다
 _HAPPY_SAID = re.compile(r"기뻐|기쁘|좋아|행복|신나|합격|붙었|다행|축하|설레")
 _PRAISE_CLAIM = re.compile(r"대단|멋지|멋있|잘하셨|잘\s*하셨|좋은\s*생각|훌륭|응원|기대돼|든든|용기\s*있")
 _HARM_SAID = re.compile(r"갚아|복수|되갚|가만\s*안|죽여|죽일|때려\s*줄|패\s*줄|혼내\s*줄|찾아가서|해치")
+# A reply's claims about the client: its first sentence when it ends like "…셨군요" (you did X),
+# and any clause reported with -다니/-라니 ("성적이 올랐다니"). Their nouns and action verbs must
+# come from the client's own words; feelings (adjectives) are a counsellor's guess and may differ.
+_CLAIM_ENDINGS = frozenset({"군요", "는군요", "네요", "는구나", "구나", "구요"})
+_REPORTED = frozenset({"다니", "라니"})
+_GENERIC_NOUNS = frozenset(
+    "마음 하루 일 생각 시간 이야기 얘기 말 사람 것 거 수 때 오늘 요즘 지금 날 기분 감정 하나 무엇 뭐 자신 당신 "
+    "그동안 동안 정도 앞 뒤 속 몸 상황 순간 모두 누구 부분 경우 혼자 사이 곁 자리 편 중 만큼 듯 이번 주 다음 처음 "
+    "최근 그때 이런저런 여러 나름 하루하루 매일 순간순간 결실 노력 용기 고민 걱정 스트레스 힘".split()
+)
+_GENERIC_VERBS = frozenset(
+    "하 되 있 없 보 오 가 들 주 받 알 모르 느끼 생각하 지내 보내 겪 견디 버티 살 말하 듣 같 그렇 이렇 어떻 싶 "
+    "나 들리 쌓이 남 계시 드리 애쓰 참 털어놓 꺼내 이야기하 얘기하 지나 맞 들어주 전하 바라 원하 "
+    "필요하 힘들 지치".split()
+)
+
+
+@lru_cache(maxsize=256)
+def _lemmas(text: str) -> tuple[tuple[str, str], ...]:
+    from pipeline.morph import kiwi
+
+    return tuple((t.form, t.tag) for t in kiwi().tokenize(text))
+
+
+def unsaid_in_claims(reply_text: str, client_texts: Sequence[str]) -> list[str]:
+    """Nouns and action verbs the reply claims about the client that the client never used.
+
+    Args:
+        reply_text: the candidate reply.
+        client_texts: everything the client said in the conversation.
+    """
+    tokens = _lemmas(reply_text)
+    claims: list[list[tuple[str, str]]] = []
+    first_end = next((i for i, (_, tag) in enumerate(tokens) if tag == "EF" or tag.startswith("SF")), len(tokens))
+    first = tokens[: first_end + 1]
+    if any(form in _CLAIM_ENDINGS for form, tag in first if tag == "EF") and any(
+        (form == "시" and tag == "EP") or (form == "계시" and tag in ("VV", "VX")) for form, tag in first
+    ):
+        claims.append(list(first))
+    start = 0
+    for i, (form, tag) in enumerate(tokens):
+        if tag in ("SF", "SP", "EF") or tag.startswith("EC") and form not in _REPORTED:
+            start = i + 1
+        elif form in _REPORTED and tag.startswith("E"):
+            claims.append(list(tokens[start : i + 1]))
+            start = i + 1
+    said = " ".join(client_texts)
+    known = {form for text in client_texts for form, _ in _lemmas(text)}
+    unsaid = []
+    for clause in claims:
+        for form, tag in clause:
+            content = (tag in ("NNG", "NNP") and form not in _GENERIC_NOUNS) or (
+                tag == "VV" and form not in _GENERIC_VERBS
+            )
+            if content and form not in known and form not in said and form not in unsaid:
+                unsaid.append(form)
+    return unsaid
+
+
 #: How often a fact may be referred back to: not if one of the last this-many replies did (never twice in a row).
 REFERENCE_GAP = 1
 #: How many times in a conversation one fact may be referred back to.
@@ -159,7 +220,7 @@ def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], fa
         told = any(f.event in ("died", "left") for f in facts) or _DEATH_OR_LEAVING_SAID.search(everything)
         if not told:
             return "death_or_leaving"
-    hard = bool(_HARD_SAID.search(text))
+    hard = bool(_HARD_SAID.search(text)) or any(EVENTS[f.event].major for f in facts_in(text))
     if hard and _CALM_CLAIM.search(reply_text):
         return "calm_after_hard"
     if hard and _HAPPY_CLAIM.search(reply_text) and not _HAPPY_SAID.search(text):
@@ -170,11 +231,50 @@ def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], fa
     invented = people_in(reply_text) - named
     if invented:
         return "person_not_named: " + ", ".join(sorted(invented))
+    unsaid = unsaid_in_claims(reply_text, (*said_before, text))
+    if unsaid:
+        return "claim_not_said: " + ", ".join(unsaid)
     return ""
 
 
-def _own_words(text: str, emotion: Emotion) -> str:
-    """A reply that reflects the client's own words and asks, claiming nothing."""
+# The client's own sentence said back politely (힘들었어요 → 힘드셨군요), when it has no "I" in it.
+_POLITE_ENDINGS = (
+    ("힘들었어요", "힘드셨군요"),
+    ("힘들어요", "힘드시군요"),
+    ("지쳤어요", "지치셨군요"),
+    ("지쳐요", "지치시는군요"),
+    ("속상했어요", "속상하셨군요"),
+    ("속상해요", "속상하시군요"),
+    ("우울해요", "우울하시군요"),
+    ("무서워요", "무서우시군요"),
+    ("슬퍼요", "슬프시군요"),
+    ("외로워요", "외로우시군요"),
+    ("괴로워요", "괴로우시군요"),
+    ("답답해요", "답답하시군요"),
+    ("불안해요", "불안하시군요"),
+    ("싸워요", "다투시는군요"),
+)
+_FIRST_PERSON = re.compile(r"(^|\s)(저|제가|저는|저도|제|나|내가|나는|난|내|우리|저희)(\s|$)")
+
+
+def _said_back(text: str) -> str:
+    """The client's sentence in Maum's polite voice ("…힘드셨군요."), or "" when no rule fits."""
+    sentence = text.strip().rstrip(".!?~ ")
+    if _FIRST_PERSON.search(sentence):
+        return ""
+    for ending, polite in _POLITE_ENDINGS:
+        if sentence.endswith(ending):
+            return sentence[: -len(ending)] + polite + "."
+    return ""
+
+
+def _own_words(text: str, emotion: Emotion, told: Sequence[Fact] = ()) -> str:
+    """A reply built only from what the client said: their event, their sentence, or a quote; then a question."""
+    if told:
+        return f"{told[0].acknowledgement()} 지금 마음은 어떠세요? 편하게 이야기해 주세요."
+    said = _said_back(text)
+    if said:
+        return f"{said} 그 일에 대해 조금 더 들려주실래요? 그때 마음은 어떠셨어요?"
     quote = text.strip().rstrip(".!?~")
     if len(quote) > 40:
         quote = quote[:40].rstrip() + "…"
@@ -247,8 +347,13 @@ def care_turn(
         return CareTurn(reply, risk, new)
     said_before = [t.user_text for t in history]
     why = unsupported_claim(reply.text, text, said_before, new.facts)
+    told = [f for f in new.facts if f.turn == turn and f.acknowledgement()]
+    if not why:
+        ignored = [f for f in told if EVENTS[f.event].major and not f.fits(reply.text)]
+        why = f"ignores {ignored[0].event}" if ignored else ""
     if why:
-        reply = dataclasses.replace(reply, text=_own_words(text, emotion), kind="listen", reply_id="grounded-own-words")
+        text_ = _own_words(text, emotion, told)
+        reply = dataclasses.replace(reply, text=text_, kind="listen", reply_id="grounded-own-words")
     reference = _reference(new, text, emotion, history)
     if reference and reference not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
