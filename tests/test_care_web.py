@@ -74,3 +74,15 @@ def test_the_command_line_carries_the_state_across_lines():
     assert [line["conversation_risk"]["level"] for line in lines] == ["high", "high"]
     assert lines[0]["reply_spoken"] and "109" in lines[0]["reply_spoken"]
     assert set(lines[1]) >= {"text", "emotion", "risk", "reply"}
+
+
+def test_a_turn_built_on_a_stale_state_is_refused_and_changes_nothing(app, client, monkeypatch):
+    conversation_id, token = start(client)
+    say(client, conversation_id, token, "죽고 싶어요")
+    before = stored_state(app, conversation_id)
+    # another request stored a turn after this one read the conversation: it saw no turns
+    monkeypatch.setattr("webapp.api.views.history_of", lambda _id: [])
+    monkeypatch.setattr("webapp.api.views.care_state_of", lambda _id: CareState())
+    response = say(client, conversation_id, token, "오늘 날씨 좋네요")
+    assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
+    assert stored_state(app, conversation_id) == before and before.level == "high"
