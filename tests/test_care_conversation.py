@@ -178,3 +178,18 @@ def test_facts_name_who_and_what():
 def test_facts_are_remembered_across_turns():
     state, _ = talk(["지난주에 아빠가 돌아가셨어요", "요즘 잠을 못 자요", "엄마랑 자꾸 싸워요", "회사도 가기 싫어요"])
     assert [(f.who, f.event, f.turn) for f in state.facts] == [("아버지", "died", 0)]
+
+
+def test_after_violence_an_unrelated_fear_is_not_made_abuse():
+    state, _ = talk(["남자친구가 화나면 저를 때려요"])
+    assert observe(state, "다음 주 시험이 무서워요", Risk()).risk.level == "none"
+    assert observe(state, "남자친구가 오늘 또 화낼까 봐 무서워요", Risk()).risk.level == "high"
+
+
+def test_after_an_abuse_crisis_the_screening_does_not_assume_suicidal_ideation():
+    state, _ = talk(["요즘 아무 희망이 없어요"])
+    state = state.ask("wish_dead", 0)
+    state = observe(state, "아니요", Risk()).state
+    text = "남편이 술 마시면 저를 때려요"
+    state = observe(state, text, assess_risk(text)).state.with_crisis(2)
+    assert state.level == "high" and state.next_screening_question() == "thoughts"

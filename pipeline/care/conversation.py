@@ -161,12 +161,11 @@ class CareState:
         """
         if self.pending is not None or len(self.screening) >= MAX_SCREENING:
             return ""
-        suicide_type = bool(SUICIDE_TYPE & set(self.categories))
-        if not suicide_type or self.level == "none":
+        if self.level == "none" or not SUICIDE_TYPE & set(self.categories):
             return ""
-        ideation = self.level == "high" and bool(self.crisis_turns)
-        if self.level == "high" and not ideation:
-            return ""
+        if self.level == "high" and not self.crisis_turns:
+            return ""  # a crisis reply comes first
+        ideation = any(s.kind == "ideation" for s in self.signals)
         return next_question(self.answers, ideation_known=ideation)
 
     def ask(self, key: str, turn: int) -> CareState:
@@ -238,8 +237,9 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     """The turn's risk with what the conversation so far says about it."""
     notes: list[str] = []
     had = set(state.categories)
-    abused_by_someone = "abuse" in had or any(f.event == "hit" and f.who for f in state.facts)
-    if abused_by_someone and _FEAR.search(text) and (_AFTER_ABUSE.search(text) or "abuse" in had):
+    abusers = {f.who for f in state.facts if f.event == "hit" and f.who}
+    abused = "abuse" in had or bool(abusers)
+    if abused and _FEAR.search(text) and (_AFTER_ABUSE.search(text) or abusers & facts_mod.people_in(text)):
         risk = _raise(risk, "high", ["abuse"], "앞서 말한 폭력 뒤의 두려움")
         notes.append("context_abuse")
     if "school_violence" in had and _FEAR.search(text) and _SCHOOL_FEAR.search(text):
