@@ -279,3 +279,12 @@ def test_on_the_real_models_the_reviewers_cases_are_grounded(real_pipeline):
         real_pipeline, ["나 괴롭힌 애들 다 찾아가서 똑같이 갚아 줄 거예요 방법도 다 생각해 놨어요"]
     )
     assert revenge.reply.kind == "crisis" and "112" in revenge.reply.text
+
+
+def test_caregiver_exhaustion_at_watch_points_to_the_dementia_line_not_the_suicide_line():
+    responder = Scripted()
+    risk = Risk("watch", ("돌보느라 너무 지쳤어요",), ("caregiver",))
+    out = care_turn("치매 엄마 돌보느라 너무 지쳤어요", emotion(), risk, CareState(), [], responder.respond)
+    assert "1899-9988" in out.reply.text and out.reply.kind != "crisis"
+    assert responder.calls[0][1].level == "none"  # the bank's 109 note is not added on top
+    assert out.state.level == "watch" and out.state.next_screening_question() == ""

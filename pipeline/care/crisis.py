@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -77,6 +77,7 @@ class CrisisData:
     lines: Mapping[str, CrisisLine]
     numbers: Mapping[str, tuple[str, ...]]
     replies: Mapping[str, tuple[CrisisText, ...]]
+    watch_notes: Mapping[str, str] = field(default_factory=dict)
 
 
 def default_path() -> Path:
@@ -98,7 +99,17 @@ def problems_of(data: CrisisData) -> list[str]:
                 problems.append(f"{reply.id}: spoken form empty or longer than {SPOKEN_MAX_CHARS} characters")
             elif numbers and numbers[0] not in reply.spoken:
                 problems.append(f"{reply.id}: spoken form misses the first line {numbers[0]}")
+    for situation, note in data.watch_notes.items():
+        numbers = data.numbers.get(situation, ())
+        if situation not in RISK_CATEGORIES or not numbers or numbers[0] not in note:
+            problems.append(f"watch note {situation}: unknown situation or misses {numbers[:1]}")
     return problems
+
+
+def watch_note(categories: Iterable[str], data: CrisisData | None = None) -> str:
+    """A one-sentence pointer to the line of a watch-level situation the reply bank has no note for, or ""."""
+    data = data or shipped()
+    return next((data.watch_notes[c] for c in categories if c in data.watch_notes), "")
 
 
 def load_crisis(path: str | Path | None = None) -> CrisisData:
@@ -122,7 +133,7 @@ def load_crisis(path: str | Path | None = None) -> CrisisData:
         }
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelFilesError(detail=f"cannot read crisis data {path}: {exc!r}") from exc
-    data = CrisisData(lines, numbers, replies)
+    data = CrisisData(lines, numbers, replies, dict(raw.get("watch_notes", {})))
     problems = problems_of(data)
     if problems:
         raise ModelFilesError(detail=f"crisis data {path}: " + "; ".join(problems[:10]))

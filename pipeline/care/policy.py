@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.care.conversation import CareState, observe
-from pipeline.care.crisis import crisis_reply
+from pipeline.care.crisis import crisis_reply, watch_note
 from pipeline.care.facts import EVENTS, Fact, facts_in, people_in
 from pipeline.care.screening import QUESTIONS
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
@@ -35,6 +35,8 @@ from pipeline.types import Emotion, HistoryTurn, Reply, Risk
 Respond = Callable[[str, Emotion, Risk, Sequence[HistoryTurn]], Reply]
 
 NEGATIVE = frozenset({"sadness", "fear", "anger", "disgust"})
+#: Categories whose watch notes the reply bank has (``replies.json`` ``watch_notes``).
+BANK_NOTE_CATEGORIES = frozenset({"suicide", "self_harm", "harm_to_others", "abuse"})
 
 #: Direct questions, in the order they are recognised, and Maum's honest answers.
 DIRECT_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -342,6 +344,13 @@ def care_turn(
 
     # While the conversation is high, a calm turn still gets a line that keeps the numbers in view.
     in_view = risk if risk.level != "none" or new.level != "high" else Risk("watch", (), new.categories)
+    # Watch-level situations the reply bank has no note for (caregiver exhaustion, school
+    # violence, …) get the note of their own line here instead of the bank's suicide line.
+    note = watch_note(in_view.categories) if in_view.level == "watch" else ""
+    if note and not BANK_NOTE_CATEGORIES & set(in_view.categories):
+        in_view = Risk("none")
+    else:
+        note = ""
     reply = respond(text, emotion, in_view, history)
     if reply.kind == "crisis":  # a responder that has its own crisis path: keep the numbers
         return CareTurn(reply, risk, new)
@@ -357,6 +366,8 @@ def care_turn(
     reference = _reference(new, text, emotion, history)
     if reference and reference not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
+    if note and note not in reply.text:
+        reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
     if seen.screening_answer is not None:
         reply = dataclasses.replace(reply, text=f"솔직하게 답해 주셔서 고마워요. {reply.text}")
     return CareTurn(reply, risk, new, why)
