@@ -193,3 +193,22 @@ def test_after_an_abuse_crisis_the_screening_does_not_assume_suicidal_ideation()
     text = "남편이 술 마시면 저를 때려요"
     state = observe(state, text, assess_risk(text)).state.with_crisis(2)
     assert state.level == "high" and state.next_screening_question() == "thoughts"
+
+
+@pytest.mark.parametrize(
+    ("text", "categories"),
+    [
+        ("아이가 열이 40도예요", ("medical",)),
+        ("아빠가 쓰러져서 숨을 안 쉬어요", ("medical",)),
+        ("지금 한강 다리 위에 있어요", ("suicide", "imminent")),
+        ("아기를 던져 버리고 싶은 생각이 들어요", ("child_at_risk",)),
+    ],
+)
+def test_safety_nets_raise_emergencies_the_rules_miss(text, categories):
+    seen = observe(CareState(), text, assess_risk(text))
+    assert seen.risk.level == "high" and set(categories) <= set(seen.risk.categories)
+
+
+def test_safety_nets_leave_everyday_sentences_alone():
+    for text in ("어제는 열이 37도 정도였어요", "한강 다리 위로 자전거 타고 지나갔어요", "아기를 재우고 나니 지쳐요"):
+        assert observe(CareState(), text, assess_risk(text)).risk.level == "none", text

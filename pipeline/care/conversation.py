@@ -15,6 +15,10 @@ already holds and returns the new ``CareState`` and the turn's risk *in context*
   하면 무슨 일이 생길지 무서워요") is ``high`` ``abuse``; after school violence, fear of school is
   ``high`` ``school_violence``; after ideation, a turn about being ready or saying goodbye is ``high``;
   a revenge plan ("갚아 줄 거예요 … 방법도 생각해 놨어요") is ``high`` ``harm_to_others``;
+* **safety nets** for a few situations the per-turn detector may not name yet: a medical
+  emergency now (a 40-degree fever, not breathing, chest pain) is ``high`` ``medical``; being on a
+  bridge or roof now is ``high`` ``suicide`` + ``imminent``; thoughts of hurting a baby are
+  ``high`` ``child_at_risk``;
 * **screening**: the answer to a pending screening question is parsed (``screening.py``) and
   stored; a yes to intent, plan or recent behaviour makes the conversation ``high``;
 * **facts**: what the client said happened (``facts.py``) is remembered.
@@ -83,6 +87,30 @@ _FEAR = re.compile(r"무서|두려|겁나|겁이\s*나|무슨\s*일이\s*(생길
 _AFTER_ABUSE = re.compile(r"헤어지|이별|떠나|집을\s*나|신고|도망|말하면|알게\s*되면|들어오|집에\s*가|오늘\s*밤")
 _SCHOOL_FEAR = re.compile(r"학교|교실|등교|반\s*애들|걔네|걔들")
 _READY = re.compile(r"준비\s*(다|됐|했)|다\s*정리|오늘\s*밤|마지막|작별|결심|끝낼|끝내")
+# Safety nets for situations the per-turn detector may not name yet (it owns them; a net only raises).
+_NETS: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
+    (
+        re.compile(
+            r"열이\s*(3[89]|4[0-2])(\.\d)?\s*도|의식이\s*없|숨을?\s*(안|못)\s*쉬|숨이\s*안\s*쉬어|"
+            r"가슴이\s*(너무\s*)?(아파|조여|조이)|쓰러져\s*(있|서|움직)|경련을?\s*(해|하|일으)"
+        ),
+        ("medical",),
+        "지금 응급한 몸 상태",
+    ),
+    (
+        re.compile(r"지금\s*(한강\s*)?(한강|다리|옥상|난간|철로|선로|기찻길)\s*(위|에\s*(있|서|왔)|이에요|예요|인데)"),
+        ("suicide", "imminent"),
+        "지금 위험한 곳에 있음",
+    ),
+    (
+        re.compile(
+            r"(아기|아이|애기|애|딸|아들)(를|을)?\s*(던지|던져|때리|때려|해치|해쳐|죽이|죽여|떨어뜨리|떨어뜨려)"
+            r"(고\s*싶|\s*버리고\s*싶|\s*버릴까|면\s*어쩌)"
+        ),
+        ("child_at_risk",),
+        "아이를 해칠 것 같은 생각",
+    ),
+)
 _REVENGE = re.compile(r"갚아\s*(줄|주겠|준다)|복수|되갚|똑같이\s*(해\s*줄|당하게|갚)|가만\s*안\s*(둘|둬|놔)|찾아가서")
 _PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기")
 
@@ -249,6 +277,10 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     if ideation and _READY.search(text) and risk.level != "high":
         risk = _raise(risk, "high", ["suicide"], "앞서 말한 죽고 싶은 마음 뒤의 준비·작별")
         notes.append("context_ready")
+    for pattern, categories, reason in _NETS:
+        if pattern.search(text):
+            risk = _raise(risk, "high", categories, reason)
+            notes.append("net_" + categories[-1])
     if _REVENGE.search(text) and _PLAN.search(text):
         risk = _raise(risk, "high", ["harm_to_others"], "방법까지 생각한 보복")
         notes.append("revenge_plan")
