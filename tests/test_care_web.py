@@ -86,3 +86,13 @@ def test_a_turn_built_on_a_stale_state_is_refused_and_changes_nothing(app, clien
     response = say(client, conversation_id, token, "오늘 날씨 좋네요")
     assert response.status_code == 409 and response.json["error"]["code"] == "conflict"
     assert stored_state(app, conversation_id) == before and before.level == "high"
+
+
+def test_the_json_export_carries_the_care_state(app):
+    from webapp.counsellor.export import conversation_json
+
+    conversation_id = converse(app, "요즘 아무 희망이 없어요", "아니요")
+    with app.app_context():
+        document = conversation_json(db.session.get(Conversation, conversation_id))
+    care = document["care_state"]
+    assert care["level"] == "watch" and care["screening"][0]["answer"] == "no"
