@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from pipeline.care.conversation import CareState
-from pipeline.care.policy import care_turn
+from pipeline.care.policy import care_turn, warm_up
 from pipeline.care.risk import assess_risk
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
@@ -49,6 +49,8 @@ def bench_layer(conversations: list[dict], repeat: int) -> list[float]:
     def respond(text, emo, risk, history=()):
         return Reply("그런 일이 있었군요. 조금 더 들려주실래요?", "empathy", "bench")
 
+    warm_up()  # Kiwi is built once per worker (Pipeline.load_all), not per turn
+    assess_risk("")
     times = []
     for _ in range(repeat):
         for conv in conversations:

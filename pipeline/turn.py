@@ -19,9 +19,9 @@ from pipeline import registry
 from pipeline.audio import decode
 from pipeline.care.conversation import CareState
 from pipeline.care.policy import care_turn
+from pipeline.care.policy import warm_up as care_warm_up
 from pipeline.care.risk import assess_risk
 from pipeline.errors import EmptyTextError, TextTooLongError
-from pipeline.morph import kiwi
 from pipeline.settings import Settings
 from pipeline.stages import reply_tone, synthesize_in_tone
 from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Transcript, TurnResult
@@ -101,7 +101,7 @@ class Pipeline:
         for stage in registry.STAGES:
             self.backend(stage)
         assess_risk("")  # the first call compiles the patterns (~40 ms); not a client's turn
-        kiwi()  # the care layer checks replies against the client's words with Kiwi
+        care_warm_up()  # the care layer checks replies against the client's words with Kiwi
 
     @property
     def loaded(self) -> bool:

@@ -140,6 +140,11 @@ def _lemmas(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((t.form, t.tag) for t in kiwi().tokenize(text))
 
 
+def warm_up() -> None:
+    """Build Kiwi and run its first analysis (seconds) now, not during a client's turn."""
+    _lemmas("회사에서 팀장님 때문에 힘들었어요")
+
+
 def unsaid_in_claims(reply_text: str, client_texts: Sequence[str]) -> list[str]:
     """Nouns and action verbs the reply claims about the client that the client never used.
 
