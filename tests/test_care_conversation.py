@@ -93,6 +93,7 @@ def test_everyday_turns_stay_none():
         ("안 했어요", "no"),
         ("모르겠어요", "unsure"),
         ("글쎄요", "unsure"),
+        ("그냥 그래요", "unsure"),
         ("아니요... 사실은 있어요", "yes"),
         ("배고파요", "unclear"),
     ],

@@ -288,3 +288,18 @@ def test_caregiver_exhaustion_at_watch_points_to_the_dementia_line_not_the_suici
     assert "1899-9988" in out.reply.text and out.reply.kind != "crisis"
     assert responder.calls[0][1].level == "none"  # the bank's 109 note is not added on top
     assert out.state.level == "watch" and out.state.next_screening_question() == ""
+
+
+def test_an_unclear_answer_is_heard_first_and_the_question_comes_back_once():
+    replies, state = converse(["요즘 아무 희망이 없어요", "오늘 점심은 김밥 먹었어요", "음", "배고파요", "밥 먹으러 갈래요"])
+    assert [r.kind for r in replies] == ["screening", "empathy", "screening", "empathy", "screening"]
+    assert replies[2].reply_id == "screening-wish_dead"  # asked again after the unclear answer
+    assert not replies[1].text.startswith("솔직하게 답해 주셔서")
+    assert [i.answer for i in state.screening[:2]] == ["unclear", "unclear"]
+    assert replies[4].reply_id == "screening-thoughts"  # not a third time
+
+
+def test_after_a_burden_crisis_the_screening_asks_about_thoughts_first():
+    replies, state = converse(["제가 없어지면 다들 편할 것 같아요", "모르겠어요"])
+    assert replies[0].kind == "crisis"
+    assert replies[1].reply_id == "screening-wish_dead"

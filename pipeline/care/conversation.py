@@ -48,8 +48,13 @@ _RANK = {level: i for i, level in enumerate(RISK_LEVELS)}
 SUICIDE_TYPE = frozenset({"suicide", "self_harm"})
 #: Distinct suicide-type signal kinds that make a conversation ``watch`` / ``high``.
 WATCH_KINDS, HIGH_KINDS = 2, 3
-#: How many screening questions a conversation may hold at most (the six of the screener).
-MAX_SCREENING = len(QUESTIONS)
+#: How many screening questions a conversation may hold at most (the six of the screener, and
+#: a question whose answer was unclear asked once more).
+MAX_SCREENING = len(QUESTIONS) + 2
+#: How often one question may be asked (again after an unclear answer).
+MAX_ASKS = 2
+# Ideation in the client's own words: after such a crisis turn the screening starts at "method".
+_EXPLICIT_IDEATION = re.compile(r"죽고\s*싶|자살|목숨을?\s*끊|죽을\s*(거|래|까)|죽어\s*버리|살고\s*싶지\s*않|그만\s*살")
 
 # Conversation cues: what a turn says that counts only together with the rest of the conversation.
 # They never lower a level the risk detector gave.
@@ -179,7 +184,8 @@ class CareState:
 
     @property
     def answers(self) -> dict[str, str]:
-        return {item.key: item.answer for item in self.screening if item.answer}
+        """Question key → its clear answer (``yes``, ``no``, ``unsure``); unclear answers are not kept here."""
+        return {item.key: item.answer for item in self.screening if item.answer and item.answer != "unclear"}
 
     def next_screening_question(self) -> str:
         """The screening question due now ("" when none is): see ``screening.py``.
@@ -193,8 +199,13 @@ class CareState:
             return ""
         if self.level == "high" and not self.crisis_turns:
             return ""  # a crisis reply comes first
-        ideation = any(s.kind == "ideation" for s in self.signals)
-        return next_question(self.answers, ideation_known=ideation)
+        ideation = any(s.kind == "ideation" and _EXPLICIT_IDEATION.search(s.said) for s in self.signals)
+        answers = self.answers
+        while True:
+            key = next_question(answers, ideation_known=ideation)
+            if not key or sum(item.key == key for item in self.screening) < MAX_ASKS:
+                return key
+            answers[key] = "unclear"  # asked twice without a clear answer: go on
 
     def ask(self, key: str, turn: int) -> CareState:
         """The state after Maum asked screening question ``key`` in the reply to ``turn``."""

@@ -341,7 +341,9 @@ def care_turn(
             answer = f"{answer} {_AT_RISK_NOTE}"
         return CareTurn(Reply(answer, "answer", f"answer-{asked}"), risk, new)
 
-    key = new.next_screening_question()
+    answered = seen.screening_answer
+    unclear = answered is not None and answered.answer == "unclear"
+    key = "" if unclear else new.next_screening_question()  # after an unclear answer, listen first
     if key:
         opener = "" if new.screening else "많이 지치고 힘드신 게 느껴져요. "
         reply = Reply(f"{opener}{QUESTIONS[key]}", "screening", f"screening-{key}")
@@ -373,6 +375,6 @@ def care_turn(
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
     if note and note not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
-    if seen.screening_answer is not None:
+    if answered is not None and not unclear:
         reply = dataclasses.replace(reply, text=f"솔직하게 답해 주셔서 고마워요. {reply.text}")
     return CareTurn(reply, risk, new, why)
