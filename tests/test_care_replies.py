@@ -291,7 +291,9 @@ def test_caregiver_exhaustion_at_watch_points_to_the_dementia_line_not_the_suici
 
 
 def test_an_unclear_answer_is_heard_first_and_the_question_comes_back_once():
-    replies, state = converse(["요즘 아무 희망이 없어요", "오늘 점심은 김밥 먹었어요", "음", "배고파요", "밥 먹으러 갈래요"])
+    replies, state = converse(
+        ["요즘 아무 희망이 없어요", "오늘 점심은 김밥 먹었어요", "음", "배고파요", "밥 먹으러 갈래요"]
+    )
     assert [r.kind for r in replies] == ["screening", "empathy", "screening", "empathy", "screening"]
     assert replies[2].reply_id == "screening-wish_dead"  # asked again after the unclear answer
     assert not replies[1].text.startswith("솔직하게 답해 주셔서")
