@@ -167,6 +167,13 @@ def test_the_state_round_trips_through_json():
     assert CareState.from_json(None) == CareState()
 
 
+def test_a_state_from_another_version_keeps_its_risk():
+    raw = {"level": "high", "categories": ["abuse"], "reasons": ["때려"], "signals": [{"kind": "x", "when": 1}]}
+    state = CareState.from_json(raw)
+    assert (state.level, state.categories, state.signals) == ("high", ("abuse",), ())
+    assert CareState.from_json({"level": "??"}).level == "high"  # unreadable: err on the safe side
+
+
 def test_facts_name_who_and_what():
     assert [(f.who, f.event) for f in facts_in("지난주에 아빠가 돌아가셨어요")] == [("아버지", "died")]
     assert [(f.who, f.event) for f in facts_in("아빠가 담배를 갑자기 끊으셨대요")] == [("아버지", "quit_smoking")]

@@ -32,6 +32,7 @@ keep it with the conversation and the command line across lines.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from pipeline.care.crisis import RISK_CATEGORIES
 from pipeline.care.facts import Fact
 from pipeline.care.screening import HIGH_IF_YES, QUESTIONS, next_question, parse_answer
 from pipeline.types import RISK_LEVELS, Risk
+
+log = logging.getLogger(__name__)
 
 _RANK = {level: i for i, level in enumerate(RISK_LEVELS)}
 #: Categories whose signals start the screening questions.
@@ -236,16 +239,24 @@ class CareState:
         if not raw:
             return cls()
         level = raw.get("level", "none")
-        return cls(
-            level=level if level in RISK_LEVELS else "none",
-            categories=tuple(raw.get("categories", ())),
-            reasons=tuple(raw.get("reasons", ())),
-            turns=int(raw.get("turns", 0)),
-            signals=tuple(Signal(**s) for s in raw.get("signals", ())),
-            screening=tuple(ScreeningItem(**s) for s in raw.get("screening", ())),
-            facts=tuple(Fact.from_json(f) for f in raw.get("facts", ())),
-            crisis_turns=tuple(int(t) for t in raw.get("crisis_turns", ())),
+        base = cls(
+            level=level if level in RISK_LEVELS else "high",  # an unreadable level errs on the safe side
+            categories=tuple(str(c) for c in raw.get("categories", ())),
+            reasons=tuple(str(r) for r in raw.get("reasons", ())),
         )
+        try:
+            return dataclasses.replace(
+                base,
+                turns=int(raw.get("turns", 0)),
+                signals=tuple(Signal(**s) for s in raw.get("signals", ())),
+                screening=tuple(ScreeningItem(**s) for s in raw.get("screening", ())),
+                facts=tuple(Fact.from_json(f) for f in raw.get("facts", ())),
+                crisis_turns=tuple(int(t) for t in raw.get("crisis_turns", ())),
+            )
+        except (TypeError, ValueError, KeyError):
+            # A state written by another version: keep the risk (it must never be lost), start the rest anew.
+            log.warning("care state could not be read in full; keeping its risk level only")
+            return base
 
 
 @dataclass(frozen=True)
