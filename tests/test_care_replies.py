@@ -305,3 +305,10 @@ def test_after_a_burden_crisis_the_screening_asks_about_thoughts_first():
     replies, state = converse(["제가 없어지면 다들 편할 것 같아요", "모르겠어요"])
     assert replies[0].kind == "crisis"
     assert replies[1].reply_id == "screening-wish_dead"
+
+
+def test_a_question_with_its_situation_is_acknowledged_before_the_answer():
+    replies, _ = converse(["팀장님이 계속 괴롭히는데 어떻게 해야 할까요?"], label="fear")
+    assert replies[0].kind == "answer" and replies[0].text.startswith("그 일로 고민이 많으시군요.")
+    replies, _ = converse(["어떻게 해야 할까요?"], label="fear")
+    assert replies[0].text.startswith("제가 정답을 드릴 수는 없지만")

@@ -213,6 +213,13 @@ def direct_question(text: str) -> str:
     return ""
 
 
+def direct_questions_removed(text: str) -> str:
+    """``text`` without its direct-question phrases and spaces (what is left is the situation)."""
+    for _, pattern in DIRECT_QUESTIONS:
+        text = pattern.sub("", text)
+    return re.sub(r"[\s?!.~]+", "", text)
+
+
 def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], facts: Sequence[Fact]) -> str:
     """Why ``reply_text`` says something the client's words do not support, or "" when it does not.
 
@@ -337,6 +344,8 @@ def care_turn(
     asked = direct_question(text)
     if asked:
         answer = ANSWERS[asked]
+        if asked == "what_to_do" and len(direct_questions_removed(text)) >= 8:
+            answer = f"그 일로 고민이 많으시군요. {answer}"  # the question came with its situation
         if new.level != "none" and "109" not in answer:
             answer = f"{answer} {_AT_RISK_NOTE}"
         return CareTurn(Reply(answer, "answer", f"answer-{asked}"), risk, new)
