@@ -75,7 +75,7 @@ SIGNALS: Mapping[str, re.Pattern[str]] = {
         r"따라가고\s*싶|곁으로\s*가고\s*싶"
     ),
     "farewell": re.compile(
-        r"마지막\s*(인사|편지|선물)|작별|그동안\s*고마웠|편지를?\s*(써|남겨|남겼)|유서|"
+        r"마지막\s*(인사|편지|선물)|작별|그동안\s*고마웠|편지를?\s*(써|남겨|남겼)|유서(?!\s*(깊|가\s*깊))|"
         r"(고양이|강아지|애들|아이들|물건|짐)[^.?!]{0,12}(부탁|맡겨|맡길|나눠|정리)|다\s*정리했|정리해\s*뒀|정리하고\s*있"
     ),
 }
@@ -87,6 +87,8 @@ SIGNAL_NAMES_KO: Mapping[str, str] = {
     "farewell": "작별 행동",
     "ideation": "자살 생각",
 }
+# A cue told as over ("예전엔 사라지고 싶었는데 요즘은 살 만해요") is not a signal now.
+_RESOLVED_PAST = re.compile(r"(예전|전에는|전엔|옛날|한때|과거|어릴\s*때)[^.?!]*(지금은|요즘은|이제는|이젠|요즘엔)")
 _MINIMISING = re.compile(
     r"(죽겠다|죽고\s*싶다|죽는다)[^.?!]{0,6}(건|게|는\s*거)\s*아니|그런\s*(뜻|의미|말)은?\s*아니|농담|장난이?에?요|"
     r"별거\s*아니|신경\s*쓰지\s*마|괜찮아요\s*진짜|진짜\s*괜찮|아무\s*일\s*아니|그냥\s*해\s*본\s*말|과장"
@@ -314,7 +316,8 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
 
 def _signals(state: CareState, text: str, risk: Risk, turn: int) -> tuple[Signal, ...]:
     seen = {s.kind for s in state.signals}
-    new = [Signal(kind, turn, text) for kind, pattern in SIGNALS.items() if kind not in seen and pattern.search(text)]
+    said = set() if _RESOLVED_PAST.search(text) else {k for k, p in SIGNALS.items() if p.search(text)}
+    new = [Signal(kind, turn, text) for kind in SIGNALS if kind in said and kind not in seen]
     if risk.level == "high" and SUICIDE_TYPE & set(risk.categories) and "ideation" not in seen:
         new.append(Signal("ideation", turn, text))
     return (*state.signals, *new)
@@ -347,7 +350,7 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
         elif answer in ("yes", "unsure") and risk.level == "none":
             risk = _raise(risk, "watch", ["suicide"], f"선별 질문에 '{text}'")
 
-    said_now = {kind for kind, pattern in SIGNALS.items() if pattern.search(text)}
+    said_now = set() if _RESOLVED_PAST.search(text) else {k for k, p in SIGNALS.items() if p.search(text)}
     if "passive_wish" in said_now:
         risk = _raise(risk, "high", ["suicide"], "죽음을 바라는 마음")
     signals = _signals(state, text, risk, turn)
@@ -357,7 +360,8 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
         cue_names = ", ".join(SIGNAL_NAMES_KO[k] for k in SIGNAL_NAMES_KO if k in kinds)
         if n_kinds >= HIGH_KINDS or ("farewell" in kinds and n_kinds >= 2):
             risk = _raise(risk, "high", ["suicide"], f"대화 전체에서 이어진 위험 신호 ({cue_names})")
-        else:
+        elif n_kinds >= WATCH_KINDS or said_now - {"farewell"}:
+            # a farewell act alone (이사 가서 작별 인사) counts only together with other signals
             label = "여러 차례 이어진 위험 신호" if n_kinds >= WATCH_KINDS else "위험 신호"
             risk = _raise(risk, "watch", ["suicide"], f"{label} ({cue_names})")
     level, categories, reasons = state.level, list(state.categories), list(state.reasons)
