@@ -220,3 +220,10 @@ def test_safety_nets_raise_emergencies_the_rules_miss(text, categories):
 def test_safety_nets_leave_everyday_sentences_alone():
     for text in ("어제는 열이 37도 정도였어요", "한강 다리 위로 자전거 타고 지나갔어요", "아기를 재우고 나니 지쳐요"):
         assert observe(CareState(), text, assess_risk(text)).risk.level == "none", text
+
+
+def test_hopelessness_counts_only_where_the_detector_flagged_the_turn():
+    bag = "이 가방 살 이유가 하나도 없네"
+    assert observe(CareState(), bag, assess_risk(bag)).risk.level == "none"
+    past = "학생 때는 사라지고 싶었는데 지금은 행복해요"
+    assert observe(CareState(), past, assess_risk(past)).risk.level == "none"

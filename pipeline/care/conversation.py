@@ -88,7 +88,10 @@ SIGNAL_NAMES_KO: Mapping[str, str] = {
     "ideation": "자살 생각",
 }
 # A cue told as over ("예전엔 사라지고 싶었는데 요즘은 살 만해요") is not a signal now.
-_RESOLVED_PAST = re.compile(r"(예전|전에는|전엔|옛날|한때|과거|어릴\s*때)[^.?!]*(지금은|요즘은|이제는|이젠|요즘엔)")
+_RESOLVED_PAST = re.compile(
+    r"(예전|전에는|전엔|옛날|한때|과거|때는|때엔|땐)[^.?!]*(지금은|요즘은|이제는|이젠|요즘엔|지금|요즘)\s*(은|는)?\s*"
+    r"(괜찮|행복|살\s*만|나아|좋아|잘\s*지내)"
+)
 _MINIMISING = re.compile(
     r"(죽겠다|죽고\s*싶다|죽는다)[^.?!]{0,6}(건|게|는\s*거)\s*아니|그런\s*(뜻|의미|말)은?\s*아니|농담|장난이?에?요|"
     r"별거\s*아니|신경\s*쓰지\s*마|괜찮아요\s*진짜|진짜\s*괜찮|아무\s*일\s*아니|그냥\s*해\s*본\s*말|과장"
@@ -314,12 +317,37 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     return risk, notes
 
 
-def _signals(state: CareState, text: str, risk: Risk, turn: int) -> tuple[Signal, ...]:
+#: Signal kinds the risk detector must have flagged in the turn (watch or high, suicide-type): the
+#: patterns only say which kind it is. The other kinds are nets for what the detector may miss.
+DETECTOR_KINDS = frozenset({"hopeless", "burden"})
+
+
+def _ideation(risk: Risk) -> bool:
+    return risk.level == "high" and bool(SUICIDE_TYPE & set(risk.categories))
+
+
+def cues_in(text: str, detector_risk: Risk) -> set[str]:
+    """The suicide-type signal kinds of one turn (``SIGNALS``; ``ideation`` for a high turn).
+
+    Hopelessness and being a burden count only where the risk detector flagged the turn (so "살
+    이유가 없네" about a bag stays out); a flagged turn of no known kind counts as hopelessness.
+    A cue told as over ("예전엔 … 지금은 살 만해요") is not a signal.
+    """
+    if _RESOLVED_PAST.search(text):
+        return set()
+    flagged = detector_risk.level != "none" and bool(SUICIDE_TYPE & set(detector_risk.categories))
+    kinds = {k for k, p in SIGNALS.items() if p.search(text) and (flagged or k not in DETECTOR_KINDS)}
+    if flagged and detector_risk.level == "high":
+        kinds.add("ideation")
+    elif flagged and not kinds:
+        kinds.add("hopeless")
+    return kinds
+
+
+def _signals(state: CareState, text: str, kinds: set[str], turn: int) -> tuple[Signal, ...]:
     seen = {s.kind for s in state.signals}
-    said = set() if _RESOLVED_PAST.search(text) else {k for k, p in SIGNALS.items() if p.search(text)}
-    new = [Signal(kind, turn, text) for kind in SIGNALS if kind in said and kind not in seen]
-    if risk.level == "high" and SUICIDE_TYPE & set(risk.categories) and "ideation" not in seen:
-        new.append(Signal("ideation", turn, text))
+    order = (*SIGNALS, "ideation")
+    new = [Signal(kind, turn, text) for kind in order if kind in kinds and kind not in seen]
     return (*state.signals, *new)
 
 
@@ -350,10 +378,10 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
         elif answer in ("yes", "unsure") and risk.level == "none":
             risk = _raise(risk, "watch", ["suicide"], f"선별 질문에 '{text}'")
 
-    said_now = set() if _RESOLVED_PAST.search(text) else {k for k, p in SIGNALS.items() if p.search(text)}
+    said_now = cues_in(text, turn_risk) - {"ideation"}
     if "passive_wish" in said_now:
         risk = _raise(risk, "high", ["suicide"], "죽음을 바라는 마음")
-    signals = _signals(state, text, risk, turn)
+    signals = _signals(state, text, cues_in(text, turn_risk) | ({"ideation"} if _ideation(risk) else set()), turn)
     kinds = {s.kind for s in signals}
     n_kinds = len(kinds)
     if said_now:
