@@ -5,10 +5,11 @@ already holds and returns the new ``CareState`` and the turn's risk *in context*
 
 * **sticky**: once ``high``, the conversation stays ``high`` (its categories and reasons stay,
   so the crisis lines stay in view); a later calm turn is not re-flagged by itself;
-* **escalation**: suicide-type signals of several kinds over the turns (hopelessness, being a
-  burden, a passive wish to be dead, farewell acts) count together: two kinds make the
-  conversation ``watch`` and start the screening questions; three, or a farewell act after any
-  other signal, make it ``high``;
+* **escalation**: suicide-type signals of several kinds over the turns (hopelessness and being
+  a burden where the risk detector flagged the turn, a passive wish to be dead and farewell acts
+  by their own cues) count together: one hopeless or burden turn is ``watch`` and starts the
+  screening questions; three kinds, or a farewell act after any other signal, make it ``high``;
+  a passive wish to be dead is ``high`` by itself; a farewell act alone raises nothing;
 * **minimising** after ideation ("아니 죽겠다는 건 아니고요") keeps the turn and the
   conversation at least at ``watch``;
 * **context**: after violence by a partner or family member, fear of what they will do ("헤어지자고
