@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.audio import decode_file
+from pipeline.care.conversation import CareState, conversation_risk
 from pipeline.errors import PipelineError
 from pipeline.settings import Settings, describe
 from pipeline.turn import Pipeline
@@ -76,9 +77,10 @@ def cmd_risk(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 def cmd_reply(pipe: Pipeline, args: argparse.Namespace) -> int:
     history: list[HistoryTurn] = []
+    state = CareState()
     for line in _lines():
         try:
-            result = pipe.run_text(line, history, synthesize=False)
+            result = pipe.run_text(line, history, synthesize=False, care_state=state)
         except PipelineError as exc:
             _emit({"text": line, "error": _error(exc)})
             continue
@@ -89,8 +91,12 @@ def cmd_reply(pipe: Pipeline, args: argparse.Namespace) -> int:
             "reply": result.reply.text,
             "reply_kind": result.reply.kind,
             "reply_fallback": result.reply.fallback_reason,  # why a generator (kogpt2) was not used
+            "reply_spoken": result.reply.spoken_text,
+            "risk_categories": list(result.risk.categories),
+            "conversation_risk": conversation_risk(result.care_state),
         })  # fmt: skip
         history.append(_history_turn(result))
+        state = result.care_state
     return 0
 
 

@@ -18,12 +18,15 @@ from typing import Any, TypeVar
 from pipeline import registry
 from pipeline.audio import decode
 from pipeline.care.assessor import RiskAssessor
+from pipeline.care.conversation import CareState
+from pipeline.care.policy import care_turn
+from pipeline.care.policy import warm_up as care_warm_up
 from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError
 from pipeline.settings import Settings
 from pipeline.stages import reply_tone, synthesize_in_tone
-from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Risk, Transcript, TurnResult
+from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Reply, Risk, Transcript, TurnResult
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +176,7 @@ class Pipeline:
         for stage in registry.STAGES:
             self.backend(stage)
         self.risk_assessor  # noqa: B018 - building it is the point
+        care_warm_up()  # the care layer checks replies against the client's words with Kiwi
 
     def load_report(self) -> dict[str, str]:
         """Try to build every backend; return stage verb → error code for those that failed (empty: all loaded)."""
@@ -183,6 +187,7 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - reported to the operator, never raised to a client
                 failed[STAGE_VERBS[stage]] = error_code(exc, "backend_error")
         self.risk_assessor  # noqa: B018 - builds the rules and the classifier, as load_all does
+        care_warm_up()
         return failed
 
     @property
@@ -196,7 +201,14 @@ class Pipeline:
             for stage in registry.STAGES
         }
 
-    def run_recording(self, data: bytes, history: Sequence[HistoryTurn] = (), *, synthesize: bool = True) -> TurnResult:
+    def run_recording(
+        self,
+        data: bytes,
+        history: Sequence[HistoryTurn] = (),
+        *,
+        synthesize: bool = True,
+        care_state: CareState | None = None,
+    ) -> TurnResult:
         """An uploaded recording (any supported container) → decoded → ``run_audio``.
 
         Raises:
@@ -205,26 +217,49 @@ class Pipeline:
         start = time.perf_counter()
         audio = decode(data, self.settings)
         decode_ms = (time.perf_counter() - start) * 1000.0
-        result = self.run_audio(audio, history, synthesize=synthesize)
+        result = self.run_audio(audio, history, synthesize=synthesize, care_state=care_state)
         timings = {"decode": round(decode_ms, 1), **result.timings_ms}
         timings["total"] = round(result.timings_ms["total"] + decode_ms, 1)
         return dataclasses.replace(result, timings_ms=timings)
 
-    def run_audio(self, audio: Audio, history: Sequence[HistoryTurn] = (), *, synthesize: bool = True) -> TurnResult:
+    def run_audio(
+        self,
+        audio: Audio,
+        history: Sequence[HistoryTurn] = (),
+        *,
+        synthesize: bool = True,
+        care_state: CareState | None = None,
+    ) -> TurnResult:
         """Decoded speech → transcript → risk → emotion → reply → speech."""
         transcriber = self.transcriber  # built (on a first turn) before the clock starts
         start = time.perf_counter()
         transcript = transcriber.transcribe(audio)
         transcribe_ms = (time.perf_counter() - start) * 1000.0
-        return self._answer(transcript, history, {"transcribe": transcribe_ms}, synthesize=synthesize)
+        return self._answer(transcript, history, {"transcribe": transcribe_ms}, synthesize, care_state)
 
-    def run_text(self, text: str, history: Sequence[HistoryTurn] = (), *, synthesize: bool = True) -> TurnResult:
-        """Typed text → risk → emotion → reply → speech."""
+    def run_text(
+        self,
+        text: str,
+        history: Sequence[HistoryTurn] = (),
+        *,
+        synthesize: bool = True,
+        care_state: CareState | None = None,
+    ) -> TurnResult:
+        """Typed text → risk → emotion → reply → speech.
+
+        ``care_state`` is the conversation's state before this turn (a new conversation when
+        None); the result carries the updated one.
+        """
         text = clean_text(text, self.settings.max_text_chars)
-        return self._answer(Transcript(text=text), history, {}, synthesize=synthesize)
+        return self._answer(Transcript(text=text), history, {}, synthesize, care_state)
 
     def _answer(
-        self, transcript: Transcript, history: Sequence[HistoryTurn], timings: dict[str, float], *, synthesize: bool
+        self,
+        transcript: Transcript,
+        history: Sequence[HistoryTurn],
+        timings: dict[str, float],
+        synthesize: bool,
+        care_state: CareState | None,
     ) -> TurnResult:
         """Risk first; then every later stage degrades (``_degrade``) instead of failing the turn."""
         text = transcript.text
@@ -237,14 +272,27 @@ class Pipeline:
             return classifier.classify(text) if text else NO_EMOTION
 
         emotion = self._degrade("classifier", classify, lambda: NO_EMOTION, failed, timings, "emotion")
-        reply = self._degrade(
-            "responder",
-            lambda responder: responder.respond(text, emotion, risk, history),
-            lambda: safety_net_reply(risk),
-            failed,
-            timings,
-            "respond",
-        )
+
+        def respond(text_: str, emotion_: Emotion, risk_: Risk, history_: Sequence[HistoryTurn]) -> Reply:
+            return self._degrade(
+                "responder",
+                lambda responder: responder.respond(text_, emotion_, risk_, history_),
+                lambda: safety_net_reply(risk_),
+                failed,
+                timings,
+                "respond",
+            )
+
+        before = care_state or CareState()
+        start = time.perf_counter()
+        try:
+            care = care_turn(text, emotion, risk, before, history, respond)
+            risk, reply, after = care.risk, care.reply, care.state  # the turn's risk in the light of the conversation
+        except Exception as exc:  # noqa: BLE001 - the care layer must never cost the client the reply
+            log.exception("care layer failed; answering with the safety net")
+            failed["respond"] = error_code(exc, FAILURE_CODES["respond"])
+            reply, after = safety_net_reply(risk), before
+        timings["respond"] = (time.perf_counter() - start) * 1e3
         speech = None
         if synthesize:
             tone = reply_tone(reply.kind, emotion.label)
@@ -266,6 +314,7 @@ class Pipeline:
             timings_ms={k: round(v, 1) for k, v in timings.items()},
             synthesis_error=failed.get("synthesize", ""),
             degraded=tuple(failed),
+            care_state=after,
         )
 
     def _degrade(

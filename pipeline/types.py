@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,18 @@ EMOTION_NAMES_KO: Mapping[str, str] = {
 RISK_LEVELS: tuple[str, ...] = ("none", "watch", "high")
 
 #: What kind of reply the responder gave.
-REPLY_KINDS: tuple[str, ...] = ("empathy", "crisis", "greeting", "thanks", "goodbye", "identity", "listen", "fallback")
+REPLY_KINDS: tuple[str, ...] = (
+    "empathy",
+    "crisis",
+    "greeting",
+    "thanks",
+    "goodbye",
+    "identity",
+    "listen",
+    "fallback",
+    "answer",  # an honest answer to a direct question (a person? recorded? hospital? what to do?)
+    "screening",  # one screening question about suicide risk (pipeline/care/screening.py)
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +158,8 @@ class Reply:
         fallback_reason: why a generating responder (``kogpt2``) gave a curated reply instead of
             its own (``high_risk``, ``no_text``, ``error``, ``timeout``, ``rejected: <rail>, …``);
             empty when the reply is what the configured responder itself chose.
+        spoken_text: a short form for the voice (about 12 s at most) when ``text`` is long, such
+            as a crisis reply with every number; empty means the voice speaks ``text``.
     """
 
     text: str
@@ -153,6 +167,7 @@ class Reply:
     reply_id: str = ""
     latency_ms: float = 0.0
     fallback_reason: str = ""
+    spoken_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,6 +195,10 @@ class TurnResult:
         synthesis_error: the error code when speech synthesis failed (``speech`` is then None).
         degraded: the stages (``classify``, ``respond``, ``synthesize``) that failed after risk was
             assessed and were replaced by their fallback: neutral emotion, the safety-net reply, no speech.
+
+    ``risk`` is the turn's risk in the context of the conversation; ``care_state`` is the
+    conversation's ``pipeline.care.conversation.CareState`` after this turn (its risk level,
+    screening answers and remembered facts), to be stored and passed to the next turn.
     """
 
     transcript: Transcript
@@ -190,3 +209,4 @@ class TurnResult:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     synthesis_error: str = ""
     degraded: tuple[str, ...] = ()
+    care_state: Any = None

@@ -106,5 +106,5 @@ def test_reply_to_a_crisis_line_on_real_models_carries_the_numbers(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert lines[0]["risk"] == "none" and "109" not in lines[0]["reply"]
     assert lines[1]["risk"] == "high"
-    assert all(n in lines[1]["reply"] for n in ("109", "1577-0199", "112", "119", "1388", "1366"))
+    assert all(n in lines[1]["reply"] for n in ("109", "1577-0199", "112", "119"))  # the suicide lines
     assert not Path(tmp_path / "net.log").exists()

@@ -26,7 +26,16 @@ from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import Conversation, Turn, db
 
-EXPECTED_TURN_KEYS = {"turn_id", "transcript", "emotion", "risk", "reply", "timings_ms", "degraded"}
+EXPECTED_TURN_KEYS = {
+    "turn_id",
+    "transcript",
+    "emotion",
+    "risk",
+    "reply",
+    "conversation_risk",
+    "timings_ms",
+    "degraded",
+}
 CRISIS_NUMBERS = ("109", "1577-0199", "112", "119", "1388", "1366")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.care.conversation import CareState
 from pipeline.types import HistoryTurn, TurnResult
 from webapp.db import REPLY_FALLBACK_MAX, Conversation, Turn, db, new_id, utcnow
 from webapp.errors import ApiError
@@ -79,6 +80,12 @@ def turns_of(conversation_id: str) -> list[Turn]:
     return list(db.session.scalars(sa.select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.index)))
 
 
+def care_state_of(conversation_id: str) -> CareState:
+    """The conversation's care state (risk across turns, screening, facts); a fresh one if none is stored."""
+    raw = db.session.scalar(sa.select(Conversation.care_state).where(Conversation.id == conversation_id))
+    return CareState.from_json(raw)
+
+
 def record_turn(
     store: AudioStore,
     conversation_id: str,
@@ -86,6 +93,7 @@ def record_turn(
     *,
     user_audio: bytes | None,
     backends: Mapping[str, str],
+    expected_index: int | None = None,
 ) -> Turn:
     """Store a turn and its audio files so that a crash leaves either no turn or a complete one.
 
@@ -93,6 +101,7 @@ def record_turn(
     (``PendingFiles`` in ``webapp/storage.py`` holds the order). A turn whose speech synthesis
     failed, or whose audio the store refused (a full disk), is still stored: marked
     ``reply_audio_missing``, and ``store_audio`` added to ``degraded`` when a file could not be written.
+    The conversation's new care state is written in the same transaction as the row.
 
     Args:
         store: where audio files go.
@@ -100,6 +109,8 @@ def record_turn(
         result: what the pipeline produced.
         user_audio: the upload exactly as received, or None for a typed message.
         backends: stage → backend name that produced the result.
+        expected_index: the index this turn must get (the number of turns the pipeline saw);
+            when another turn was stored meanwhile, the care state it was built on is stale.
 
     Raises:
         ApiError: 409 when another turn of the same conversation was stored at the same moment.
@@ -122,6 +133,8 @@ def record_turn(
         next_index = db.session.scalar(
             sa.select(sa.func.coalesce(sa.func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id)
         )
+        if expected_index is not None and next_index != expected_index:
+            raise ApiError(409, "conflict", detail=f"turn {expected_index} of {conversation_id} was taken meanwhile")
         turn = Turn(
             id=turn_id,
             conversation_id=conversation_id,
@@ -149,9 +162,10 @@ def record_turn(
             degraded=degraded,
         )
         db.session.add(turn)
-        db.session.execute(
-            sa.update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow())
-        )
+        values: dict = {"updated_at": utcnow()}
+        if result.care_state is not None:
+            values["care_state"] = result.care_state.as_json()
+        db.session.execute(sa.update(Conversation).where(Conversation.id == conversation_id).values(**values))
     except Exception:
         db.session.rollback()
         pending.discard()

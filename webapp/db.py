@@ -113,6 +113,9 @@ class Conversation(db.Model):
     previous_id: Mapped[str | None] = mapped_column(
         sa.String(32), sa.ForeignKey("conversations.id", ondelete="SET NULL"), index=True
     )
+    # The conversation's care state (pipeline.care.conversation.CareState.as_json): its risk level,
+    # screening questions and answers, remembered facts. Written with each turn, in its transaction.
+    care_state: Mapped[dict[str, Any] | None]
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="conversation", order_by="Turn.index", cascade="all, delete-orphan"

@@ -1,7 +1,7 @@
 """Conversations remember the one the same client had before choosing "새 대화".
 
 Revision ID: 0008_conversation_links
-Revises: 0006_turn_audio_state
+Revises: 0007_conversation_care_state
 Create Date: 2026-12-03 10:15:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0008_conversation_links"
-down_revision = "0006_turn_audio_state"
+down_revision = "0007_conversation_care_state"
 branch_labels = None
 depends_on = None
 

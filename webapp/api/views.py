@@ -16,10 +16,18 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request, send_file, url_for
 
+from pipeline.care.conversation import CareState, conversation_risk
 from pipeline.turn import Pipeline
 from webapp import alerts, ratelimit
 from webapp.api import bp
-from webapp.conversations import find_conversation, history_of, record_turn, start_conversation, turns_of
+from webapp.conversations import (
+    care_state_of,
+    find_conversation,
+    history_of,
+    record_turn,
+    start_conversation,
+    turns_of,
+)
 from webapp.db import Conversation, Turn, db
 from webapp.errors import ApiError
 from webapp.storage import AudioStore, mimetype_for
@@ -78,7 +86,7 @@ def _audio_url(turn: Turn, which: str) -> str | None:
     return url_for(".turn_audio", conversation_id=turn.conversation_id, turn_id=turn.id, which=which)
 
 
-def _turn_json(turn: Turn) -> dict[str, Any]:
+def _turn_json(turn: Turn, *, spoken_text: str = "", care_state: CareState | None = None) -> dict[str, Any]:
     audio_url = _audio_url(turn, "reply")
     return {
         "turn_id": turn.id,
@@ -90,7 +98,9 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
             "kind": turn.reply_kind,
             "audio_url": audio_url,
             "audio_missing": turn.reply_audio_missing,
+            "spoken_text": spoken_text,
         },
+        "conversation_risk": {k: v for k, v in conversation_risk(care_state).items() if k != "reasons"},
         "timings_ms": turn.timings_ms,
         "degraded": list(turn.degraded or ()),
     }
@@ -188,13 +198,14 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     ratelimit.enforce("turns-conversation", conversation_id)
     kind, payload = _read_turn_input()
     history = history_of(conversation_id)
+    care_state = care_state_of(conversation_id)
     db.session.close()  # no transaction stays open while the models run
 
     pipeline = _pipeline()
     if kind == "audio":
-        result = pipeline.run_recording(payload, history)
+        result = pipeline.run_recording(payload, history, care_state=care_state)
     else:
-        result = pipeline.run_text(payload, history)
+        result = pipeline.run_text(payload, history, care_state=care_state)
 
     turn = record_turn(
         _store(),
@@ -202,9 +213,10 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
         result,
         user_audio=payload if kind == "audio" else None,
         backends=pipeline.backend_names(),
+        expected_index=len(history),
     )
     alerts.after_turn(turn)  # queues on-duty notices when the conversation just became high risk; never raises
-    return jsonify(_turn_json(turn)), 201
+    return jsonify(_turn_json(turn, spoken_text=result.reply.spoken_text, care_state=result.care_state)), 201
 
 
 @bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")

@@ -108,6 +108,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["category_name"] = category_name
     app.jinja_env.filters["fallback_name"] = fallback_name
     app.jinja_env.filters["degraded_names"] = degraded_names
+    app.jinja_env.filters["category_name"] = lambda c: CATEGORY_NAMES_KO.get(c, c)
     app.jinja_env.globals.update(
         EMOTION_LABELS=EMOTION_LABELS,
         RISK_LEVELS=RISK_LEVELS,

@@ -99,6 +99,8 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "last_activity_at": iso_kst(conversation.updated_at),
         "reviewed_at": iso_kst(conversation.reviewed_at),
         "reviewed_by": conversation.reviewed_by.email if conversation.reviewed_by else None,
+        # risk across the turns, screening questions and answers, remembered facts (None: before Care v2)
+        "care_state": conversation.care_state,
         "turns": [
             {
                 "index": turn.index + 1,

@@ -15,6 +15,9 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from pipeline.care.conversation import SIGNAL_NAMES_KO, CareState
+from pipeline.care.facts import EVENTS
+from pipeline.care.screening import ANSWER_NAMES_KO, QUESTION_NAMES_KO
 from pipeline.types import EMOTION_LABELS
 from webapp import audit
 from webapp.auth import returns_data
@@ -96,6 +99,33 @@ def chart_data(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def care_view(conversation: Conversation) -> dict[str, Any]:
+    """The conversation's care state as the page shows it: level, categories, reasons, screening, facts."""
+    state = CareState.from_json(conversation.care_state)
+    return {
+        "level": state.level,
+        "categories": list(state.categories),
+        "reasons": list(state.reasons),
+        "signals": [
+            {"name": SIGNAL_NAMES_KO.get(s.kind, s.kind), "turn": s.turn + 1, "said": s.said} for s in state.signals
+        ],
+        "screening": [
+            {
+                "name": QUESTION_NAMES_KO.get(item.key, item.key),
+                "question": item.question,
+                "turn": item.turn + 1,
+                "answer": ANSWER_NAMES_KO.get(item.answer, "아직 답하지 않았어요"),
+                "answer_text": item.answer_text,
+            }
+            for item in state.screening
+        ],
+        "facts": [
+            {"turn": f.turn + 1, "said": f.said, "summary": f.reference()} for f in state.facts if f.event in EVENTS
+        ],
+        "known": conversation.care_state is not None,
+    }
+
+
 @bp.get("/conversations/<conversation_id>")
 def conversation(conversation_id: str) -> str:
     conversation = _conversation_or_404(conversation_id, with_everything=True)
@@ -113,6 +143,7 @@ def conversation(conversation_id: str) -> str:
             .order_by(AlertNotice.created_at, AlertNotice.channel)
         ).all(),
         chart=chart_data(conversation),
+        care=care_view(conversation),
         note_form=NoteForm(),
         review_form=ReviewForm(),
         alerts=queries.alert_count(),

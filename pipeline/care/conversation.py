@@ -1,0 +1,419 @@
+"""Risk as a property of the whole conversation: sticky, escalating, carried by context.
+
+``observe(state, text, turn_risk)`` reads one client turn together with what the conversation
+already holds and returns the new ``CareState`` and the turn's risk *in context*:
+
+* **sticky**: once ``high``, the conversation stays ``high`` (its categories and reasons stay,
+  so the crisis lines stay in view); a later calm turn is not re-flagged by itself;
+* **escalation**: suicide-type signals of several kinds over the turns (hopelessness and being
+  a burden where the risk detector flagged the turn, a passive wish to be dead and farewell acts
+  by their own cues) count together: one hopeless or burden turn is ``watch`` and starts the
+  screening questions; three kinds, or a farewell act after any other signal, make it ``high``;
+  a passive wish to be dead is ``high`` by itself; a farewell act alone raises nothing;
+* **minimising** after ideation ("아니 죽겠다는 건 아니고요") keeps the turn and the
+  conversation at least at ``watch``;
+* **context**: after violence by a partner or family member, fear of what they will do ("헤어지자고
+  하면 무슨 일이 생길지 무서워요") is ``high`` ``abuse``; after school violence, fear of school is
+  ``high`` ``school_violence``; after ideation, a turn about being ready or saying goodbye is ``high``;
+  a revenge plan ("갚아 줄 거예요 … 방법도 생각해 놨어요") is ``high`` ``harm_to_others``;
+* **safety nets** for a few situations the per-turn detector may not name yet: a medical
+  emergency now (a 40-degree fever, not breathing, chest pain) is ``high`` ``medical``; being on a
+  bridge or roof now is ``high`` ``suicide`` + ``imminent``; thoughts of hurting a baby are
+  ``high`` ``child_at_risk``;
+* **screening**: the answer to a pending screening question is parsed (``screening.py``) and
+  stored; a yes to intent, plan or recent behaviour makes the conversation ``high``;
+* **facts**: what the client said happened (``facts.py``) is remembered.
+
+The per-turn ``Risk`` comes from the risk detector (rules today, a hybrid assessor later); this
+module depends only on the ``Risk`` type and the shared category vocabulary. ``CareState`` is a
+frozen dataclass that round-trips through JSON (``as_json`` / ``from_json``), so the web app can
+keep it with the conversation and the command line across lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.care import facts as facts_mod
+from pipeline.care.crisis import RISK_CATEGORIES
+from pipeline.care.facts import Fact
+from pipeline.care.screening import HIGH_IF_YES, QUESTIONS, next_question, parse_answer
+from pipeline.types import RISK_LEVELS, Risk
+
+log = logging.getLogger(__name__)
+
+_RANK = {level: i for i, level in enumerate(RISK_LEVELS)}
+#: Categories whose signals start the screening questions.
+SUICIDE_TYPE = frozenset({"suicide", "self_harm"})
+#: Distinct suicide-type signal kinds that make a conversation ``watch`` / ``high``.
+WATCH_KINDS, HIGH_KINDS = 2, 3
+#: How many screening questions a conversation may hold at most (the six of the screener, and
+#: a question whose answer was unclear asked once more).
+MAX_SCREENING = len(QUESTIONS) + 2
+#: How often one question may be asked (again after an unclear answer).
+MAX_ASKS = 2
+# Ideation in the client's own words: after such a crisis turn the screening starts at "method".
+_EXPLICIT_IDEATION = re.compile(r"죽고\s*싶|자살|목숨을?\s*끊|죽을\s*(거|래|까)|죽어\s*버리|살고\s*싶지\s*않|그만\s*살")
+
+# Conversation cues: what a turn says that counts only together with the rest of the conversation.
+# They never lower a level the risk detector gave.
+SIGNALS: Mapping[str, re.Pattern[str]] = {
+    "hopeless": re.compile(
+        r"희망이\s*없|희망도\s*없|의미가\s*없|의미\s*없|미래가\s*(안|없)|나아질\s*것\s*같지|나아지지\s*않|"
+        r"아무것도\s*(하기\s*싫|하고\s*싶지)|다\s*끝났|살\s*이유|사는\s*게\s*(무슨|의미|지겹)|버틸\s*힘이\s*없|지쳐서\s*못"
+    ),
+    "burden": re.compile(
+        r"짐이\s*(되|돼|될)|짐만\s*(되|돼)|짐짝|민폐|폐만\s*끼|없는\s*게\s*(낫|나을)|없으면\s*(다들|모두|가족|더)|"
+        r"나만\s*없으면|사라져\s*주는\s*게|도움이\s*안\s*되는\s*사람"
+    ),
+    "passive_wish": re.compile(
+        r"눈을?\s*뜨지\s*(않|말)|깨어나지\s*(않|말)|사라지고\s*싶|없어지고\s*싶|태어나지\s*말|영원히\s*잠들|그냥\s*잠들고\s*싶|"
+        r"따라가고\s*싶|곁으로\s*가고\s*싶"
+    ),
+    "farewell": re.compile(
+        r"마지막\s*(인사|편지|선물)|작별|그동안\s*고마웠|편지를?\s*(써|남겨|남겼)|유서(?!\s*(깊|가\s*깊))|"
+        r"(고양이|강아지|애들|아이들|물건|짐)[^.?!]{0,12}(부탁|맡겨|맡길|나눠|정리)|다\s*정리했|정리해\s*뒀|정리하고\s*있"
+    ),
+}
+#: Korean names of the signal kinds, for the counsellor.
+SIGNAL_NAMES_KO: Mapping[str, str] = {
+    "hopeless": "절망감",
+    "burden": "짐이 된다는 생각",
+    "passive_wish": "죽음을 바라는 마음",
+    "farewell": "작별 행동",
+    "ideation": "자살 생각",
+}
+# A cue told as over ("예전엔 사라지고 싶었는데 요즘은 살 만해요") is not a signal now.
+_RESOLVED_PAST = re.compile(
+    r"(예전|전에는|전엔|옛날|한때|과거|때는|때엔|땐)[^.?!]*(지금은|요즘은|이제는|이젠|요즘엔|지금|요즘)\s*(은|는)?\s*"
+    r"(괜찮|행복|살\s*만|나아|좋아|잘\s*지내)"
+)
+_MINIMISING = re.compile(
+    r"(죽겠다|죽고\s*싶다|죽는다)[^.?!]{0,6}(건|게|는\s*거)\s*아니|그런\s*(뜻|의미|말)은?\s*아니|농담|장난이?에?요|"
+    r"별거\s*아니|신경\s*쓰지\s*마|괜찮아요\s*진짜|진짜\s*괜찮|아무\s*일\s*아니|그냥\s*해\s*본\s*말|과장"
+)
+_FEAR = re.compile(r"무서|두려|겁나|겁이\s*나|무슨\s*일이\s*(생길|일어날)|해코지|보복|찾아올|죽일|가만\s*안\s*둘")
+_AFTER_ABUSE = re.compile(r"헤어지|이별|떠나|집을\s*나|신고|도망|말하면|알게\s*되면|들어오|집에\s*가|오늘\s*밤")
+_SCHOOL_FEAR = re.compile(r"학교|교실|등교|반\s*애들|걔네|걔들")
+_READY = re.compile(r"준비\s*(다|됐|했)|다\s*정리|오늘\s*밤|마지막|작별|결심|끝낼|끝내")
+# Safety nets for situations the per-turn detector may not name yet (it owns them; a net only raises).
+_NETS: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
+    (
+        re.compile(
+            r"열이\s*(3[89]|4[0-2])(\.\d)?\s*도|의식이\s*없|숨을?\s*(안|못)\s*쉬|숨이\s*안\s*쉬어|"
+            r"가슴이\s*(너무\s*)?(아파|조여|조이)|쓰러져\s*(있|서|움직)|경련을?\s*(해|하|일으)"
+        ),
+        ("medical",),
+        "지금 응급한 몸 상태",
+    ),
+    (
+        re.compile(r"지금\s*(한강\s*)?(한강|다리|옥상|난간|철로|선로|기찻길)\s*(위|에\s*(있|서|왔)|이에요|예요|인데)"),
+        ("suicide", "imminent"),
+        "지금 위험한 곳에 있음",
+    ),
+    (
+        re.compile(
+            r"(아기|아이|애기|애|딸|아들)(를|을)?\s*(던지|던져|때리|때려|해치|해쳐|죽이|죽여|떨어뜨리|떨어뜨려)"
+            r"(고\s*싶|\s*버리고\s*싶|\s*버릴까|면\s*어쩌)"
+        ),
+        ("child_at_risk",),
+        "아이를 해칠 것 같은 생각",
+    ),
+)
+_REVENGE = re.compile(r"갚아\s*(줄|주겠|준다)|복수|되갚|똑같이\s*(해\s*줄|당하게|갚)|가만\s*안\s*(둘|둬|놔)|찾아가서")
+_PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A suicide-type cue the conversation holds, with the turn it came from."""
+
+    kind: str
+    turn: int
+    said: str
+
+
+@dataclass(frozen=True)
+class ScreeningItem:
+    """One screening question Maum asked, and the client's answer.
+
+    Attributes:
+        key: a key of ``screening.QUESTIONS``.
+        question: the question as asked.
+        turn: the 0-based turn whose reply asked it.
+        answer: ``yes``, ``no``, ``unsure``, ``unclear``, or empty while it waits for an answer.
+        answer_text: the client's reply, as written.
+    """
+
+    key: str
+    question: str
+    turn: int
+    answer: str = ""
+    answer_text: str = ""
+
+
+@dataclass(frozen=True)
+class CareState:
+    """What Maum holds about one conversation's safety and content.
+
+    Attributes:
+        level: the conversation's risk level (never below any level it had: see the module docstring).
+        categories: its risk categories, in vocabulary order.
+        reasons: what raised it: the client's phrases and the conversation's own findings.
+        turns: client turns seen.
+        signals: suicide-type cues seen, one per kind (the first time it was said).
+        screening: screening questions asked and their answers, in order.
+        facts: what the client said happened.
+        crisis_turns: the turns that got a crisis reply.
+    """
+
+    level: str = "none"
+    categories: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    turns: int = 0
+    signals: tuple[Signal, ...] = ()
+    screening: tuple[ScreeningItem, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    crisis_turns: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.level not in RISK_LEVELS:
+            raise ValueError(f"unknown risk level {self.level!r}; expected one of {RISK_LEVELS}")
+
+    @property
+    def pending(self) -> ScreeningItem | None:
+        """The screening question that waits for the client's answer, if any."""
+        last = self.screening[-1] if self.screening else None
+        return last if last is not None and not last.answer else None
+
+    @property
+    def answers(self) -> dict[str, str]:
+        """Question key → its clear answer (``yes``, ``no``, ``unsure``); unclear answers are not kept here."""
+        return {item.key: item.answer for item in self.screening if item.answer and item.answer != "unclear"}
+
+    def next_screening_question(self) -> str:
+        """The screening question due now ("" when none is): see ``screening.py``.
+
+        Screening runs while the conversation shows suicide-type risk: at ``watch``, or after a
+        crisis reply for suicide or self-harm.
+        """
+        if self.pending is not None or len(self.screening) >= MAX_SCREENING:
+            return ""
+        if self.level == "none" or not SUICIDE_TYPE & set(self.categories):
+            return ""
+        if self.level == "high" and not self.crisis_turns:
+            return ""  # a crisis reply comes first
+        ideation = any(s.kind == "ideation" and _EXPLICIT_IDEATION.search(s.said) for s in self.signals)
+        answers = self.answers
+        while True:
+            key = next_question(answers, ideation_known=ideation)
+            if not key or sum(item.key == key for item in self.screening) < MAX_ASKS:
+                return key
+            answers[key] = "unclear"  # asked twice without a clear answer: go on
+
+    def ask(self, key: str, turn: int) -> CareState:
+        """The state after Maum asked screening question ``key`` in the reply to ``turn``."""
+        return dataclasses.replace(self, screening=(*self.screening, ScreeningItem(key, QUESTIONS[key], turn)))
+
+    def with_crisis(self, turn: int) -> CareState:
+        return dataclasses.replace(self, crisis_turns=(*self.crisis_turns, turn))
+
+    def as_risk(self) -> Risk:
+        return Risk(level=self.level, reasons=self.reasons, categories=self.categories)
+
+    def as_json(self) -> dict[str, Any]:
+        """A plain JSON object (lists, strings, numbers) for storage."""
+        return {
+            "level": self.level,
+            "categories": list(self.categories),
+            "reasons": list(self.reasons),
+            "turns": self.turns,
+            "signals": [dataclasses.asdict(s) for s in self.signals],
+            "screening": [dataclasses.asdict(s) for s in self.screening],
+            "facts": [f.as_json() for f in self.facts],
+            "crisis_turns": list(self.crisis_turns),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any] | None) -> CareState:
+        """Rebuild a state from ``as_json`` output; None or an empty object is a new conversation."""
+        if not raw:
+            return cls()
+        level = raw.get("level", "none")
+        base = cls(
+            level=level if level in RISK_LEVELS else "high",  # an unreadable level errs on the safe side
+            categories=tuple(str(c) for c in raw.get("categories", ())),
+            reasons=tuple(str(r) for r in raw.get("reasons", ())),
+        )
+        try:
+            return dataclasses.replace(
+                base,
+                turns=int(raw.get("turns", 0)),
+                signals=tuple(Signal(**s) for s in raw.get("signals", ())),
+                screening=tuple(ScreeningItem(**s) for s in raw.get("screening", ())),
+                facts=tuple(Fact.from_json(f) for f in raw.get("facts", ())),
+                crisis_turns=tuple(int(t) for t in raw.get("crisis_turns", ())),
+            )
+        except (TypeError, ValueError, KeyError):
+            # A state written by another version: keep the risk (it must never be lost), start the rest anew.
+            log.warning("care state could not be read in full; keeping its risk level only")
+            return base
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What ``observe`` found: the new state and the turn's risk in context."""
+
+    state: CareState
+    risk: Risk
+    screening_answer: ScreeningItem | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def ordered(categories: Iterable[str]) -> tuple[str, ...]:
+    """Categories in vocabulary order (unknown ones last, in their order)."""
+    given = list(dict.fromkeys(categories))
+    known = [c for c in RISK_CATEGORIES if c in given]
+    return tuple(known + [c for c in given if c not in RISK_CATEGORIES])
+
+
+def _raise(risk: Risk, level: str, categories: Sequence[str], reason: str) -> Risk:
+    """``risk`` raised to at least ``level`` with ``categories`` and ``reason`` added."""
+    new_level = level if _RANK[level] > _RANK[risk.level] else risk.level
+    reasons = risk.reasons if reason in risk.reasons else (*risk.reasons, reason)
+    return Risk(level=new_level, reasons=reasons, categories=ordered((*risk.categories, *categories)))
+
+
+def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[str]]:
+    """The turn's risk with what the conversation so far says about it."""
+    notes: list[str] = []
+    had = set(state.categories)
+    abusers = {f.who for f in state.facts if f.event == "hit" and f.who}
+    abused = "abuse" in had or bool(abusers)
+    if abused and _FEAR.search(text) and (_AFTER_ABUSE.search(text) or abusers & facts_mod.people_in(text)):
+        risk = _raise(risk, "high", ["abuse"], "앞서 말한 폭력 뒤의 두려움")
+        notes.append("context_abuse")
+    if "school_violence" in had and _FEAR.search(text) and _SCHOOL_FEAR.search(text):
+        risk = _raise(risk, "high", ["school_violence"], "앞서 말한 학교폭력 뒤의 두려움")
+        notes.append("context_school")
+    ideation = state.level == "high" and SUICIDE_TYPE & had
+    if ideation and _READY.search(text) and risk.level != "high":
+        risk = _raise(risk, "high", ["suicide"], "앞서 말한 죽고 싶은 마음 뒤의 준비·작별")
+        notes.append("context_ready")
+    for pattern, categories, reason in _NETS:
+        if pattern.search(text):
+            risk = _raise(risk, "high", categories, reason)
+            notes.append("net_" + categories[-1])
+    if _REVENGE.search(text) and _PLAN.search(text):
+        risk = _raise(risk, "high", ["harm_to_others"], "방법까지 생각한 보복")
+        notes.append("revenge_plan")
+    if _MINIMISING.search(text) and (SUICIDE_TYPE & had or any(s.turn >= 0 for s in state.signals)):
+        risk = _raise(risk, "watch", ["suicide"] if not risk.categories else [], "죽고 싶은 마음을 말한 뒤 축소")
+        notes.append("minimising")
+    return risk, notes
+
+
+#: Signal kinds the risk detector must have flagged in the turn (watch or high, suicide-type): the
+#: patterns only say which kind it is. The other kinds are nets for what the detector may miss.
+DETECTOR_KINDS = frozenset({"hopeless", "burden"})
+
+
+def _ideation(risk: Risk) -> bool:
+    return risk.level == "high" and bool(SUICIDE_TYPE & set(risk.categories))
+
+
+def cues_in(text: str, detector_risk: Risk) -> set[str]:
+    """The suicide-type signal kinds of one turn (``SIGNALS``; ``ideation`` for a high turn).
+
+    Hopelessness and being a burden count only where the risk detector flagged the turn (so "살
+    이유가 없네" about a bag stays out); a flagged turn of no known kind counts as hopelessness.
+    A cue told as over ("예전엔 … 지금은 살 만해요") is not a signal.
+    """
+    if _RESOLVED_PAST.search(text):
+        return set()
+    flagged = detector_risk.level != "none" and bool(SUICIDE_TYPE & set(detector_risk.categories))
+    kinds = {k for k, p in SIGNALS.items() if p.search(text) and (flagged or k not in DETECTOR_KINDS)}
+    if flagged and detector_risk.level == "high":
+        kinds.add("ideation")
+    elif flagged and not kinds:
+        kinds.add("hopeless")
+    return kinds
+
+
+def _signals(state: CareState, text: str, kinds: set[str], turn: int) -> tuple[Signal, ...]:
+    seen = {s.kind for s in state.signals}
+    order = (*SIGNALS, "ideation")
+    new = [Signal(kind, turn, text) for kind in order if kind in kinds and kind not in seen]
+    return (*state.signals, *new)
+
+
+def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
+    """One client turn read in the light of the conversation (see the module docstring).
+
+    Args:
+        state: the conversation before this turn (``CareState()`` for a new one).
+        text: what the client said.
+        turn_risk: the risk detector's reading of ``text`` alone.
+
+    Returns:
+        The new state (not yet holding the question or crisis reply of this turn's answer: the
+        caller adds those with ``ask`` / ``with_crisis``) and the turn's risk in context.
+    """
+    turn = state.turns
+    risk, notes = _context_risk(state, text, turn_risk)
+    answered = None
+    screening = state.screening
+    pending = state.pending
+    if pending is not None:
+        answer = parse_answer(text)
+        answered = dataclasses.replace(pending, answer=answer, answer_text=text)
+        screening = (*screening[:-1], answered)
+        if answer == "yes" and pending.key in HIGH_IF_YES:
+            label = {"intent": "실행 의도", "plan": "구체적 계획", "behaviour": "최근 준비·시도"}[pending.key]
+            risk = _raise(risk, "high", ["suicide"], f"선별 질문에 '예': {label}")
+        elif answer in ("yes", "unsure") and risk.level == "none":
+            risk = _raise(risk, "watch", ["suicide"], f"선별 질문에 '{text}'")
+
+    said_now = cues_in(text, turn_risk) - {"ideation"}
+    if "passive_wish" in said_now:
+        risk = _raise(risk, "high", ["suicide"], "죽음을 바라는 마음")
+    signals = _signals(state, text, cues_in(text, turn_risk) | ({"ideation"} if _ideation(risk) else set()), turn)
+    kinds = {s.kind for s in signals}
+    n_kinds = len(kinds)
+    if said_now:
+        cue_names = ", ".join(SIGNAL_NAMES_KO[k] for k in SIGNAL_NAMES_KO if k in kinds)
+        if n_kinds >= HIGH_KINDS or ("farewell" in kinds and n_kinds >= 2):
+            risk = _raise(risk, "high", ["suicide"], f"대화 전체에서 이어진 위험 신호 ({cue_names})")
+        elif n_kinds >= WATCH_KINDS or said_now - {"farewell"}:
+            # a farewell act alone (이사 가서 작별 인사) counts only together with other signals
+            label = "여러 차례 이어진 위험 신호" if n_kinds >= WATCH_KINDS else "위험 신호"
+            risk = _raise(risk, "watch", ["suicide"], f"{label} ({cue_names})")
+    level, categories, reasons = state.level, list(state.categories), list(state.reasons)
+    if _RANK[risk.level] > _RANK[level]:
+        level = risk.level
+    if risk.level != "none":
+        categories += risk.categories
+        reasons += [r for r in risk.reasons if r not in reasons]
+
+    new_state = CareState(
+        level=level,
+        categories=ordered(categories),
+        reasons=tuple(dict.fromkeys(reasons)),
+        turns=turn + 1,
+        signals=signals,
+        screening=screening,
+        facts=facts_mod.merge(state.facts, facts_mod.facts_in(text, turn)),
+        crisis_turns=state.crisis_turns,
+    )
+    return Observation(new_state, risk, answered, tuple(notes))
+
+
+def conversation_risk(state: CareState | None) -> dict[str, Any]:
+    """The conversation's risk as the API and the command line show it: ``{level, categories, reasons}``."""
+    state = state or CareState()
+    return {"level": state.level, "categories": list(state.categories), "reasons": list(state.reasons)}
