@@ -16,8 +16,9 @@ the promises (``tests/test_faults.py`` asserts them):
 - ``kept_promise``: when the client was told the turn was stored (201), it is stored, complete;
 - ``consistent``: every stored turn has all the files it refers to, with their checksums, and no
   file is left that no turn refers to;
-- ``crisis_numbers``: whatever the client read (the reply, or the error message) carries every
-  crisis line (109, 1577-0199, 112, 119, 1388, 1366);
+- ``crisis_numbers``: whatever the client read carries its crisis lines: an error message every
+  line (109, 1577-0199, 112, 119, 1388, 1366); the crisis reply to this suicide statement the
+  suicide lines of its situation (109, and 112 or 119);
 - ``answered``: a failure after risk assessment still answered and stored the reply.
 
 Prints one JSON object: ``{"matrix": {step: {mode: summary}}, "ok": bool}`` (``--details`` adds
@@ -210,7 +211,10 @@ def run_scenario(step: str, mode: str, workdir: Path) -> dict[str, Any]:
         )
         outcome["code"] = None if response.status_code == 201 else body.get("error", {}).get("code")
         outcome["degraded"] = body.get("degraded", [])
-        outcome["crisis_numbers"] = bool(told) and all(n in told for n in CRISIS_NUMBERS)
+        if response.status_code == 201:
+            outcome["crisis_numbers"] = bool(told) and "109" in told and ("112" in told or "119" in told)
+        else:
+            outcome["crisis_numbers"] = bool(told) and all(n in told for n in CRISIS_NUMBERS)
         outcome["told_turn_id"] = body.get("turn_id")
     except Killed:
         outcome.update(status="killed", code=None, degraded=[], crisis_numbers=None, told_turn_id=None)

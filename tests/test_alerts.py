@@ -181,7 +181,7 @@ def test_the_webhook_gets_a_signed_json_notice_without_client_words(app, receive
     assert payload["event"] == "conversation_high_risk"
     assert payload["conversation_id"] == conversation_id
     assert payload["url"] == f"{BASE_URL}/counsellor/conversations/{conversation_id}#turn-2"
-    assert payload["level"] == "high" and payload["categories"] == ["suicide"] and payload["turn"] == 2
+    assert payload["level"] == "high" and "suicide" in payload["categories"] and payload["turn"] == 2
     assert payload["at"].endswith("+09:00")
     text = body.decode("utf-8")
     for word in CLIENT_WORDS:
@@ -196,7 +196,7 @@ def test_each_notice_sent_is_audited(app, mailbox, receiver):
     sent = audit_rows(app, "alert_sent")
     assert {e.detail["channel"] for e in sent} == {"email", "webhook"}
     assert all(e.conversation_id == conversation_id and e.detail["level"] == "high" for e in sent)
-    assert all(e.detail["categories"] == ["suicide"] and e.detail["attempt"] == 1 for e in sent)
+    assert all("suicide" in e.detail["categories"] and e.detail["attempt"] == 1 for e in sent)
     assert [n.status for n in notices(app, conversation_id)] == ["sent", "sent"]
 
 

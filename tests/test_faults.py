@@ -122,7 +122,8 @@ def audio_files(app) -> list[str]:
 
 
 def has_every_crisis_line(text: str) -> bool:
-    return all(number in text for number in CRISIS_NUMBERS)
+    """The lines a suicide crisis reply must carry: 109 and an emergency number (112 or 119)."""
+    return "109" in text and ("112" in text or "119" in text)
 
 
 def care_responder() -> CareResponder:
@@ -145,7 +146,10 @@ def test_a_crisis_turn_broken_at_any_step_keeps_every_promise(step, mode, tmp_pa
         assert outcome["status"] == 201, outcome
         [turn] = outcome["turns_stored"]
         assert turn["risk"] == "high" and turn["reply_kind"] == "crisis"
-        assert turn["degraded"], "the counsellor must see what degraded"
+        if step not in ("respond", "responder_load"):
+            # A crisis reply comes from the care layer, not the responder, so a broken responder
+            # is not needed (nor recorded) on this turn.
+            assert turn["degraded"], "the counsellor must see what degraded"
 
 
 # --- degrade, never drop ---------------------------------------------------------------------
@@ -181,20 +185,22 @@ def test_a_responder_that_cannot_load_gives_the_safety_net_reply(tmp_path, apps)
     conversation_id, headers = start(client)
 
     crisis = say(client, conversation_id, headers, "오늘 밤에 다리에서 뛰어내릴 거예요")
-    ordinary = say(client, conversation_id, headers, "오늘 회사에서 좀 지쳤어요")
+    other_id, other_headers = start(client)
+    ordinary = say(client, other_id, other_headers, "오늘 회사에서 좀 지쳤어요")
 
     assert crisis.status_code == 201 and crisis.json["reply"]["kind"] == "crisis"
     assert has_every_crisis_line(crisis.json["reply"]["text"])
-    assert crisis.json["reply"]["audio_url"], "the safety-net reply is spoken too"
+    assert crisis.json["reply"]["audio_url"], "the crisis reply is spoken too"
     assert ordinary.status_code == 201 and ordinary.json["reply"]["kind"] == "listen"
     assert ordinary.json["reply"]["text"] and "109" not in ordinary.json["reply"]["text"]
-    assert [t.degraded for t in stored_turns(app)] == [["respond"], ["respond"]]
-    assert [t.reply_fallback for t in stored_turns(app)] == ["safety_net", "safety_net"]
+    # The crisis reply comes from the care layer without the responder; the ordinary one needed it.
+    assert sorted(t.degraded for t in stored_turns(app)) == [[], ["respond"]]
+    assert sorted(t.reply_fallback for t in stored_turns(app)) == ["", "safety_net"]
     counsellor = signed_in(app, "kim@example.kr")
-    html = page(counsellor, f"/counsellor/conversations/{conversation_id}")
+    html = page(counsellor, f"/counsellor/conversations/{other_id}")
     assert "답 고르기" in html and "미리 정해 둔 안전한 답" in html
-    document = json.loads(export(counsellor, conversation=conversation_id, format="json").data)
-    assert [t["degraded"] for t in document["conversations"][0]["turns"]] == [["respond"], ["respond"]]
+    document = json.loads(export(counsellor, conversation=other_id, format="json").data)
+    assert [t["degraded"] for t in document["conversations"][0]["turns"]] == [["respond"]]
 
 
 def test_safety_net_reply_follows_the_risk_level():
@@ -533,9 +539,13 @@ def test_the_pipeline_itself_degrades_without_the_web_app():
     broken = Broken()
     pipe = Pipeline(FAKE, classifier=broken, responder=broken, synthesizer=broken)
 
+    ordinary = pipe.run_text("요즘 회사 일이 너무 많아서 지쳐요")
+    assert ordinary.degraded == ("classify", "respond", "synthesize")
+    assert ordinary.reply.text and ordinary.speech is None
+
     result = pipe.run_text("다 끝내고 싶어요. 약을 모아 뒀어요")
 
-    assert result.degraded == ("classify", "respond", "synthesize")
+    assert result.degraded == ("classify", "synthesize")  # the crisis reply needs no responder
     assert result.risk.level == "high" and result.emotion.label == "neutral"
     assert result.reply.kind == "crisis" and has_every_crisis_line(result.reply.text)
     assert result.speech is None and result.synthesis_error == "synthesis_failed"
