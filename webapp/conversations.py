@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.types import HistoryTurn, TurnResult
+from webapp.audio_format import encode_reply
 from webapp.db import REPLY_FALLBACK_MAX, Conversation, Turn, db, new_id, utcnow
 from webapp.errors import ApiError
 from webapp.storage import AudioStore, audio_extension
@@ -74,6 +75,9 @@ def record_turn(
     *,
     user_audio: bytes | None,
     backends: Mapping[str, str],
+    idempotency_key: str | None = None,
+    reply_format: str = "wav",
+    reply_kbps: int = 24,
 ) -> Turn:
     """Store a turn and its audio files so that a crash leaves either no turn or a complete one.
 
@@ -88,9 +92,14 @@ def record_turn(
         result: what the pipeline produced.
         user_audio: the upload exactly as received, or None for a typed message.
         backends: stage → backend name that produced the result.
+        idempotency_key: the client's ``Idempotency-Key``; unique per conversation.
+        reply_format: how the reply audio is stored (``opus`` or ``wav``, see ``webapp/audio_format.py``).
+        reply_kbps: Opus bitrate.
 
     Raises:
         ApiError: 409 when another turn of the same conversation was stored at the same moment.
+        DuplicateTurn: a turn with ``idempotency_key`` was stored meanwhile (another node, a race);
+            it carries that turn, and this turn's files are removed.
     """
     turn_id = new_id()
     pending = store.begin()
@@ -99,9 +108,10 @@ def record_turn(
         if user_audio is not None
         else None
     )
-    reply_file = (
-        pending.add(conversation_id, f"{turn_id}-reply.wav", result.speech.wav) if result.speech is not None else None
-    )
+    reply_file = None
+    if result.speech is not None:
+        reply_audio, reply_ext = encode_reply(result.speech.wav, reply_format, reply_kbps)
+        reply_file = pending.add(conversation_id, f"{turn_id}-reply{reply_ext}", reply_audio)
     synthesis_error = result.synthesis_error
     if result.speech is not None and reply_file is None:
         synthesis_error = AUDIO_STORE_FAILED
@@ -135,6 +145,7 @@ def record_turn(
             synthesis_error=synthesis_error if reply_file is None else "",
             reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
             degraded=degraded,
+            idempotency_key=idempotency_key,
         )
         db.session.add(turn)
         db.session.execute(
@@ -147,5 +158,23 @@ def record_turn(
     try:
         pending.commit_with(db.session)
     except IntegrityError as exc:
+        earlier = find_turn_by_key(conversation_id, idempotency_key) if idempotency_key else None
+        if earlier is not None:
+            raise DuplicateTurn(earlier) from exc
         raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
     return turn
+
+
+class DuplicateTurn(Exception):
+    """A turn with the same idempotency key is already stored; ``turn`` is that one."""
+
+    def __init__(self, turn: Turn) -> None:
+        super().__init__(turn.id)
+        self.turn = turn
+
+
+def find_turn_by_key(conversation_id: str, idempotency_key: str) -> Turn | None:
+    """The turn a client stored earlier with this ``Idempotency-Key``, if any."""
+    return db.session.scalar(
+        sa.select(Turn).where(Turn.conversation_id == conversation_id, Turn.idempotency_key == idempotency_key)
+    )

@@ -8,7 +8,9 @@ conversation it is 404, as for an id that does not exist.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,10 +19,17 @@ from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.turn import Pipeline
 from webapp.api import bp
-from webapp.conversations import find_conversation, history_of, record_turn, start_conversation
-from webapp.db import Conversation, Turn, db
+from webapp.conversations import (
+    DuplicateTurn,
+    find_conversation,
+    find_turn_by_key,
+    history_of,
+    record_turn,
+    start_conversation,
+)
+from webapp.db import IDEMPOTENCY_KEY_MAX, Conversation, Turn, db
 from webapp.errors import ApiError
-from webapp.storage import AudioStore, mimetype_for
+from webapp.storage import AudioStore, mimetype_for, read_audio
 
 TOKEN_COOKIE = "maum_token"
 
@@ -91,6 +100,9 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
     }
 
 
+_IDEMPOTENCY_KEY = re.compile(rf"^[A-Za-z0-9_-]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI 3.1 description, ``webapp/api/openapi.json`` (kept true by tests/test_openapi.py)."""
@@ -118,9 +130,30 @@ def create_conversation() -> tuple[Response, int]:
     return response, 201
 
 
+def _idempotency_key() -> str | None:
+    """The turn's ``Idempotency-Key`` header (the page sends a UUID per turn), or None when absent."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ApiError(
+            400,
+            "invalid_idempotency_key",
+            "요청 표시(Idempotency-Key)가 올바르지 않아요. 페이지를 새로 고친 뒤 다시 보내 주세요.",
+            detail=f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} characters of A-Z a-z 0-9 - _",
+        )
+    return key
+
+
 @bp.post("/conversations/<conversation_id>/turns")
 def create_turn(conversation_id: str) -> tuple[Response, int]:
     conversation_id = _open_conversation(conversation_id).id
+    key = _idempotency_key()
+    if key is not None:
+        earlier = find_turn_by_key(conversation_id, key)
+        if earlier is not None:  # a retry whose first attempt was stored: the same answer, nothing stored twice
+            return jsonify(_turn_json(earlier)), 200
     kind, payload = _read_turn_input()
     history = history_of(conversation_id)
     db.session.close()  # no transaction stays open while the models run
@@ -131,13 +164,20 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     else:
         result = pipeline.run_text(payload, history)
 
-    turn = record_turn(
-        _store(),
-        conversation_id,
-        result,
-        user_audio=payload if kind == "audio" else None,
-        backends=pipeline.backend_names(),
-    )
+    settings = current_app.extensions["maum.settings"]
+    try:
+        turn = record_turn(
+            _store(),
+            conversation_id,
+            result,
+            user_audio=payload if kind == "audio" else None,
+            backends=pipeline.backend_names(),
+            idempotency_key=key,
+            reply_format=settings.reply_audio_format,
+            reply_kbps=settings.reply_opus_kbps,
+        )
+    except DuplicateTurn as duplicate:  # the first attempt finished meanwhile (a race, another node)
+        return jsonify(_turn_json(duplicate.turn)), 200
     return jsonify(_turn_json(turn)), 201
 
 
@@ -150,10 +190,9 @@ def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
     rel_path = turn.user_audio_path if which == "user" else turn.reply_audio_path
     if not rel_path:
         raise ApiError(404, "not_found", detail=f"turn has no {which} audio")
-    path = _store().resolve(rel_path)
-    if not path.is_file():
-        current_app.logger.error("audio file of turn %s is missing: %s", turn.id, path)
-        raise ApiError(404, "not_found", detail="file missing on disk")
-    response = send_file(path, mimetype=mimetype_for(path), conditional=True, etag=False)
+    data = read_audio(_store(), turn.id, rel_path)
+    if data is None:
+        raise ApiError(404, "not_found", detail="file missing in the audio store")
+    response = send_file(io.BytesIO(data), mimetype=mimetype_for(rel_path), conditional=True, etag=False)
     response.headers["Cache-Control"] = "no-store"
     return response
