@@ -11,6 +11,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Mapping
+from typing import NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -151,18 +152,25 @@ def record_turn(
         db.session.execute(
             sa.update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow())
         )
-    except Exception:
+    except Exception as exc:
         db.session.rollback()
         pending.discard()
+        if isinstance(exc, IntegrityError):  # the UPDATE autoflushed the new row
+            _raise_conflict(conversation_id, idempotency_key, exc)
         raise
     try:
         pending.commit_with(db.session)
     except IntegrityError as exc:
-        earlier = find_turn_by_key(conversation_id, idempotency_key) if idempotency_key else None
-        if earlier is not None:
-            raise DuplicateTurn(earlier) from exc
-        raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
+        _raise_conflict(conversation_id, idempotency_key, exc)
     return turn
+
+
+def _raise_conflict(conversation_id: str, idempotency_key: str | None, exc: IntegrityError) -> NoReturn:
+    """Turn a unique-constraint violation into ``DuplicateTurn`` (same key stored) or a 409 (same index)."""
+    earlier = find_turn_by_key(conversation_id, idempotency_key) if idempotency_key else None
+    if earlier is not None:
+        raise DuplicateTurn(earlier) from exc
+    raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
 
 
 class DuplicateTurn(Exception):
