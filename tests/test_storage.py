@@ -359,3 +359,36 @@ def test_the_wav_setting_keeps_replies_as_wav(settings):
     assert reply.mimetype == "audio/wav" and reply.data[:4] == b"RIFF"
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.browser
+@pytest.mark.enable_socket
+def test_chromium_plays_the_stored_opus_reply_in_an_audio_element(s3_app):
+    """The chat page plays replies with ``<audio>``: Debian's Chromium must decode what is stored."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch_chromium
+
+    client = s3_app.test_client()
+    conversation_id, token = start(client)
+    body = say(client, conversation_id, token, "안녕하세요").json
+    ogg = fetch(client, body["reply"]["audio_url"], headers=bearer(token)).data
+    src = "data:audio/ogg;base64," + base64.b64encode(ogg).decode()
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            page.set_content("<audio id=a></audio>")
+            duration = page.evaluate(
+                """src => new Promise((resolve, reject) => {
+                    const a = document.getElementById("a");
+                    a.onloadedmetadata = () => resolve(a.duration);
+                    a.onerror = () => reject(new Error("cannot decode: " + (a.error && a.error.code)));
+                    a.src = src;
+                })""",
+                src,
+            )
+        finally:
+            browser.close()
+    expected = sf.info(io.BytesIO(to_wav(ogg))).duration
+    assert abs(duration - expected) < 0.1
