@@ -41,6 +41,7 @@ class Cluster:
     node_urls: list[str]
     s3: object  # boto3 client
     database_url: str
+    nginx_dir: Path
     processes: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
@@ -172,7 +173,7 @@ def cluster(tmp_path: Path, postgres_url: str, nodes: int = 2, workers: int = 1)
         url = f"http://127.0.0.1:{nginx_port}"
         wait_for(f"{url}/healthz", 15, nginx, nginx_log)
         yield Cluster(url, node_urls, s3, database_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                      processes, logs)  # fmt: skip
+                      nginx_tmp, processes, logs)  # fmt: skip
 
 
 def _stop(process: subprocess.Popen) -> None:
