@@ -78,6 +78,14 @@ def schema_url(postgres_url: str) -> str:
     return f"{postgres_url}{sep}options={quote(f'-csearch_path={SCHEMA}')}"
 
 
+def drop_schema(postgres_url: str) -> None:
+    """Remove the deployment's schema, so it leaves nothing in the shared test database."""
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    engine.dispose()
+
+
 def nginx_config(template: Path, listen_port: int, node_ports: list[int], tmp: Path) -> str:
     """The deployment's nginx configuration, made to run unprivileged from ``tmp`` on loopback ports."""
     text = template.read_text(encoding="utf-8")
@@ -116,6 +124,7 @@ def cluster(tmp_path: Path, postgres_url: str, nodes: int = 2, workers: int = 1)
         s3.create_bucket(Bucket=BUCKET)
 
         database_url = schema_url(postgres_url)
+        stack.callback(drop_schema, postgres_url)
         env = {
             "MAUM_DATABASE_URL": database_url,
             "MAUM_DB_STATEMENT_TIMEOUT_MS": "0",  # the search path travels in the URL's options

@@ -171,6 +171,11 @@ def test_several_nodes_refuse_to_start_with_generated_keys(tmp_path, fields, nam
     assert not (tmp_path / "secret_key").exists() or named != "MAUM_SECRET_KEY"
 
 
+def test_an_unknown_reply_audio_format_is_refused_at_start(tmp_path):
+    with pytest.raises(ValueError, match="MAUM_REPLY_AUDIO_FORMAT"):
+        create_app(AppSettings(instance_path=str(tmp_path), secret_key="k", reply_audio_format="mp3"))
+
+
 def test_s3_without_a_bucket_is_refused(tmp_path):
     with pytest.raises(ValueError, match="MAUM_S3_BUCKET"):
         create_app(

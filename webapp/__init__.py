@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeline.turn import Pipeline
 from webapp import errors, security
+from webapp.audio_format import REPLY_FORMATS
 from webapp.config import REPO_ROOT, AppSettings
 from webapp.db import configure_engine, db, migrate
 from webapp.storage import build_audio_store
@@ -56,6 +57,10 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     app.extensions["maum.settings"] = settings
     app.extensions["maum.pipeline"] = Pipeline(settings.pipeline)
+    if settings.reply_audio_format not in REPLY_FORMATS:
+        raise ValueError(
+            f"MAUM_REPLY_AUDIO_FORMAT={settings.reply_audio_format!r}; choose one of {sorted(REPLY_FORMATS)}"
+        )
     app.extensions["maum.audio_store"] = build_audio_store(
         settings, instance_path, settings.resolved_audio_keyring(instance_path)
     )
