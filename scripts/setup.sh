@@ -12,7 +12,7 @@ APT_PACKAGES=(espeak-ng ffmpeg)
 # Node.js and npm fetch the front-end packages; a machine may already have them from elsewhere.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 # The tests also drive Debian's Chromium and run the API against a real PostgreSQL server.
-[ "$mode" = test ] && APT_PACKAGES+=(chromium postgresql)
+[ "$mode" = test ] && APT_PACKAGES+=(chromium postgresql nginx-light)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 

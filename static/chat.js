@@ -198,9 +198,19 @@
     return created.then(adopt);
   }
 
+  // One Idempotency-Key per turn, so a retry after a lost answer (a node went away) is stored once.
   function postTurn(options) {
+    var key = window.crypto && crypto.randomUUID ? crypto.randomUUID() : Date.now() + "-" + Math.random().toString(36).slice(2);
+    var send = function () {
+      return api(conversationPath(conversation.id) + "/turns", Object.assign({}, options, { headers: { "Idempotency-Key": key } }));
+    };
     return ensureConversation().then(function () {
-      return api(conversationPath(conversation.id) + "/turns", options);
+      return send().catch(function (error) {
+        if (error.status === undefined || error.status === 502 || error.status === 503) {
+          return send(); // once: network error or a node that went away behind the load balancer
+        }
+        throw error;
+      });
     });
   }
 

@@ -18,6 +18,8 @@ from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import db
 
+#: A fixed audio key (``MAUM_AUDIO_KEYS``), so tests on PostgreSQL (several nodes' setting) start.
+TEST_AUDIO_KEYS = "test1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
 FAKE_PIPELINE = Settings(transcriber="fake", classifier="fake", responder="fake", synthesizer="fake")
 
 
@@ -34,6 +36,7 @@ def settings(tmp_path, database_url: str) -> AppSettings:
         instance_path=str(tmp_path / "instance"),
         database_url=database_url,
         secret_key="test-secret-key",
+        audio_keys=TEST_AUDIO_KEYS,
         pipeline=FAKE_PIPELINE,
     )
 

@@ -31,6 +31,7 @@ from pipeline.care.safety_net import HOTLINES_NOTE, safety_net_reply
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 from pipeline.types import Risk
+from tests.conftest import TEST_AUDIO_KEYS
 from tests.databases import fresh_postgres_database
 from tests.samples import bigram_embed, tone
 from tests.test_counsellor import export, page, signed_in
@@ -54,6 +55,7 @@ def wav(seconds: float = 1.0, amplitude: float = 0.3) -> bytes:
 
 
 def make_app(tmp_path: Path, *, migrate: bool = True, pipeline: Settings = FAKE, **fields):
+    fields.setdefault("audio_keys", TEST_AUDIO_KEYS)
     settings = AppSettings(
         instance_path=str(tmp_path / "instance"), secret_key="test-secret-key", pipeline=pipeline, **fields
     )
@@ -297,7 +299,7 @@ def test_a_crash_between_commit_and_rename_of_older_versions_is_repaired(tmp_pat
 
     assert sorted(a.action for a in report.actions) == ["restore_file", "restore_file"]
     response = fetch(client, reply_url, headers=headers)
-    assert response.status_code == 200 and response.mimetype == "audio/wav"
+    assert response.status_code == 200 and response.mimetype == "audio/ogg"
     assert [p for p in audio_files(app) if p.endswith(".tmp")] == []
 
 

@@ -208,7 +208,10 @@ def test_text_turn_answers_with_the_full_shape(app, client):
     assert turn.user_audio_path is None and not turn.reply_audio_missing
     assert turn.backends == {"transcriber": "fake", "classifier": "fake", "responder": "fake", "synthesizer": "fake"}
     reply_file = Path(app.instance_path) / turn.reply_audio_path
-    assert hashlib.sha256(reply_file.read_bytes()).hexdigest() == turn.reply_audio_sha256
+    stored = app.extensions["maum.audio_store"].read(turn.reply_audio_path)
+    assert hashlib.sha256(stored).hexdigest() == turn.reply_audio_sha256
+    assert stored[:4] == b"OggS", "reply audio is stored as Ogg Opus"
+    assert reply_file.read_bytes()[:4] == b"MAUM", "and encrypted at rest"
     assert audio_files(app) == [reply_file]
 
 
@@ -245,10 +248,12 @@ def test_audio_turn_stores_both_files_with_their_checksums(app, client):
     user_file = Path(app.instance_path) / turn.user_audio_path
     reply_file = Path(app.instance_path) / turn.reply_audio_path
     assert user_file.parent == Path(app.instance_path) / "audio" / conversation_id
-    assert user_file.read_bytes() == wav, "the upload is kept exactly as received"
+    store = app.extensions["maum.audio_store"]
+    assert store.read(turn.user_audio_path) == wav, "the upload is kept exactly as received"
+    assert wav not in user_file.read_bytes(), "but encrypted at rest"
     assert turn.user_audio_sha256 == hashlib.sha256(wav).hexdigest()
-    assert turn.reply_audio_sha256 == hashlib.sha256(reply_file.read_bytes()).hexdigest()
-    assert sf.info(io.BytesIO(reply_file.read_bytes())).format == "WAV"
+    assert turn.reply_audio_sha256 == hashlib.sha256(store.read(turn.reply_audio_path)).hexdigest()
+    assert sf.info(io.BytesIO(store.read(turn.reply_audio_path))).format == "OGG"
     assert audio_files(app) == sorted([user_file, reply_file]), "no temporary files left behind"
 
 
@@ -277,7 +282,7 @@ def test_audio_is_served_only_to_the_conversation_token(app, client):
     assert response.mimetype == "audio/wav"
     assert response.headers["Cache-Control"] == "no-store"
     reply = fetch(stranger, f"{url}/reply", headers=bearer(token))
-    assert reply.status_code == 200 and reply.data[:4] == b"RIFF"
+    assert reply.status_code == 200 and reply.data[:4] == b"OggS" and reply.mimetype == "audio/ogg"
 
     assert fetch(client, f"{url}/user").status_code == 200, "the HttpOnly cookie opens it too"
     assert_error(fetch(stranger, f"{url}/user"), 401, "unauthorized")

@@ -16,9 +16,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeline.turn import Pipeline
 from webapp import errors, limits, security
+from webapp.audio_format import REPLY_FORMATS
 from webapp.config import REPO_ROOT, AppSettings
 from webapp.db import configure_engine, db, migrate
-from webapp.storage import AudioStore
+from webapp.storage import build_audio_store
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
@@ -56,7 +57,13 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     app.extensions["maum.settings"] = settings
     app.extensions["maum.pipeline"] = Pipeline(settings.pipeline)
-    app.extensions["maum.audio_store"] = AudioStore(instance_path)
+    if settings.reply_audio_format not in REPLY_FORMATS:
+        raise ValueError(
+            f"MAUM_REPLY_AUDIO_FORMAT={settings.reply_audio_format!r}; choose one of {sorted(REPLY_FORMATS)}"
+        )
+    app.extensions["maum.audio_store"] = build_audio_store(
+        settings, instance_path, settings.resolved_audio_keyring(instance_path)
+    )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)
@@ -74,7 +81,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
 
     from webapp import alerts, auth
     from webapp.admin import bp as admin_bp
-    from webapp.admin.cli import purge_command, repair_command, users_cli
+    from webapp.admin.cli import audio_cli, purge_command, repair_command, users_cli
     from webapp.api import bp as api_bp
     from webapp.chat import bp as chat_bp
     from webapp.counsellor import bp as counsellor_bp
@@ -95,6 +102,7 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app.cli.add_command(purge_command)
     alerts.register(app)  # `flask alerts`, and the on-duty alert sender when alerts are configured
     app.cli.add_command(repair_command)
+    app.cli.add_command(audio_cli)
     return app
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.settings import ENV_PREFIX, Settings, load_from_env, setting
+from webapp.audiocrypt import AUDIO_KEY_FILENAME, AudioKeyring, load_or_create_keyring
 
 #: The repository root: top-level ``templates/``, ``static/``, ``migrations/`` and ``instance/`` live here.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +97,23 @@ class AppSettings:
     show_emotion_to_client: bool = setting(
         False, "Show the client the emotion Maum heard under their own words on the chat page."
     )
+    audio_storage: str = setting(
+        "local", "Where conversation audio is kept: local (the instance folder) or s3 (an S3-compatible bucket)."
+    )
+    s3_endpoint_url: str = setting("", "S3 endpoint URL (MinIO, Ceph RGW, ...); empty means AWS S3.")
+    s3_bucket: str = setting("", "S3 bucket for conversation audio (required when MAUM_AUDIO_STORAGE=s3).")
+    s3_region: str = setting("", "S3 region; empty uses boto3's default (AWS_REGION and friends).")
+    s3_access_key_id: str = setting("", "S3 access key id; empty uses boto3's usual credential chain.")
+    s3_secret_access_key: str = setting("", "S3 secret access key; empty uses boto3's usual credential chain.")
+    s3_prefix: str = setting("", "Prefix of every object key (for example maum/), to share a bucket.")
+    audio_keys: str = setting(
+        "", "Audio encryption keys, id:base64 (32 bytes each), comma-separated; empty means one generated once."
+    )
+    audio_key_id: str = setting("", "Id of the MAUM_AUDIO_KEYS key new audio is encrypted with; empty: the last one.")
+    reply_audio_format: str = setting(
+        "opus", "How reply audio is stored: opus (Ogg Opus via ffmpeg, about 24 kbit/s) or wav (16-bit PCM)."
+    )
+    reply_opus_kbps: int = setting(24, "Bitrate of stored Opus reply audio, in kbit/s.")
     pipeline: Settings = field(
         default_factory=Settings,
         metadata={"help": "Voice pipeline settings (the MAUM_* variables of pipeline.settings).", "env": False},
@@ -159,9 +177,41 @@ class AppSettings:
             options["pool_timeout"] = max(2, self.db_connect_timeout_s)
         return options
 
+    def is_multi_node(self) -> bool:
+        """Whether this configuration looks shared by several nodes: a non-SQLite database, or S3 audio."""
+        url = self.database_url.strip()
+        return bool(url and not url.startswith("sqlite")) or self.audio_storage == "s3"
+
     def resolved_secret_key(self, instance_path: Path) -> str:
-        """Return the configured secret key, or the one kept in the instance folder (made on first use)."""
-        return self.secret_key or load_or_create_secret_key(instance_path / SECRET_KEY_FILENAME)
+        """Return the configured secret key, or the one kept in the instance folder (made on first use).
+
+        Raises:
+            RuntimeError: no key is set while several nodes may run (each would generate its own).
+        """
+        if self.secret_key:
+            return self.secret_key
+        if self.is_multi_node():
+            raise RuntimeError(
+                "MAUM_SECRET_KEY must be set (the same on every node) when the database is not SQLite or "
+                "audio is in S3: a generated key differs per node and would sign every counsellor out."
+            )
+        return load_or_create_secret_key(instance_path / SECRET_KEY_FILENAME)
+
+    def resolved_audio_keyring(self, instance_path: Path) -> AudioKeyring:
+        """Return the audio keys: ``MAUM_AUDIO_KEYS``, or the key kept in the instance folder (made on first use).
+
+        Raises:
+            RuntimeError: no key is set while several nodes may run (each would generate its own).
+            AudioKeyError: the keys are malformed.
+        """
+        if self.audio_keys.strip():
+            return AudioKeyring.parse(self.audio_keys, self.audio_key_id)
+        if self.is_multi_node():
+            raise RuntimeError(
+                "MAUM_AUDIO_KEYS must be set (the same on every node) when the database is not SQLite or audio "
+                "is in S3: a generated key differs per node and other nodes could not play the audio."
+            )
+        return load_or_create_keyring(instance_path / AUDIO_KEY_FILENAME)
 
 
 def load_or_create_secret_key(path: Path) -> str:

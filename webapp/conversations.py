@@ -11,12 +11,14 @@ import hmac
 import logging
 import secrets
 from collections.abc import Mapping
+from typing import NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.care.conversation import CareState
 from pipeline.types import HistoryTurn, TurnResult
+from webapp.audio_format import encode_reply
 from webapp.db import REPLY_FALLBACK_MAX, Conversation, Turn, db, new_id, utcnow
 from webapp.errors import ApiError
 from webapp.storage import AudioStore, audio_extension
@@ -94,6 +96,9 @@ def record_turn(
     user_audio: bytes | None,
     backends: Mapping[str, str],
     expected_index: int | None = None,
+    idempotency_key: str | None = None,
+    reply_format: str = "wav",
+    reply_kbps: int = 24,
 ) -> Turn:
     """Store a turn and its audio files so that a crash leaves either no turn or a complete one.
 
@@ -111,9 +116,14 @@ def record_turn(
         backends: stage → backend name that produced the result.
         expected_index: the index this turn must get (the number of turns the pipeline saw);
             when another turn was stored meanwhile, the care state it was built on is stale.
+        idempotency_key: the client's ``Idempotency-Key``; unique per conversation.
+        reply_format: how the reply audio is stored (``opus`` or ``wav``, see ``webapp/audio_format.py``).
+        reply_kbps: Opus bitrate.
 
     Raises:
         ApiError: 409 when another turn of the same conversation was stored at the same moment.
+        DuplicateTurn: a turn with ``idempotency_key`` was stored meanwhile (another node, a race);
+            it carries that turn, and this turn's files are removed.
     """
     turn_id = new_id()
     pending = store.begin()
@@ -122,9 +132,10 @@ def record_turn(
         if user_audio is not None
         else None
     )
-    reply_file = (
-        pending.add(conversation_id, f"{turn_id}-reply.wav", result.speech.wav) if result.speech is not None else None
-    )
+    reply_file = None
+    if result.speech is not None:
+        reply_audio, reply_ext = encode_reply(result.speech.wav, reply_format, reply_kbps)
+        reply_file = pending.add(conversation_id, f"{turn_id}-reply{reply_ext}", reply_audio)
     synthesis_error = result.synthesis_error
     if result.speech is not None and reply_file is None:
         synthesis_error = AUDIO_STORE_FAILED
@@ -134,6 +145,9 @@ def record_turn(
             sa.select(sa.func.coalesce(sa.func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id)
         )
         if expected_index is not None and next_index != expected_index:
+            earlier = find_turn_by_key(conversation_id, idempotency_key) if idempotency_key else None
+            if earlier is not None:  # the same turn, stored meanwhile by a retry that raced this one
+                raise DuplicateTurn(earlier)
             raise ApiError(409, "conflict", detail=f"turn {expected_index} of {conversation_id} was taken meanwhile")
         turn = Turn(
             id=turn_id,
@@ -160,18 +174,44 @@ def record_turn(
             synthesis_error=synthesis_error if reply_file is None else "",
             reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
             degraded=degraded,
+            idempotency_key=idempotency_key,
         )
         db.session.add(turn)
         values: dict = {"updated_at": utcnow()}
         if result.care_state is not None:
             values["care_state"] = result.care_state.as_json()
         db.session.execute(sa.update(Conversation).where(Conversation.id == conversation_id).values(**values))
-    except Exception:
+    except Exception as exc:
         db.session.rollback()
         pending.discard()
+        if isinstance(exc, IntegrityError):  # the UPDATE autoflushed the new row
+            _raise_conflict(conversation_id, idempotency_key, exc)
         raise
     try:
         pending.commit_with(db.session)
     except IntegrityError as exc:
-        raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
+        _raise_conflict(conversation_id, idempotency_key, exc)
     return turn
+
+
+def _raise_conflict(conversation_id: str, idempotency_key: str | None, exc: IntegrityError) -> NoReturn:
+    """Turn a unique-constraint violation into ``DuplicateTurn`` (same key stored) or a 409 (same index)."""
+    earlier = find_turn_by_key(conversation_id, idempotency_key) if idempotency_key else None
+    if earlier is not None:
+        raise DuplicateTurn(earlier) from exc
+    raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
+
+
+class DuplicateTurn(Exception):
+    """A turn with the same idempotency key is already stored; ``turn`` is that one."""
+
+    def __init__(self, turn: Turn) -> None:
+        super().__init__(turn.id)
+        self.turn = turn
+
+
+def find_turn_by_key(conversation_id: str, idempotency_key: str) -> Turn | None:
+    """The turn a client stored earlier with this ``Idempotency-Key``, if any."""
+    return db.session.scalar(
+        sa.select(Turn).where(Turn.conversation_id == conversation_id, Turn.idempotency_key == idempotency_key)
+    )

@@ -134,15 +134,22 @@ class Conversation(db.Model):
         return f"<Conversation {self.id}>"
 
 
+#: Longest accepted ``Idempotency-Key`` header.
+IDEMPOTENCY_KEY_MAX = 64
+
+
 class Turn(db.Model):
     """One client message and Maum's answer, with what every stage found.
 
-    Audio paths are relative to the instance folder; each file's sha256 is kept beside it.
+    Audio paths are relative to the audio store (``audio/<conversation>/<file>``); each file's
+    sha256 (of the plaintext, before encryption) is kept beside it.
     """
 
     __tablename__ = "turns"
     __table_args__ = (
         sa.UniqueConstraint("conversation_id", "index"),
+        # A retried POST (another node, a race) finds the turn its first attempt stored.
+        sa.UniqueConstraint("conversation_id", "idempotency_key"),
         sa.CheckConstraint("input_kind IN ('audio', 'text')", name="input_kind"),
     )
 
@@ -172,6 +179,8 @@ class Turn(db.Model):
     reply_fallback: Mapped[str] = mapped_column(sa.String(REPLY_FALLBACK_MAX), default="")
     # Stages that failed after risk was assessed and were replaced by a fallback (classify, respond, synthesize).
     degraded: Mapped[list[str]] = mapped_column(default=list)
+    # The client's Idempotency-Key header (a UUID per turn), or None for clients that send none.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(IDEMPOTENCY_KEY_MAX))
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")
 

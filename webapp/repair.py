@@ -151,7 +151,10 @@ def repair(
 def _restore(store: AudioStore, rel_path: str, sha: str | None, candidates: Iterable[str], dry_run: bool) -> str:
     """Put a leftover temporary file whose checksum matches back under ``rel_path``; return it ("" if none)."""
     for candidate in candidates:
-        data = store.read(candidate)
+        try:
+            data = store.read(candidate, sealed_for=rel_path)
+        except ValueError:  # does not decrypt: not this file's bytes
+            continue
         if sha and sha256_hex(data) == sha:
             if not dry_run:
                 store.put(rel_path, data)

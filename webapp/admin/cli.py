@@ -13,11 +13,13 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from webapp import sessions
+from webapp.audiocrypt import new_key_b64
 from webapp.auth import AccountError, create_user, find_user, set_active, set_password
 from webapp.counsellor.display import format_kst
 from webapp.counsellor.retention import purge
 from webapp.db import ROLES, User, db
 from webapp.repair import ORPHAN_MIN_AGE_S, run_repair
+from webapp.storage import reencrypt
 
 users_cli = AppGroup("users", help="Counsellor and admin accounts.")
 
@@ -172,3 +174,28 @@ def repair_command(dry_run: bool, min_age_minutes: float) -> None:
         click.echo(f"{n}건을 고칠 수 있어요 (미리 보기, 아무것도 바꾸지 않았어요).")
     else:
         click.echo(f"{n}건을 고쳤어요.")
+
+
+audio_cli = AppGroup("audio", help="Conversation audio at rest: encryption keys.")
+
+
+@audio_cli.command("reencrypt")
+@with_appcontext
+def reencrypt_command() -> None:
+    """Rewrite every audio object under MAUM_AUDIO_KEY_ID (after a key rotation); safe to run again."""
+    report = reencrypt(current_app.extensions["maum.audio_store"])
+    click.echo(
+        f"새 키로 다시 암호화한 파일 {report.rewritten}개, 이미 새 키였던 파일 {report.current}개, "
+        f"실패 {len(report.failed or [])}개."
+    )
+    for rel_path in report.failed or []:
+        click.echo(f"실패: {rel_path}")
+    if report.failed:
+        sys.exit(1)
+
+
+@audio_cli.command("new-key")
+@click.argument("key_id")
+def new_key_command(key_id: str) -> None:
+    """Print a fresh MAUM_AUDIO_KEYS entry (KEY_ID:base64) to add to every node's settings."""
+    click.echo(f"{key_id}:{new_key_b64()}")

@@ -9,7 +9,9 @@ conversation it is 404, as for an id that does not exist.
 from __future__ import annotations
 
 import copy
+import io
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -21,16 +23,18 @@ from pipeline.turn import Pipeline
 from webapp import alerts, ratelimit
 from webapp.api import bp
 from webapp.conversations import (
+    DuplicateTurn,
     care_state_of,
     find_conversation,
+    find_turn_by_key,
     history_of,
     record_turn,
     start_conversation,
     turns_of,
 )
-from webapp.db import Conversation, Turn, db
+from webapp.db import IDEMPOTENCY_KEY_MAX, Conversation, Turn, db
 from webapp.errors import ApiError
-from webapp.storage import AudioStore, mimetype_for
+from webapp.storage import AudioStore, mimetype_for, read_audio
 from webapp.validation import check_message_text, form_fields, refuse_unexpected_fields
 
 TOKEN_COOKIE = "maum_token"
@@ -125,6 +129,9 @@ def _past_turn_json(turn: Turn) -> dict[str, Any]:
     }
 
 
+_IDEMPOTENCY_KEY = re.compile(rf"^[A-Za-z0-9_-]{{1,{IDEMPOTENCY_KEY_MAX}}}$")
+
+
 def _new_conversation_response(conversation: Conversation, token: str) -> tuple[Response, int]:
     body: dict[str, Any] = {"id": conversation.id, "token": token}
     if conversation.previous_id is not None:
@@ -196,6 +203,11 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     conversation_id = _open_conversation(conversation_id).id
     # Only once the token opened it, so that strangers cannot use up a client's conversation.
     ratelimit.enforce("turns-conversation", conversation_id)
+    key = _idempotency_key()
+    if key is not None:
+        earlier = find_turn_by_key(conversation_id, key)
+        if earlier is not None:  # a retry whose first attempt was stored: the same answer, nothing stored twice
+            return jsonify(_turn_json(earlier, care_state=care_state_of(conversation_id))), 200
     kind, payload = _read_turn_input()
     history = history_of(conversation_id)
     care_state = care_state_of(conversation_id)
@@ -207,14 +219,21 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     else:
         result = pipeline.run_text(payload, history, care_state=care_state)
 
-    turn = record_turn(
-        _store(),
-        conversation_id,
-        result,
-        user_audio=payload if kind == "audio" else None,
-        backends=pipeline.backend_names(),
-        expected_index=len(history),
-    )
+    settings = current_app.extensions["maum.settings"]
+    try:
+        turn = record_turn(
+            _store(),
+            conversation_id,
+            result,
+            user_audio=payload if kind == "audio" else None,
+            backends=pipeline.backend_names(),
+            expected_index=len(history),
+            idempotency_key=key,
+            reply_format=settings.reply_audio_format,
+            reply_kbps=settings.reply_opus_kbps,
+        )
+    except DuplicateTurn as duplicate:  # the first attempt finished meanwhile (a race, another node)
+        return jsonify(_turn_json(duplicate.turn, care_state=care_state_of(conversation_id))), 200
     alerts.after_turn(turn)  # queues on-duty notices when the conversation just became high risk; never raises
     return jsonify(_turn_json(turn, spoken_text=result.reply.spoken_text, care_state=result.care_state)), 201
 
@@ -228,10 +247,9 @@ def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
     rel_path = turn.user_audio_path if which == "user" else turn.reply_audio_path
     if not rel_path:
         raise ApiError(404, "not_found", detail=f"turn has no {which} audio")
-    path = _store().resolve(rel_path)
-    if not path.is_file():
-        current_app.logger.error("audio file of turn %s is missing: %s", turn.id, path)
-        raise ApiError(404, "not_found", detail="file missing on disk")
-    response = send_file(path, mimetype=mimetype_for(path), conditional=True, etag=False)
+    data = read_audio(_store(), turn.id, rel_path)
+    if data is None:
+        raise ApiError(404, "not_found", detail="file missing in the audio store")
+    response = send_file(io.BytesIO(data), mimetype=mimetype_for(rel_path), conditional=True, etag=False)
     response.headers["Cache-Control"] = "no-store"
     return response

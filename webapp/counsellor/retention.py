@@ -1,17 +1,16 @@
 """Deleting conversations: one on request (an admin, with a reason), or every expired one (``flask purge``).
 
 Rows go first, in one transaction with the audit row that records the deletion; the audio folder
-goes after the commit, so a failure can leave stray files (logged) but never rows without their
-audio. Audit rows are never deleted.
+(on S3: every object under the conversation's key prefix) goes after the commit, so a failure can
+leave stray files (logged, and removed by the repair sweep) but never rows without their audio.
+Audit rows are never deleted.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,32 +22,29 @@ from webapp.storage import AUDIO_DIR, AudioStore
 log = logging.getLogger(__name__)
 
 
-def _audio_paths(store: AudioStore, conversation_id: str) -> list[Path]:
-    """The conversation's audio folder, and any file of its turns that lives elsewhere."""
-    paths = [store.resolve(f"{AUDIO_DIR}/{conversation_id}")]
+def _stray_paths(conversation_id: str) -> list[str]:
+    """Files of the conversation's turns stored outside its own folder (older layouts)."""
+    folder = f"{AUDIO_DIR}/{conversation_id}/"
     rows = db.session.execute(
         sa.select(Turn.user_audio_path, Turn.reply_audio_path).where(Turn.conversation_id == conversation_id)
     ).all()
-    for rel_path in (p for row in rows for p in row if p):
-        path = store.resolve(rel_path)
-        if not path.is_relative_to(paths[0]):
-            paths.append(path)
-    return paths
+    return [p for row in rows for p in row if p and not p.startswith(folder)]
 
 
-def _remove(paths: list[Path]) -> int:
-    """Remove files and folders; return how many files went."""
+def _remove(store: AudioStore, conversation_id: str, strays: list[str]) -> int:
+    """Remove the conversation's folder (local) or key prefix (S3) and its stray files; return how many went."""
     removed = 0
-    for path in paths:
+    try:
+        removed += store.delete_folder(f"{AUDIO_DIR}/{conversation_id}")
+    except Exception:  # noqa: BLE001 - the rows are gone already; the repair sweep removes what is left
+        log.exception("could not remove the audio of %s", conversation_id)
+    for rel_path in strays:
         try:
-            if path.is_dir():
-                removed += sum(1 for p in path.rglob("*") if p.is_file())
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+            if store.exists(rel_path):
+                store.delete(rel_path)
                 removed += 1
-        except OSError:
-            log.exception("could not remove %s", path)
+        except Exception:  # noqa: BLE001
+            log.exception("could not remove %s", rel_path)
     return removed
 
 
@@ -66,7 +62,7 @@ def delete_conversation(
     conversation = db.session.get(Conversation, conversation_id)
     if conversation is None:
         raise LookupError(conversation_id)
-    paths = _audio_paths(store, conversation_id)
+    strays = _stray_paths(conversation_id)
     turn_count = db.session.scalar(sa.select(sa.func.count()).where(Turn.conversation_id == conversation_id)) or 0
     last_activity = conversation.updated_at
     db.session.expunge(conversation)
@@ -79,7 +75,7 @@ def delete_conversation(
         detail={**(detail or {}), "turns": turn_count, "last_activity_at": last_activity.isoformat()},
     )
     db.session.commit()
-    return _remove(paths)
+    return _remove(store, conversation_id, strays)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ seen or done in the audit trail.
 
 from __future__ import annotations
 
+import io
 import math
 import secrets
 from typing import Any
@@ -26,7 +27,7 @@ from webapp.counsellor.display import emotion_name, format_kst, iso_kst
 from webapp.counsellor.forms import ExportForm, FilterForm, NoteForm, ReviewForm
 from webapp.counsellor.summary import summarize
 from webapp.db import AlertNotice, Conversation, Note, Turn, db, new_id, utcnow
-from webapp.storage import AudioStore, mimetype_for
+from webapp.storage import AudioStore, mimetype_for, read_audio
 
 #: Most conversations one export may hold; a longer list asks for narrower filters.
 MAX_EXPORT_CONVERSATIONS = 2000
@@ -165,14 +166,13 @@ def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
     rel_path = turn.user_audio_path if which == "user" else turn.reply_audio_path
     if not rel_path:
         abort(404)
-    path = _store().resolve(rel_path)
-    if not path.is_file():
-        current_app.logger.error("audio file of turn %s is missing: %s", turn.id, path)
+    data = read_audio(_store(), turn.id, rel_path)
+    if data is None:
         abort(404)
     if _audits_this_fetch():
         audit.record("play_audio", conversation_id=conversation_id, detail={"turn": turn.index + 1, "which": which})
         db.session.commit()
-    return send_file(path, mimetype=mimetype_for(path), conditional=True, etag=False)
+    return send_file(io.BytesIO(data), mimetype=mimetype_for(rel_path), conditional=True, etag=False)
 
 
 @bp.post("/conversations/<conversation_id>/review")
