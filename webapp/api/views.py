@@ -197,6 +197,22 @@ def create_next_conversation(conversation_id: str) -> tuple[Response, int]:
     return _new_conversation_response(conversation, token)
 
 
+def _idempotency_key() -> str | None:
+    """The turn's ``Idempotency-Key`` header (the page sends a UUID per turn), or None when absent."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ApiError(
+            400,
+            "invalid_idempotency_key",
+            "요청 표시(Idempotency-Key)가 올바르지 않아요. 페이지를 새로 고친 뒤 다시 보내 주세요.",
+            detail=f"Idempotency-Key must be 1-{IDEMPOTENCY_KEY_MAX} characters of A-Z a-z 0-9 - _",
+        )
+    return key
+
+
 @bp.post("/conversations/<conversation_id>/turns")
 def create_turn(conversation_id: str) -> tuple[Response, int]:
     ratelimit.enforce("turns-ip")
