@@ -39,3 +39,10 @@ def post_worker_init(worker):
             worker.log.exception("worker %s: loading the models failed", worker.pid)
 
     threading.Thread(target=warm, name="maum-warm-models", daemon=True).start()
+
+
+def worker_exit(server, worker):
+    # Replies answered by this worker still get their complete audio file for the counsellor.
+    from webapp.reply_audio import wait_for_reply_audio
+
+    wait_for_reply_audio(timeout_s=20)

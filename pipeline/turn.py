@@ -18,10 +18,12 @@ from typing import Any
 from pipeline import registry
 from pipeline.audio import decode
 from pipeline.care.risk import assess_risk
-from pipeline.errors import EmptyTextError, TextTooLongError
+from pipeline.errors import EmptyTextError, TextTooLongError, UnknownBackendError
 from pipeline.settings import Settings
-from pipeline.stages import reply_tone, synthesize_in_tone
+from pipeline.speech_cache import SpeechCache
+from pipeline.stages import reply_tone
 from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Transcript, TurnResult
+from pipeline.voice import Voice, reply_sentences, spoken_text
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ class Pipeline:
         self.settings = settings
         self._backends: dict[str, Any] = dict(backends)
         self._lock = threading.Lock()
+        self._speech_cache: SpeechCache | None = None
+        self._voice: Voice | None = None
 
     def backend(self, stage: str) -> Any:
         """The backend for ``stage``, building it on first use."""
@@ -73,9 +77,56 @@ class Pipeline:
                 if stage not in self._backends:
                     name = getattr(self.settings, stage)
                     start = time.perf_counter()
-                    self._backends[stage] = registry.create(stage, name, self.settings)
+                    self._backends[stage] = self._create(stage, name)
                     log.info("loaded %s backend %r in %.0f ms", stage, name, (time.perf_counter() - start) * 1e3)
         return self._backends[stage]
+
+    def _create(self, stage: str, name: str) -> Any:
+        """Build a backend; a synthesizer that cannot load gives way to ``synthesizer_fallback``."""
+        fallback = self.settings.synthesizer_fallback
+        if stage != "synthesizer" or not fallback or fallback == name:
+            return registry.create(stage, name, self.settings)
+        try:
+            return registry.create(stage, name, self.settings)
+        except UnknownBackendError:
+            raise  # a typo in the settings is for the operator to fix, not to hide
+        except Exception:
+            log.exception("synthesizer %r could not load; speaking with %r instead", name, fallback)
+            return registry.create(stage, fallback, self.settings)
+
+    @property
+    def speech_cache(self) -> SpeechCache:
+        """The synthesised-sentence cache (``tts_cache_dir``, else ``<cache_dir>/tts``)."""
+        if self._speech_cache is None:
+            root = self.settings.tts_cache_dir or str(self.settings.resolved_cache_dir / "tts")
+            self._speech_cache = SpeechCache(root, self.settings.tts_cache_max_bytes)
+        return self._speech_cache
+
+    @property
+    def voice(self) -> Voice:
+        """The synthesizer with its fallback and the sentence cache (built on first use)."""
+        if self._voice is None:
+            primary = self.synthesizer
+            fallback_name = self.settings.synthesizer_fallback
+            fallback = None
+            if fallback_name and fallback_name != getattr(primary, "name", ""):
+                fallback = lambda: registry.create("synthesizer", fallback_name, self.settings)  # noqa: E731
+            self._voice = Voice(primary, fallback, self.speech_cache)
+        return self._voice
+
+    def prerender(self, texts: Sequence[tuple[str, str]]) -> dict[str, int]:
+        """Speak ``(text, tone)`` pairs into the cache as pinned entries (never evicted).
+
+        Returns:
+            ``{"sentences", "cached", "rendered"}`` counts.
+        """
+        counts = {"sentences": 0, "cached": 0, "rendered": 0}
+        for text, tone in texts:
+            for sentence in reply_sentences(text):
+                _, hit = self.voice.speak_sentence(sentence, tone, pinned=True)
+                counts["sentences"] += 1
+                counts["cached" if hit else "rendered"] += 1
+        return counts
 
     @property
     def transcriber(self) -> Any:
@@ -142,7 +193,7 @@ class Pipeline:
     ) -> TurnResult:
         text = transcript.text
         classifier, responder = self.classifier, self.responder  # model loading is not stage time
-        synthesizer = self.synthesizer if synthesize else None
+        voice = self.voice if synthesize else None  # loaded before the clock starts
         t0 = time.perf_counter()
         risk = assess_risk(text)  # before anything else answers
         t1 = time.perf_counter()
@@ -152,9 +203,9 @@ class Pipeline:
         t3 = time.perf_counter()
         timings.update(risk=(t1 - t0) * 1e3, emotion=(t2 - t1) * 1e3, respond=(t3 - t2) * 1e3)
         speech, synthesis_error = None, ""
-        if synthesizer is not None:
+        if voice is not None:
             try:
-                speech = synthesize_in_tone(synthesizer, reply.text, reply_tone(reply.kind, emotion.label))
+                speech = voice.speak(spoken_text(reply), reply_tone(reply.kind, emotion.label))
             except Exception as exc:  # noqa: BLE001 - the reply text must still reach the client
                 log.exception("speech synthesis failed")
                 synthesis_error = getattr(exc, "code", "synthesis_failed")

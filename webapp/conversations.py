@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -71,6 +71,7 @@ def record_turn(
     *,
     user_audio: bytes | None,
     backends: Mapping[str, str],
+    reply_clips: Sequence[str] = (),
 ) -> Turn:
     """Store a turn and its audio files all-or-nothing.
 
@@ -84,6 +85,8 @@ def record_turn(
         result: what the pipeline produced.
         user_audio: the upload exactly as received, or None for a typed message.
         backends: stage → backend name that produced the result.
+        reply_clips: the sentences the reply will be spoken in, when its audio comes later
+            (``attach_reply_audio``); the turn is then not marked ``reply_audio_missing``.
 
     Raises:
         ApiError: 409 when another turn of the same conversation was stored at the same moment.
@@ -125,7 +128,8 @@ def record_turn(
             user_audio_sha256=user_file.sha256 if user_file else None,
             reply_audio_path=reply_file.path if reply_file else None,
             reply_audio_sha256=reply_file.sha256 if reply_file else None,
-            reply_audio_missing=reply_file is None,
+            reply_audio_missing=reply_file is None and not reply_clips,
+            reply_clips=list(reply_clips),
             synthesis_error=result.synthesis_error if reply_file is None else "",
             reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
         )
@@ -150,3 +154,38 @@ def record_turn(
         db.session.commit()
         raise
     return turn
+
+
+def attach_reply_audio(store: AudioStore, turn_id: str, wav: bytes | None, error: str = "") -> None:
+    """Give a stored turn its complete reply audio, made after the answer was sent.
+
+    The file is written under a temporary name, the row updated, then the file renamed into
+    place; a failure leaves the turn as it was. ``wav=None`` marks the reply audio as missing,
+    with ``error`` as the reason.
+    """
+    turn = db.session.get(Turn, turn_id)
+    if turn is None:  # the conversation was deleted meanwhile
+        return
+    if wav is None:
+        turn.reply_audio_missing, turn.synthesis_error = True, error[:64] or "synthesis_failed"
+        db.session.commit()
+        return
+    pending = store.begin()
+    try:
+        stored = pending.add(turn.conversation_id, f"{turn_id}-reply.wav", wav)
+        turn.reply_audio_path, turn.reply_audio_sha256 = stored.path, stored.sha256
+        turn.reply_audio_missing, turn.synthesis_error = False, ""
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        pending.discard()
+        raise
+    try:
+        pending.publish()
+    except BaseException:
+        log.exception("could not move the reply audio of turn %s into place", turn_id)
+        pending.discard()
+        turn.reply_audio_path = turn.reply_audio_sha256 = None
+        turn.reply_audio_missing, turn.synthesis_error = True, "storage_failed"
+        db.session.commit()
+        raise

@@ -158,6 +158,8 @@ class Turn(db.Model):
     synthesis_error: Mapped[str] = mapped_column(sa.String(64), default="")
     # Why a generating responder (kogpt2) gave the curated reply instead ("" when it did not).
     reply_fallback: Mapped[str] = mapped_column(sa.String(REPLY_FALLBACK_MAX), default="")
+    # The sentences the reply is spoken in, one audio clip each (its spoken_text when it has one).
+    reply_clips: Mapped[list[str]] = mapped_column(default=list)
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")
 

@@ -16,10 +16,12 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.turn import Pipeline
+from pipeline.voice import reply_sentences, spoken_text
 from webapp.api import bp
 from webapp.conversations import find_conversation, history_of, record_turn, start_conversation
 from webapp.db import Conversation, Turn, db
 from webapp.errors import ApiError
+from webapp.reply_audio import speak_clip, start_reply_audio
 from webapp.storage import AudioStore, mimetype_for
 
 TOKEN_COOKIE = "maum_token"
@@ -75,6 +77,13 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
         if turn.reply_audio_path
         else None
     )
+    clips = [
+        {
+            "text": text,
+            "url": url_for(".turn_reply_clip", conversation_id=turn.conversation_id, turn_id=turn.id, n=n),
+        }
+        for n, text in enumerate(turn.reply_clips or [])
+    ]
     return {
         "turn_id": turn.id,
         "transcript": turn.user_text,
@@ -85,6 +94,7 @@ def _turn_json(turn: Turn) -> dict[str, Any]:
             "kind": turn.reply_kind,
             "audio_url": audio_url,
             "audio_missing": turn.reply_audio_missing,
+            "clips": clips,
         },
         "timings_ms": turn.timings_ms,
     }
@@ -125,10 +135,11 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     db.session.close()  # no transaction stays open while the models run
 
     pipeline = _pipeline()
+    # The answer does not wait for speech: the page fetches the reply sentence by sentence.
     if kind == "audio":
-        result = pipeline.run_recording(payload, history)
+        result = pipeline.run_recording(payload, history, synthesize=False)
     else:
-        result = pipeline.run_text(payload, history)
+        result = pipeline.run_text(payload, history, synthesize=False)
 
     turn = record_turn(
         _store(),
@@ -136,16 +147,43 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
         result,
         user_audio=payload if kind == "audio" else None,
         backends=pipeline.backend_names(),
+        reply_clips=reply_sentences(spoken_text(result.reply)),
     )
-    return jsonify(_turn_json(turn)), 201
+    body = _turn_json(turn)
+    start_reply_audio(current_app._get_current_object(), turn)  # type: ignore[attr-defined]
+    return jsonify(body), 201
 
 
-@bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")
-def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
+def _find_turn(conversation_id: str, turn_id: str) -> Turn:
     conversation = _open_conversation(conversation_id)
     turn = db.session.get(Turn, turn_id)
     if turn is None or turn.conversation_id != conversation.id:
         raise ApiError(404, "not_found", detail="unknown turn")
+    return turn
+
+
+@bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/reply/<int:n>")
+def turn_reply_clip(conversation_id: str, turn_id: str, n: int) -> Response:
+    """Sentence ``n`` of the reply as WAV: from the cache, or synthesised by this worker now."""
+    turn = _find_turn(conversation_id, turn_id)
+    db.session.close()  # no transaction stays open while the voice speaks
+    try:
+        speech = speak_clip(_pipeline(), turn, n)
+    except IndexError:
+        raise ApiError(404, "not_found", detail=f"the reply has no sentence {n}") from None
+    except Exception as exc:  # noqa: BLE001 - every voice failed; the text is on the page already
+        current_app.logger.exception("clip %d of turn %s could not be synthesised", n, turn_id)
+        raise ApiError(
+            503, "synthesis_failed", "지금은 목소리를 들려 드리기 어려워요. 답은 글로 읽어 주세요.", detail=str(exc)
+        ) from exc
+    response = Response(speech.wav, mimetype="audio/wav")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")
+def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
+    turn = _find_turn(conversation_id, turn_id)
     rel_path = turn.user_audio_path if which == "user" else turn.reply_audio_path
     if not rel_path:
         raise ApiError(404, "not_found", detail=f"turn has no {which} audio")
