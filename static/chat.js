@@ -279,6 +279,14 @@
           speakOnDevice(result.reply.text);
           return true;
         }
+        if (result.reply.clips && result.reply.clips.length) {
+          // Sentence by sentence (static/reply_audio.js): the first is heard while the rest are made.
+          var options = { headers: authHeaders(), play: play, bubble: bubble };
+          var reply = MaumReplyAudio.playClips(result.reply.clips, options);
+          bubble.dataset.voice = "server";
+          addReplayButton(bubble, reply.replay);
+          return reply.started.catch(function () { setState("idle"); }).then(function () { return true; });
+        }
         if (!result.reply.audio_url) {
           setState("idle");
           return true;
