@@ -97,21 +97,24 @@ class Pipeline:
     @property
     def speech_cache(self) -> SpeechCache:
         """The synthesised-sentence cache (``tts_cache_dir``, else ``<cache_dir>/tts``)."""
-        if self._speech_cache is None:
-            root = self.settings.tts_cache_dir or str(self.settings.resolved_cache_dir / "tts")
-            self._speech_cache = SpeechCache(root, self.settings.tts_cache_max_bytes)
+        with self._lock:
+            if self._speech_cache is None:
+                root = self.settings.tts_cache_dir or str(self.settings.resolved_cache_dir / "tts")
+                self._speech_cache = SpeechCache(root, self.settings.tts_cache_max_bytes)
         return self._speech_cache
 
     @property
     def voice(self) -> Voice:
         """The synthesizer with its fallback and the sentence cache (built on first use)."""
         if self._voice is None:
-            primary = self.synthesizer
+            primary, cache = self.synthesizer, self.speech_cache  # each built under the lock
             fallback_name = self.settings.synthesizer_fallback
             fallback = None
             if fallback_name and fallback_name != getattr(primary, "name", ""):
                 fallback = lambda: registry.create("synthesizer", fallback_name, self.settings)  # noqa: E731
-            self._voice = Voice(primary, fallback, self.speech_cache)
+            with self._lock:
+                if self._voice is None:  # one voice per pipeline, so threads share its in-process locks
+                    self._voice = Voice(primary, fallback, cache)
         return self._voice
 
     def prerender(self, texts: Sequence[tuple[str, str]]) -> dict[str, int]:
