@@ -19,10 +19,7 @@ understandable Korean with a Japanese accent. The steps:
    * ㄹ is a flap ``ɾ`` as an initial and a lateral ``l`` as a final (as ``ipa`` already marks);
    * ㅅ/ㅆ before ``i``/``j`` are alveolo-palatal (``ɕ``), see ``BEFORE_I``.
 
-Numbers read digit by digit (hotlines, phone numbers: three or more digit names in a row) skip
-the standard pronunciation, which would link the digits like a word (일오 → [이로], 공일 → [공닐]);
-each digit keeps its own sound. Punctuation is kept: Kokoro pauses at commas and falls or rises
-at ``.`` and ``?``.
+Punctuation is kept: Kokoro pauses at commas and falls or rises at ``.`` and ``?``.
 """
 
 from __future__ import annotations
@@ -32,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 from pipeline.normalize import normalize
 from pipeline.pronunciation.g2p import pronounce
-from pipeline.pronunciation.ipa import WORD_BOUNDARY, hangul_to_ipa_symbols, syllable_ipa
+from pipeline.pronunciation.ipa import WORD_BOUNDARY, hangul_to_ipa_symbols
 
 #: IPA symbol (``pipeline.pronunciation.ipa``) → (Kokoro symbols where it stands, Kokoro symbols
 #: between two voiced sounds of one word). Every IPA symbol of Korean has an entry.
@@ -67,10 +64,6 @@ VOICED: frozenset[str] = frozenset({"a", "ɛ", "ʌ", "e", "o", "u", "ɯ", "i", "
 MAX_SYMBOLS = 500
 
 _PUNCT = re.compile(r"([.,?!])")
-#: Three or more digit names in a row: a number read digit by digit (109 일공구, 1577 일오칠칠).
-_DIGIT_RUN = re.compile(
-    r"((?<![가-힣])[공일이삼사오육칠팔구]{3,}|(?<=[공일이삼사오육칠팔구] )[공일이삼사오육칠팔구]{3,})"
-)
 
 
 def ipa_to_kokoro(symbols: Sequence[str]) -> str:
@@ -95,31 +88,6 @@ def ipa_to_kokoro(symbols: Sequence[str]) -> str:
     return " ".join("".join(out).split())
 
 
-def _ipa_of(part: str) -> list[str]:
-    """IPA of normalised text; digits read one by one (일오칠칠) are pronounced one by one.
-
-    The standard pronunciation links syllables (일오 → [이로], 공일 → [공닐]), which is right for
-    words but blurs a phone number read digit by digit: each digit keeps its own sound there.
-    """
-    symbols: list[str] = []
-    for start, piece in enumerate(_DIGIT_RUN.split(part)):
-        if start % 2:  # a run of digit names
-            for syllable in piece:
-                symbols.extend(syllable_ipa(syllable))
-        elif not piece.strip():
-            if piece and symbols:
-                symbols.append(WORD_BOUNDARY)
-        else:
-            if symbols and piece[0].isspace():
-                symbols.append(WORD_BOUNDARY)
-            symbols.extend(hangul_to_ipa_symbols(pronounce(piece).hangul))
-            if piece[-1].isspace():
-                symbols.append(WORD_BOUNDARY)
-    while symbols and symbols[-1] == WORD_BOUNDARY:
-        symbols.pop()
-    return symbols
-
-
 def kokoro_phonemes(text: str) -> str:
     """Korean text (one sentence or more, as written) → Kokoro symbols with its punctuation.
 
@@ -134,7 +102,7 @@ def kokoro_phonemes(text: str) -> str:
             if pieces and pieces[-1] not in ".,?!":
                 pieces.append(part)
             continue
-        phonemes = ipa_to_kokoro(_ipa_of(part))
+        phonemes = ipa_to_kokoro(hangul_to_ipa_symbols(pronounce(part).hangul))
         if phonemes:
             pieces.append(phonemes)
     joined = ""

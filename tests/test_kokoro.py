@@ -70,12 +70,6 @@ def test_hotlines_are_read_digit_by_digit_with_their_punctuation():
     assert kokoro_phonemes("그래요? 네, 좋아요!") == "kɯɾɛjo? ne, ʨoajo!"
 
 
-def test_a_number_read_digit_by_digit_keeps_every_digit_apart():
-    # Not 공닐 (n-insertion) or 이로 (liaison): each digit of a phone number keeps its own sound.
-    assert "iloʨʰilʨʰil ɡoŋilɡuɡu" in kokoro_phonemes("정신건강위기상담 1577-0199")
-    assert kokoro_phonemes("일요일") == ipa_to_kokoro(to_ipa_symbols("일요일")), "words are untouched"
-
-
 def test_text_with_nothing_speakable_gives_nothing():
     assert kokoro_phonemes("🙂 ... ") == ""
 
