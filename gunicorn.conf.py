@@ -45,3 +45,10 @@ def post_worker_init(worker):
             worker.log.info("worker %s: models loaded", worker.pid)
 
     threading.Thread(target=warm, name="maum-warm-models", daemon=True).start()
+
+
+def worker_exit(server, worker):
+    # Replies answered by this worker still get their complete audio file for the counsellor.
+    from webapp.reply_audio import wait_for_reply_audio
+
+    wait_for_reply_audio(timeout_s=20)

@@ -2,7 +2,9 @@
 
 Each client opens a conversation and sends voice turns (the real Korean recordings in
 ``../shared/eval/korean-speech``, round-robin) as the browser does: multipart WAV, then fetches the
-reply audio. Clients behave like people (``--think``, the default): each starts at a random moment
+reply audio sentence by sentence (``reply.clips``); latency is the time to the reply text, and
+``first_audio_ms`` the time until the first sentence's audio has arrived.
+Clients behave like people (``--think``, the default): each starts at a random moment
 within the first few seconds, listens to every reply for as long as its audio lasts, then speaks
 its next recording for as long as that lasts before sending it. ``--no-think`` sends every turn
 back to back with all clients starting together: a worst-case burst, not a conversation.
@@ -99,14 +101,16 @@ def client(base: str, clips: list[tuple[bytes, float]], turns: int, offset: int,
             out["errors"].append(f"turn: {status} {body[:200]!r}")
             continue
         reply = json.loads(body)["reply"]
+        out["latencies"].append(time.perf_counter() - start)  # the reply text is on the page
         listen_s = 0.0
-        if reply["audio_url"]:
-            audio_status, audio = request(base + reply["audio_url"], headers=auth)
+        for n, clip in enumerate(reply.get("clips") or []):  # the page plays the reply sentence by sentence
+            audio_status, audio = request(base + clip["url"], headers=auth)
             if audio_status != 200:
-                out["errors"].append(f"reply audio: {audio_status}")
-                continue
-            listen_s = wav_seconds(audio)
-        out["latencies"].append(time.perf_counter() - start)
+                out["errors"].append(f"reply clip {n}: {audio_status}")
+                break
+            if n == 0:
+                out["first_audio"].append(time.perf_counter() - start)
+            listen_s += wav_seconds(audio)
         if think:
             time.sleep(listen_s)  # the client listens to the reply
 
@@ -171,7 +175,7 @@ def run(base: str, clients: int, turns: int, think: bool, speech_dir: Path) -> d
     clips = []
     for path, _ in read_transcripts(speech_dir):
         clips.append((path.read_bytes(), sf.info(str(path)).duration))
-    out: dict = {"latencies": [], "errors": []}
+    out: dict = {"latencies": [], "first_audio": [], "errors": []}
     threads = [
         threading.Thread(target=client, args=(base, clips, turns, i, think, out)) for i in range(clients)
     ]  # fmt: skip
@@ -192,7 +196,8 @@ def run(base: str, clients: int, turns: int, think: bool, speech_dir: Path) -> d
         "error_samples": out["errors"][:5],
         "wall_s": round(wall_s, 1),
         "turns_per_s": round(len(latencies_ms) / wall_s, 2),
-        "latency_ms": p,
+        "latency_ms": p,  # time to the reply text
+        "first_audio_ms": percentiles([s * 1000 for s in out["first_audio"]]) if out["first_audio"] else {},
         "targets": {
             "zero_errors": not out["errors"],
             "p95_le_4000_ms": bool(p) and p["p95"] <= 4000,

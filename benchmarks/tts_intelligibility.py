@@ -1,9 +1,10 @@
-"""Intelligibility of the configured synthesizer: speak fixed Korean replies, read them back, print CER.
+"""Intelligibility of the synthesizers side by side: speak fixed Korean replies, read them back, print CER.
 
 Synthesises ``REPLIES`` (20 replies in Maum's register, with numbers, times, dates, phone
-numbers, money and Latin letters) with the configured synthesizer (``MAUM_SYNTHESIZER``, default
-``espeak``), transcribes each WAV with the configured transcriber (default Whisper base), and
-prints one JSON object: CER overall and per sentence, and run times.
+numbers, money and Latin letters) with each synthesizer (``--synthesizers``, default
+``kokoro,espeak``; no sentence cache), transcribes each WAV with the configured transcriber
+(default Whisper base, beam 5), and prints one JSON object: CER overall and per sentence, and
+the synthesis real-time factor (synthesis seconds per second of speech) of each.
 
 Both sides are compared as spoken text: the reference and Whisper's transcript go through
 ``pipeline.normalize`` (Whisper writes ``109`` or ``3시`` in digits), then ``pipeline.metrics.cer``
@@ -25,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import audio
+from pipeline import audio, registry
 from pipeline.metrics import cer
 from pipeline.normalize import normalize
 from pipeline.settings import Settings
@@ -56,62 +57,79 @@ REPLIES = [
 ]
 
 
-def run(out_dir: Path | None = None) -> dict:
-    settings = Settings.from_env()
-    pipe = Pipeline(settings)
-    start = time.perf_counter()
-    synthesizer, transcriber = pipe.synthesizer, pipe.transcriber
-    load_s = time.perf_counter() - start
-
+def measure(pipe: Pipeline, synthesizer, name: str, out_dir: Path | None) -> dict:
+    """Speak every reply with ``synthesizer``, read it back with the pipeline's transcriber."""
+    settings = pipe.settings
     references = [normalize(text) for text in REPLIES]
     raw_hyps, hyps, rows = [], [], []
     synth_s = transcribe_s = speech_s = 0.0
     for i, (text, reference) in enumerate(zip(REPLIES, references, strict=True)):
         t0 = time.perf_counter()
-        speech = synthesize_in_tone(synthesizer, text)
+        speech = synthesize_in_tone(synthesizer, text)  # no cache: every reply is synthesised here
         t1 = time.perf_counter()
-        transcript = transcriber.transcribe(audio.decode(speech.wav, settings))
+        transcript = pipe.transcriber.transcribe(audio.decode(speech.wav, settings))
         t2 = time.perf_counter()
         synth_s += t1 - t0
         transcribe_s += t2 - t1
         speech_s += speech.duration_s
         if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / f"reply_{i:02d}.wav").write_bytes(speech.wav)
+            (out_dir / name).mkdir(parents=True, exist_ok=True)
+            (out_dir / name / f"reply_{i:02d}.wav").write_bytes(speech.wav)
         spoken_hyp = normalize(transcript.text)
         raw_hyps.append(transcript.text)
         hyps.append(spoken_hyp)
         rows.append({
             "text": text,
-            "reference": reference,
             "heard": transcript.text,
             "cer": round(cer([reference], [spoken_hyp]), 4),
             "speech_s": round(speech.duration_s, 2),
         })  # fmt: skip
-
     return {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "backends": {"synthesizer": pipe.backend_names()["synthesizer"],
-                     "transcriber": pipe.backend_names()["transcriber"]},
-        "sentences": len(REPLIES),
+        "backend": getattr(synthesizer, "name", name),
         "cer": round(cer(references, hyps), 4),
         "cer_written": round(cer(REPLIES, raw_hyps), 4),
-        "seconds": {
-            "load": round(load_s, 2),
-            "synthesize": round(synth_s, 2),
-            "transcribe": round(transcribe_s, 2),
-            "speech": round(speech_s, 2),
-            "total": round(time.perf_counter() - start, 2),
-        },
+        "real_time_factor": round(synth_s / speech_s, 3),
+        "seconds": {"synthesize": round(synth_s, 2), "transcribe": round(transcribe_s, 2),
+                    "speech": round(speech_s, 2)},
         "per_sentence": rows,
+    }  # fmt: skip
+
+
+def run(out_dir: Path | None = None, synthesizers: tuple[str, ...] = ("kokoro", "espeak")) -> dict:
+    settings = Settings.from_env()
+    pipe = Pipeline(settings)
+    start = time.perf_counter()
+    transcriber = pipe.transcriber
+    load_s = {"transcriber": round(time.perf_counter() - start, 2)}
+    results = {}
+    for name in synthesizers:
+        t0 = time.perf_counter()
+        synthesizer = registry.create("synthesizer", name, settings)
+        load_s[name] = round(time.perf_counter() - t0, 2)
+        results[name] = measure(pipe, synthesizer, name, out_dir)
+    return {
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
+                    "python": platform.python_version(), "platform": platform.platform()},
+        "transcriber": getattr(transcriber, "name", settings.transcriber),
+        "whisper_beam_size": settings.whisper_beam_size,
+        "sentences": len(REPLIES),
+        "cer": {name: r["cer"] for name, r in results.items()},
+        "real_time_factor": {name: r["real_time_factor"] for name, r in results.items()},
+        "load_s": load_s,
+        "total_s": round(time.perf_counter() - start, 2),
+        "synthesizers": results,
     }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="also write each reply's WAV into this folder")
+    parser.add_argument(
+        "--synthesizers", default="kokoro,espeak", help="comma-separated synthesizers to compare (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.out), ensure_ascii=False, indent=1))
+    names = tuple(n.strip() for n in args.synthesizers.split(",") if n.strip())
+    print(json.dumps(run(args.out, names), ensure_ascii=False, indent=1))
     return 0
 
 

@@ -159,13 +159,36 @@ def cmd_turn(pipe: Pipeline, args: argparse.Namespace) -> int:
     return 0 if result.speech is not None else 1
 
 
+def crisis_texts(pipe: Pipeline) -> list[tuple[str, str]]:
+    """``(text, tone)`` of what must sound at once: every crisis reply, and any reply's spoken form."""
+    from pipeline.care.bank import load_bank
+
+    bank = load_bank(pipe.settings.replies_path or None)
+    crisis_ids = {r.id for r in bank.crisis}
+    out: list[tuple[str, str]] = []
+    for reply in bank.everything():
+        spoken = getattr(reply, "spoken_text", "")  # added to the bank for crisis replies
+        if reply.id in crisis_ids:
+            out.append((spoken or reply.text, "crisis"))
+        elif spoken:
+            out.append((spoken, reply.emotion))
+    return out
+
+
 def cmd_prepare(pipe: Pipeline, args: argparse.Namespace) -> int:
-    """Assemble offline model files and caches so the first request is fast."""
+    """Assemble offline model files and caches so the first request is fast.
+
+    Also speaks the crisis replies into the sentence cache (pinned, never evicted), so that a
+    crisis reply's audio is there at once.
+    """
     start = time.perf_counter()
     pipe.load_all()
+    prerendered = pipe.prerender(crisis_texts(pipe)) if not args.no_prerender else {}
     _emit({
         "cache_dir": str(pipe.settings.resolved_cache_dir),
         "backends": pipe.backend_names(),
+        "tts_cache_dir": str(pipe.speech_cache.root),
+        "prerendered": prerendered,
         "seconds": round(time.perf_counter() - start, 1),
     })  # fmt: skip
     return 0
@@ -203,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--out", required=True, help="where to write the reply WAV")
     p.set_defaults(func=cmd_turn)
-    sub.add_parser("prepare", help="assemble offline model files and caches").set_defaults(func=cmd_prepare)
+    p = sub.add_parser("prepare", help="assemble offline model files and caches, speak the crisis replies")
+    p.add_argument("--no-prerender", action="store_true", help="do not speak the crisis replies into the cache")
+    p.set_defaults(func=cmd_prepare)
     sub.add_parser("settings", help="list MAUM_* settings").set_defaults(func=cmd_settings)
     return parser
 

@@ -42,6 +42,7 @@ RESPONDERS: Mapping[str, BackendSpec] = {
 }
 
 SYNTHESIZERS: Mapping[str, BackendSpec] = {
+    "kokoro": BackendSpec("pipeline.backends.kokoro:KokoroSynthesizer"),
     "espeak": BackendSpec("pipeline.backends.espeak:EspeakSynthesizer"),
     "tacotron": BackendSpec("pipeline.backends.tacotron:TacotronSynthesizer"),
     "vits": BackendSpec("pipeline.backends.vits:VitsSynthesizer"),

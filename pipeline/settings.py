@@ -37,11 +37,14 @@ class Settings:
     transcriber: str = setting("whisper", "Speech-to-text backend (see pipeline/registry.py).")
     classifier: str = setting("e5-head", "Emotion classifier backend.")
     responder: str = setting("care", "Reply backend.")
-    synthesizer: str = setting("espeak", "Text-to-speech backend.")
+    synthesizer: str = setting("kokoro", "Text-to-speech backend.")
+    synthesizer_fallback: str = setting(
+        "espeak", "Synthesizer used when the configured one cannot load or fails (empty: none)."
+    )
     cache_dir: str = setting("", "Folder for prepared model files; empty means ~/.cache/maum.")
     whisper_model: str = setting("", "Whisper model: empty for the bundled base model, or a local CTranslate2 folder.")
     whisper_compute_type: str = setting("int8", "CTranslate2 compute type for Whisper.")
-    whisper_beam_size: int = setting(1, "Whisper beam size (1 is greedy and fastest).")
+    whisper_beam_size: int = setting(5, "Whisper beam size (5: fewer errors; 1 is greedy and fastest).")
     whisper_cpu_threads: int = setting(2, "CPU threads for Whisper; 0 lets CTranslate2 choose.")
     whisper_vad: bool = setting(True, "Skip non-speech with the Silero VAD bundled in faster-whisper.")
     phoneme_model: str = setting(
@@ -80,6 +83,19 @@ class Settings:
     kogpt2_history_turns: int = setting(2, "Earlier exchanges of the conversation put in the prompt.")
     kogpt2_max_reply_chars: int = setting(160, "Longest generated reply accepted, in characters.")
     keras_emotion_model: str = setting("", "Keras emotion classifier (.keras file) for the keras classifier.")
+    kokoro_voice: str = setting(
+        "jf_gongitsune", "Kokoro voice (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo)."
+    )
+    kokoro_speed: float = setting(
+        1.0, "Kokoro speaking speed (1 is the voice's own; replies in a crisis tone are slower)."
+    )
+    kokoro_threads: int = setting(2, "CPU threads for one Kokoro run; 0 lets onnxruntime choose.")
+    tts_cache_dir: str = setting(
+        "", "Folder of synthesised sentences; empty: <cache_dir>/tts (the web app: instance/cache/tts)."
+    )
+    tts_cache_max_bytes: int = setting(
+        200 * 1024 * 1024, "Largest size of the sentence cache, in bytes (oldest used go first)."
+    )
     espeak_voice: str = setting("ko", "espeak-ng voice name.")
     espeak_rate_wpm: int = setting(160, "espeak-ng speaking rate in words per minute.")
     tacotron_checkpoint: str = setting("", "Tacotron checkpoint (.pt from training/train_tacotron.py).")

@@ -23,10 +23,12 @@ from pipeline.care.policy import care_turn
 from pipeline.care.policy import warm_up as care_warm_up
 from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
-from pipeline.errors import EmptyTextError, TextTooLongError
+from pipeline.errors import EmptyTextError, TextTooLongError, UnknownBackendError
 from pipeline.settings import Settings
-from pipeline.stages import reply_tone, synthesize_in_tone
+from pipeline.speech_cache import SpeechCache
+from pipeline.stages import reply_tone
 from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Reply, Risk, Transcript, TurnResult
+from pipeline.voice import Voice, reply_sentences, spoken_text
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ class Pipeline:
         self._load_errors: dict[str, tuple[BaseException, float]] = {}  # stage -> (error, monotonic time)
         self._risk_assessor = risk_assessor
         self._lock = threading.Lock()
+        self._speech_cache: SpeechCache | None = None
+        self._voice: Voice | None = None
 
     @property
     def risk_assessor(self) -> RiskAssessor:
@@ -146,7 +150,7 @@ class Pipeline:
                     name = getattr(self.settings, stage)
                     start = time.perf_counter()
                     try:
-                        self._backends[stage] = registry.create(stage, name, self.settings)
+                        self._backends[stage] = self._create(stage, name)
                     except Exception as exc:
                         log.exception("%s backend %r failed to load", stage, name)
                         self._load_errors[stage] = (exc, time.monotonic())
@@ -154,6 +158,56 @@ class Pipeline:
                     self._load_errors.pop(stage, None)
                     log.info("loaded %s backend %r in %.0f ms", stage, name, (time.perf_counter() - start) * 1e3)
         return self._backends[stage]
+
+    def _create(self, stage: str, name: str) -> Any:
+        """Build a backend; a synthesizer that cannot load gives way to ``synthesizer_fallback``."""
+        fallback = self.settings.synthesizer_fallback
+        if stage != "synthesizer" or not fallback or fallback == name:
+            return registry.create(stage, name, self.settings)
+        try:
+            return registry.create(stage, name, self.settings)
+        except UnknownBackendError:
+            raise  # a typo in the settings is for the operator to fix, not to hide
+        except Exception:
+            log.exception("synthesizer %r could not load; speaking with %r instead", name, fallback)
+            return registry.create(stage, fallback, self.settings)
+
+    @property
+    def speech_cache(self) -> SpeechCache:
+        """The synthesised-sentence cache (``tts_cache_dir``, else ``<cache_dir>/tts``)."""
+        with self._lock:
+            if self._speech_cache is None:
+                root = self.settings.tts_cache_dir or str(self.settings.resolved_cache_dir / "tts")
+                self._speech_cache = SpeechCache(root, self.settings.tts_cache_max_bytes)
+        return self._speech_cache
+
+    @property
+    def voice(self) -> Voice:
+        """The synthesizer with its fallback and the sentence cache (built on first use)."""
+        if self._voice is None:
+            primary, cache = self.synthesizer, self.speech_cache  # each built under the lock
+            fallback_name = self.settings.synthesizer_fallback
+            fallback = None
+            if fallback_name and fallback_name != getattr(primary, "name", ""):
+                fallback = lambda: registry.create("synthesizer", fallback_name, self.settings)  # noqa: E731
+            with self._lock:
+                if self._voice is None:  # one voice per pipeline, so threads share its in-process locks
+                    self._voice = Voice(primary, fallback, cache)
+        return self._voice
+
+    def prerender(self, texts: Sequence[tuple[str, str]]) -> dict[str, int]:
+        """Speak ``(text, tone)`` pairs into the cache as pinned entries (never evicted).
+
+        Returns:
+            ``{"sentences", "cached", "rendered"}`` counts.
+        """
+        counts = {"sentences": 0, "cached": 0, "rendered": 0}
+        for text, tone in texts:
+            for sentence in reply_sentences(text):
+                _, hit = self.voice.speak_sentence(sentence, tone, pinned=True)
+                counts["sentences"] += 1
+                counts["cached" if hit else "rendered"] += 1
+        return counts
 
     @property
     def transcriber(self) -> Any:
@@ -298,7 +352,7 @@ class Pipeline:
             tone = reply_tone(reply.kind, emotion.label)
             speech = self._degrade(
                 "synthesizer",
-                lambda s: synthesize_in_tone(s, reply.text, tone),
+                lambda _synthesizer: self.voice.speak(spoken_text(reply), tone),
                 lambda: None,
                 failed,
                 timings,

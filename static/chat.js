@@ -515,6 +515,17 @@
       });
       return autoplay ? speakOnDevice(spoken) : Promise.resolve();
     }
+    if (autoplay && reply.clips && reply.clips.length && window.MaumReplyAudio) {
+      // Sentence by sentence (static/reply_audio.js): the first is heard while the rest are made.
+      var sequence = window.MaumReplyAudio.playClips(reply.clips, { headers: authHeaders(), play: play, bubble: bubble });
+      bubble.dataset.voice = "server";
+      addReplayButton(bubble, sequence.replay);
+      return sequence.started.catch(function () {
+        if (state === "speaking") {
+          setState("idle");
+        }
+      });
+    }
     if (!reply.audio_url) {
       return Promise.resolve();
     }

@@ -1,12 +1,17 @@
 """The real chat page in Debian's Chromium, against gunicorn with the default models.
 
 The microphone is a real Korean recording (NIKL, see tests/samples.py). The test speaks with the
-keyboard only, checks what was heard, the reply and its audio, that focus stayed on the record
+keyboard only, checks what was heard, the reply and its audio (sentence by sentence: the first
+sentence plays before the whole reply has been synthesised), that focus stayed on the record
 button, that the turn is in the database, and that the page loaded nothing from outside the server.
 The screenshot lands in tests/artifacts/chat-phone.png.
 """
 
 from __future__ import annotations
+
+import json
+import re
+import time
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -20,7 +25,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.enable_socket]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with live_server(tmp_path_factory.mktemp("chat-server")) as server:
+    folder = tmp_path_factory.mktemp("chat-server")
+    # A fresh sentence cache: every sentence of the reply is synthesised while the page waits.
+    with live_server(folder, MAUM_TTS_CACHE_DIR=str(folder / "tts")) as server:
         yield server
 
 
@@ -61,7 +68,9 @@ def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(se
         expect(maum).to_be_visible()
         expect(maum.locator(".replay")).to_be_visible(timeout=30_000)
         assert maum.get_attribute("data-voice") == "server"
-        expect(chat).to_have_attribute("data-state", "idle", timeout=30_000)  # spoke, then idle
+        expect(maum).to_have_attribute("data-first-clip-at", re.compile(r"^\d+$"), timeout=30_000)
+        first_heard_s = int(maum.get_attribute("data-first-clip-at")) / 1000.0
+        expect(chat).to_have_attribute("data-state", "idle", timeout=60_000)  # spoke every sentence, then idle
         assert page.evaluate("() => document.activeElement.id") == "record", "focus stayed on the button"
         reply_text = maum.locator(".text").inner_text()
         save_screenshot(page, "chat-phone.png")
@@ -77,9 +86,25 @@ def test_speaking_into_the_page_gets_a_heard_transcript_a_reply_and_its_audio(se
 
     assert peak > 20, "the level meter moved while the recording played"
     assert fonts_ready, "the Korean font is served by Maum itself"
-    stored = server.rows("SELECT input_kind, user_text, reply_text, user_audio_path, reply_audio_path FROM turns"
-                          " ORDER BY created_at")  # fmt: skip
+    stored = wait_for_reply_files(server)
     assert [r[0] for r in stored] == ["audio", "text"]
     assert stored[0][1] == heard and stored[0][2] == reply_text
     assert stored[0][3].endswith(".webm"), "the browser's own recording is kept"
     assert all((server.instance_path / r[4]).is_file() for r in stored)
+    clips = json.loads(stored[0][5])
+    assert len(clips) >= 2, "a reply of several sentences"
+    whole_reply_made_s = (server.instance_path / stored[0][4]).stat().st_mtime
+    assert first_heard_s < whole_reply_made_s, "the first sentence was heard before the whole reply was synthesised"
+
+
+def wait_for_reply_files(server, timeout_s: float = 120.0) -> list[tuple]:
+    """The turns, once the background threads have attached every complete reply file."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = server.rows(
+            "SELECT input_kind, user_text, reply_text, user_audio_path, reply_audio_path, reply_clips FROM turns"
+            " ORDER BY created_at"
+        )
+        if all(r[4] for r in rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.5)

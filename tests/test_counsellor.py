@@ -4,6 +4,7 @@ review, export and deletion. Every test runs on SQLite and on PostgreSQL, with C
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -22,6 +23,7 @@ from tests.databases import database_url  # noqa: F401  (every test here runs on
 from tests.samples import tone
 from webapp.auth import create_user
 from webapp.db import AuditEvent, Conversation, Note, Turn, User, db
+from webapp.reply_audio import wait_for_reply_audio
 
 PASSWORD = "maum-review-2026"
 #: Cheap hashing for accounts made in tests (the CLI and production use werkzeug's scrypt default).
@@ -82,6 +84,7 @@ def converse(app: Flask, *texts: str, audio: bool = False) -> str:
             content_type="multipart/form-data",
         )
         assert r.status_code == 201, r.json
+    wait_for_reply_audio()  # the complete reply files are assembled after each answer
     return conversation_id
 
 
@@ -427,7 +430,8 @@ def test_missing_reply_audio_is_shown_as_such(app, settings):
         def synthesize(self, text: str, **kwargs):
             raise RuntimeError("espeak-ng crashed")
 
-    app.extensions["maum.pipeline"] = Pipeline(settings.pipeline, synthesizer=BrokenSynthesizer())
+    no_fallback = dataclasses.replace(settings.pipeline, synthesizer_fallback="")
+    app.extensions["maum.pipeline"] = Pipeline(no_fallback, synthesizer=BrokenSynthesizer())
     conversation_id = converse(app, "오늘 기뻐요")
     client = signed_in(app, "kim@example.kr")
     html = page(client, f"/counsellor/conversations/{conversation_id}")

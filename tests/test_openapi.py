@@ -43,7 +43,7 @@ def test_every_route_is_documented_and_every_documented_route_exists(app):
     for rule in app.url_map.iter_rules():
         if not (rule.rule.startswith("/api/") or rule.rule in {"/healthz", "/readyz"}):
             continue
-        path = rule.rule.replace("<any(user, reply):which>", "{which}")
+        path = rule.rule.replace("<any(user, reply):which>", "{which}").replace("<int:n>", "{n}")
         path = path.replace("<", "{").replace(">", "}")
         served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == documented

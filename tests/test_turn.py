@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import pytest
@@ -61,10 +62,38 @@ def test_history_reaches_the_responder():
 
 
 def test_synthesis_failure_keeps_the_reply_text():
-    result = Pipeline(FAKES, synthesizer=BrokenSynthesizer()).run_text("오늘 기뻐요")
+    settings = dataclasses.replace(FAKES, synthesizer_fallback="")
+    result = Pipeline(settings, synthesizer=BrokenSynthesizer()).run_text("오늘 기뻐요")
     assert result.speech is None
     assert result.synthesis_error == "backend_error"
     assert result.reply.text and result.emotion.label == "happiness"
+
+
+def test_a_failing_voice_gives_way_to_the_fallback_voice():
+    settings = dataclasses.replace(FAKES, synthesizer_fallback="fake")
+    result = Pipeline(settings, synthesizer=BrokenSynthesizer()).run_text("오늘 기뻐요")
+    assert result.synthesis_error == ""
+    samples, rate = sf.read(io.BytesIO(result.speech.wav))
+    assert rate == 16000 and len(samples) > 0.2 * rate
+
+
+def test_a_voice_that_cannot_load_gives_way_to_the_fallback(monkeypatch):
+    from pipeline import registry
+    from pipeline.errors import MissingDependencyError
+
+    real_create = registry.create
+
+    def create(stage, name, settings):
+        if name == "kokoro":
+            raise MissingDependencyError(detail="onnxruntime is gone")
+        return real_create(stage, name, settings)
+
+    monkeypatch.setattr(registry, "create", create)
+    settings = dataclasses.replace(FAKES, synthesizer="kokoro", synthesizer_fallback="fake")
+    pipe = Pipeline(settings)
+    result = pipe.run_text("오늘 기뻐요")
+    assert pipe.backend_names()["synthesizer"] == "fake"
+    assert result.speech is not None and result.synthesis_error == ""
 
 
 def test_backends_are_built_once_and_lazily():

@@ -25,6 +25,7 @@ from tests.samples import encode_ffmpeg, tone
 from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import Conversation, Turn, db
+from webapp.reply_audio import wait_for_reply_audio
 
 EXPECTED_TURN_KEYS = {
     "turn_id",
@@ -98,13 +99,20 @@ def fetch(client, url: str, **kwargs):
     return response
 
 
+def settle() -> None:
+    """Wait for the background threads that assemble complete reply audio files."""
+    wait_for_reply_audio()
+
+
 def audio_files(app) -> list[Path]:
-    """Every file under the instance's audio folder, temporary ones included."""
+    """Every file under the instance's audio folder, temporary ones included (after the reply audio is done)."""
+    settle()
     root = Path(app.instance_path) / "audio"
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def turns(app) -> list[Turn]:
+    settle()
     with app.app_context():
         rows = db.session.scalars(sa.select(Turn).order_by(Turn.conversation_id, Turn.index)).all()
         db.session.expunge_all()
@@ -200,8 +208,11 @@ def test_text_turn_answers_with_the_full_shape(app, client):
     assert body["risk"] == {"level": "none", "reasons": []}
     assert body["reply"]["text"] == "1번째 이야기 잘 들었어요."
     assert body["reply"]["kind"] == "empathy"
-    assert body["reply"]["audio_url"] == f"/api/conversations/{conversation_id}/turns/{body['turn_id']}/audio/reply"
-    assert {"risk", "emotion", "respond", "synthesize", "total"} <= set(body["timings_ms"])
+    turn_url = f"/api/conversations/{conversation_id}/turns/{body['turn_id']}"
+    assert body["reply"]["clips"] == [{"text": "1번째 이야기 잘 들었어요.", "url": f"{turn_url}/audio/reply/0"}]
+    assert body["reply"]["audio_url"] is None, "the answer does not wait for speech"
+    assert body["reply"]["audio_missing"] is False
+    assert {"risk", "emotion", "respond", "total"} <= set(body["timings_ms"])
 
     [turn] = turns(app)
     assert (turn.input_kind, turn.index, turn.user_text) == ("text", 0, "요즘 너무 우울해요")
@@ -273,6 +284,7 @@ def test_audio_is_served_only_to_the_conversation_token(app, client):
     wav = tone_wav()
     conversation_id, token = start(client)
     turn_id = speak(client, conversation_id, token, wav).json["turn_id"]
+    settle()  # the complete reply file is assembled after the answer
     url = f"/api/conversations/{conversation_id}/turns/{turn_id}/audio"
     stranger = app.test_client()  # no cookie
 
@@ -373,7 +385,8 @@ def test_request_over_the_upload_limit_is_413(settings, migrated_app):
 
 
 def test_failed_synthesis_still_stores_and_answers_the_text(app, client, settings):
-    app.extensions["maum.pipeline"] = Pipeline(settings.pipeline, synthesizer=BrokenSynthesizer())
+    no_fallback = dataclasses.replace(settings.pipeline, synthesizer_fallback="")
+    app.extensions["maum.pipeline"] = Pipeline(no_fallback, synthesizer=BrokenSynthesizer())
     conversation_id, token = start(client)
     response = say(client, conversation_id, token, "오늘 기뻐요")
     assert response.status_code == 201
@@ -385,6 +398,7 @@ def test_failed_synthesis_still_stores_and_answers_the_text(app, client, setting
     assert audio_files(app) == []
     url = f"/api/conversations/{conversation_id}/turns/{turn.id}/audio/reply"
     assert_error(fetch(client, url, headers=bearer(token)), 404, "not_found")
+    assert_error(fetch(client, f"{url}/0", headers=bearer(token)), 503, "synthesis_failed")
 
 
 def test_unexpected_failure_is_a_json_500_without_details(app, client, settings):

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 import sqlalchemy as sa
@@ -99,6 +99,7 @@ def record_turn(
     idempotency_key: str | None = None,
     reply_format: str = "wav",
     reply_kbps: int = 24,
+    reply_clips: Sequence[str] = (),
 ) -> Turn:
     """Store a turn and its audio files so that a crash leaves either no turn or a complete one.
 
@@ -119,6 +120,8 @@ def record_turn(
         idempotency_key: the client's ``Idempotency-Key``; unique per conversation.
         reply_format: how the reply audio is stored (``opus`` or ``wav``, see ``webapp/audio_format.py``).
         reply_kbps: Opus bitrate.
+        reply_clips: the sentences the reply will be spoken in, when its audio comes later
+            (``attach_reply_audio``); the turn is then not marked ``reply_audio_missing``.
 
     Raises:
         ApiError: 409 when another turn of the same conversation was stored at the same moment.
@@ -170,7 +173,8 @@ def record_turn(
             user_audio_sha256=user_file.sha256 if user_file else None,
             reply_audio_path=reply_file.path if reply_file else None,
             reply_audio_sha256=reply_file.sha256 if reply_file else None,
-            reply_audio_missing=reply_file is None,
+            reply_audio_missing=reply_file is None and not reply_clips,
+            reply_clips=list(reply_clips),
             synthesis_error=synthesis_error if reply_file is None else "",
             reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
             degraded=degraded,
@@ -215,3 +219,38 @@ def find_turn_by_key(conversation_id: str, idempotency_key: str) -> Turn | None:
     return db.session.scalar(
         sa.select(Turn).where(Turn.conversation_id == conversation_id, Turn.idempotency_key == idempotency_key)
     )
+
+
+def attach_reply_audio(
+    store: AudioStore,
+    turn_id: str,
+    wav: bytes | None,
+    error: str = "",
+    *,
+    reply_format: str = "wav",
+    reply_kbps: int = 24,
+) -> None:
+    """Give a stored turn its complete reply audio, made after the answer was sent.
+
+    The file follows the same crash-consistent order as a turn's (``PendingFiles``: the file
+    durably under its final name, then the row); a failure leaves the turn marked
+    ``reply_audio_missing``. ``wav=None`` marks the reply audio as missing, with ``error`` as the reason.
+    """
+    turn = db.session.get(Turn, turn_id)
+    if turn is None:  # the conversation was deleted meanwhile
+        return
+    if wav is None:
+        turn.reply_audio_missing, turn.synthesis_error = True, error[:64] or "synthesis_failed"
+        db.session.commit()
+        return
+    pending = store.begin()
+    audio, ext = encode_reply(wav, reply_format, reply_kbps)
+    stored = pending.add(turn.conversation_id, f"{turn_id}-reply{ext}", audio)
+    if stored is None:  # the store refused the file (a full disk): keep the turn, say so
+        turn.reply_audio_missing, turn.synthesis_error = True, AUDIO_STORE_FAILED
+        turn.degraded = [*(turn.degraded or []), "store_audio"]
+        db.session.commit()
+        return
+    turn.reply_audio_path, turn.reply_audio_sha256 = stored.path, stored.sha256
+    turn.reply_audio_missing, turn.synthesis_error = False, ""
+    pending.commit_with(db.session)

@@ -181,6 +181,8 @@ class Turn(db.Model):
     degraded: Mapped[list[str]] = mapped_column(default=list)
     # The client's Idempotency-Key header (a UUID per turn), or None for clients that send none.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(IDEMPOTENCY_KEY_MAX))
+    # The sentences the reply is spoken in, one audio clip each (its spoken_text when it has one).
+    reply_clips: Mapped[list[str]] = mapped_column(default=list)
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")
 

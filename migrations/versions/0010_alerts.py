@@ -4,7 +4,7 @@ A row is written right after the turn that raised the alert and sent, with retri
 background thread; it keeps no client words, only the link, the level and the categories.
 
 Revision ID: 0010_alerts
-Revises: 0008_conversation_links
+Revises: 0009_reply_audio_clips
 Create Date: 2026-12-03 10:30:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0010_alerts"
-down_revision = "0008_conversation_links"
+down_revision = "0009_reply_audio_clips"
 branch_labels = None
 depends_on = None
 

@@ -20,6 +20,7 @@ from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.care.conversation import CareState, conversation_risk
 from pipeline.turn import Pipeline
+from pipeline.voice import reply_sentences, spoken_text
 from webapp import alerts, ratelimit
 from webapp.api import bp
 from webapp.conversations import (
@@ -34,6 +35,7 @@ from webapp.conversations import (
 )
 from webapp.db import IDEMPOTENCY_KEY_MAX, Conversation, Turn, db
 from webapp.errors import ApiError
+from webapp.reply_audio import speak_clip, start_reply_audio
 from webapp.storage import AudioStore, mimetype_for, read_audio
 from webapp.validation import check_message_text, form_fields, refuse_unexpected_fields
 
@@ -90,8 +92,15 @@ def _audio_url(turn: Turn, which: str) -> str | None:
     return url_for(".turn_audio", conversation_id=turn.conversation_id, turn_id=turn.id, which=which)
 
 
-def _turn_json(turn: Turn, *, spoken_text: str = "", care_state: CareState | None = None) -> dict[str, Any]:
+def _turn_json(turn: Turn, *, spoken: str = "", care_state: CareState | None = None) -> dict[str, Any]:
     audio_url = _audio_url(turn, "reply")
+    clips = [
+        {
+            "text": text,
+            "url": url_for(".turn_reply_clip", conversation_id=turn.conversation_id, turn_id=turn.id, n=n),
+        }
+        for n, text in enumerate(turn.reply_clips or [])
+    ]
     return {
         "turn_id": turn.id,
         "transcript": turn.user_text,
@@ -102,7 +111,8 @@ def _turn_json(turn: Turn, *, spoken_text: str = "", care_state: CareState | Non
             "kind": turn.reply_kind,
             "audio_url": audio_url,
             "audio_missing": turn.reply_audio_missing,
-            "spoken_text": spoken_text,
+            "spoken_text": spoken,
+            "clips": clips,
         },
         "conversation_risk": {k: v for k, v in conversation_risk(care_state).items() if k != "reasons"},
         "timings_ms": turn.timings_ms,
@@ -230,10 +240,11 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     db.session.close()  # no transaction stays open while the models run
 
     pipeline = _pipeline()
+    # The answer does not wait for speech: the page fetches the reply sentence by sentence.
     if kind == "audio":
-        result = pipeline.run_recording(payload, history, care_state=care_state)
+        result = pipeline.run_recording(payload, history, synthesize=False, care_state=care_state)
     else:
-        result = pipeline.run_text(payload, history, care_state=care_state)
+        result = pipeline.run_text(payload, history, synthesize=False, care_state=care_state)
 
     settings = current_app.extensions["maum.settings"]
     try:
@@ -247,19 +258,46 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
             idempotency_key=key,
             reply_format=settings.reply_audio_format,
             reply_kbps=settings.reply_opus_kbps,
+            reply_clips=reply_sentences(spoken_text(result.reply)),
         )
     except DuplicateTurn as duplicate:  # the first attempt finished meanwhile (a race, another node)
         return jsonify(_turn_json(duplicate.turn, care_state=care_state_of(conversation_id))), 200
+    body = _turn_json(turn, spoken=result.reply.spoken_text, care_state=result.care_state)
+    start_reply_audio(current_app._get_current_object(), turn)  # type: ignore[attr-defined]
     alerts.after_turn(turn)  # queues on-duty notices when the conversation just became high risk; never raises
-    return jsonify(_turn_json(turn, spoken_text=result.reply.spoken_text, care_state=result.care_state)), 201
+    return jsonify(body), 201
 
 
-@bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")
-def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
+def _find_turn(conversation_id: str, turn_id: str) -> Turn:
     conversation = _open_conversation(conversation_id)
     turn = db.session.get(Turn, turn_id)
     if turn is None or turn.conversation_id != conversation.id:
         raise ApiError(404, "not_found", detail="unknown turn")
+    return turn
+
+
+@bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/reply/<int:n>")
+def turn_reply_clip(conversation_id: str, turn_id: str, n: int) -> Response:
+    """Sentence ``n`` of the reply as WAV: from the cache, or synthesised by this worker now."""
+    turn = _find_turn(conversation_id, turn_id)
+    db.session.close()  # no transaction stays open while the voice speaks
+    try:
+        speech = speak_clip(_pipeline(), turn, n)
+    except IndexError:
+        raise ApiError(404, "not_found", detail=f"the reply has no sentence {n}") from None
+    except Exception as exc:  # noqa: BLE001 - every voice failed; the text is on the page already
+        current_app.logger.exception("clip %d of turn %s could not be synthesised", n, turn_id)
+        raise ApiError(
+            503, "synthesis_failed", "지금은 목소리를 들려 드리기 어려워요. 답은 글로 읽어 주세요.", detail=str(exc)
+        ) from exc
+    response = Response(speech.wav, mimetype="audio/wav")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")
+def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
+    turn = _find_turn(conversation_id, turn_id)
     rel_path = turn.user_audio_path if which == "user" else turn.reply_audio_path
     if not rel_path:
         raise ApiError(404, "not_found", detail=f"turn has no {which} audio")

@@ -1,0 +1,170 @@
+"""Reply audio sentence by sentence: the turn answer's clips, the clip endpoint and the complete file."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from pipeline.turn import Pipeline
+from pipeline.types import Reply
+from tests.test_speech_cache import BrokenSynthesizer, CountingSynthesizer
+from webapp.db import Turn, db
+from webapp.reply_audio import wait_for_reply_audio
+
+THREE_SENTENCES = "많이 힘드셨겠어요. 천천히 이야기해 주세요. 109에 전화해도 좋아요."
+
+
+@dataclass(frozen=True)
+class SpokenReply(Reply):
+    """A reply with a shorter spoken form (as the care responder gives crisis replies)."""
+
+    spoken_text: str = ""
+
+
+class FixedResponder:
+    def __init__(self, reply: Reply):
+        self.reply = reply
+
+    def respond(self, text, emotion, risk, history=()):
+        return self.reply
+
+
+@pytest.fixture
+def voice_app(app, settings, tmp_path):
+    """The app with a three-sentence reply and a counting, cacheable voice."""
+    pipeline_settings = dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "tts"))
+    synthesizer = CountingSynthesizer()
+    app.extensions["maum.pipeline"] = Pipeline(
+        pipeline_settings, synthesizer=synthesizer, responder=FixedResponder(Reply(THREE_SENTENCES))
+    )
+    return app, synthesizer
+
+
+def start(client) -> tuple[str, dict[str, str]]:
+    body = client.post("/api/conversations").json
+    return body["id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+def say(client, conversation_id, headers, text="요즘 잠이 안 와요"):
+    response = client.post(f"/api/conversations/{conversation_id}/turns", json={"text": text}, headers=headers)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def get(client, url, headers):
+    response = client.get(url, headers=headers)
+    response.get_data()
+    response.close()
+    return response
+
+
+def test_the_answer_lists_one_clip_per_sentence_and_each_plays(voice_app):
+    app, synthesizer = voice_app
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    clips = body["reply"]["clips"]
+    assert [c["text"] for c in clips] == ["많이 힘드셨겠어요.", "천천히 이야기해 주세요.", "109에 전화해도 좋아요."]
+    for n, clip in enumerate(clips):
+        assert clip["url"].endswith(f"/turns/{body['turn_id']}/audio/reply/{n}")
+        response = get(client, clip["url"], headers)
+        assert response.status_code == 200 and response.mimetype == "audio/wav"
+        assert response.headers["Cache-Control"] == "no-store"
+        samples, rate = sf.read(io.BytesIO(response.data))
+        assert rate == 24000 and len(samples) / rate == pytest.approx(0.1 + 0.02 * len(clip["text"]), abs=0.01)
+    wait_for_reply_audio()
+    spoken = [text for text, _ in synthesizer.calls]
+    assert sorted(spoken) == sorted(c["text"] for c in clips), "each sentence synthesised once, then cached"
+
+
+def test_the_complete_reply_file_is_assembled_after_the_answer(voice_app):
+    app, _ = voice_app
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    assert body["reply"]["audio_url"] is None and body["reply"]["audio_missing"] is False
+    wait_for_reply_audio()
+    with app.app_context():
+        turn = db.session.get(Turn, body["turn_id"])
+        path = Path(app.instance_path) / turn.reply_audio_path
+        assert not turn.reply_audio_missing
+    info = sf.info(path)
+    sentence_s = sum(0.1 + 0.02 * len(c["text"]) for c in body["reply"]["clips"])
+    assert info.duration == pytest.approx(sentence_s + 2 * 0.3, abs=0.02)
+    whole = get(client, f"/api/conversations/{conversation_id}/turns/{body['turn_id']}/audio/reply", headers)
+    assert whole.status_code == 200 and whole.data == path.read_bytes()
+
+
+def test_clips_speak_the_shorter_spoken_form_when_there_is_one(app, settings, tmp_path):
+    reply = SpokenReply(text=THREE_SENTENCES, kind="crisis", spoken_text="지금 바로 109에 전화해 주세요.")
+    app.extensions["maum.pipeline"] = Pipeline(
+        dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "tts")),
+        synthesizer=CountingSynthesizer(),
+        responder=FixedResponder(reply),
+    )
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    assert body["reply"]["text"] == THREE_SENTENCES, "the page still shows the whole reply"
+    assert [c["text"] for c in body["reply"]["clips"]] == ["지금 바로 109에 전화해 주세요."]
+    wait_for_reply_audio()
+
+
+def test_a_clip_is_made_by_whichever_worker_gets_the_request(voice_app, settings, tmp_path):
+    app, first_worker_voice = voice_app
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    wait_for_reply_audio()
+    # Another worker (a fresh pipeline) on the same machine finds the sentences in the shared cache.
+    other_voice = CountingSynthesizer()
+    app.extensions["maum.pipeline"] = Pipeline(
+        dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "tts")), synthesizer=other_voice
+    )
+    assert get(client, body["reply"]["clips"][2]["url"], headers).status_code == 200
+    assert other_voice.calls == []
+    # A worker on another node (its own empty cache) synthesises it on demand.
+    app.extensions["maum.pipeline"] = Pipeline(
+        dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "other-node")), synthesizer=other_voice
+    )
+    assert get(client, body["reply"]["clips"][2]["url"], headers).status_code == 200
+    assert other_voice.calls == [("109에 전화해도 좋아요.", "neutral")]
+
+
+def test_clips_are_only_for_the_conversation_token(voice_app):
+    app, _ = voice_app
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    url = body["reply"]["clips"][0]["url"]
+    stranger = app.test_client()
+    assert get(stranger, url, {}).status_code == 401
+    assert get(stranger, url, {"Authorization": "Bearer wrong"}).status_code == 404
+    _, other_headers = start(stranger)
+    assert get(stranger, url, other_headers).status_code == 404
+    missing = get(client, url.rsplit("/", 1)[0] + "/3", headers)
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+    wait_for_reply_audio()
+
+
+def test_a_clip_no_voice_can_speak_is_a_503_in_korean(app, settings, tmp_path):
+    app.extensions["maum.pipeline"] = Pipeline(
+        dataclasses.replace(settings.pipeline, synthesizer_fallback="", tts_cache_dir=str(tmp_path / "tts")),
+        synthesizer=BrokenSynthesizer(),
+    )
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    assert body["reply"]["text"], "the text is the answer even without a voice"
+    response = get(client, body["reply"]["clips"][0]["url"], headers)
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "synthesis_failed" and "글로" in response.json["error"]["message"]
+    wait_for_reply_audio()
+    with app.app_context():
+        turn = db.session.get(Turn, body["turn_id"])
+        assert turn.reply_audio_missing and turn.reply_audio_path is None
