@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README):
 #   make run    set everything up and start Maum on http://127.0.0.1:8000
 #   make test   set everything up and run the whole test suite
-.PHONY: run test lint bench bench-tts bench-text load train-emotion
+.PHONY: run test lint bench bench-tts bench-text bench-pronounce load train-emotion
 
 run:
 	bash scripts/setup.sh run
@@ -25,6 +25,9 @@ bench-tts:
 
 bench-text:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.text_models_bench
+
+bench-pronounce:
+	HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench
 
 load:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.load_test --clients 8 --turns 5
