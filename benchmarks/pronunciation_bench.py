@@ -12,7 +12,8 @@ Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` 
 
 * ``false_wrong_rate``: share of syllables of correct readings rated ``wrong``;
 * ``unjudgeable_rate`` and ``unsure_rate`` on correct readings;
-* ``recall``: share of planted errors whose syllable was rated ``wrong`` (by kind, too);
+* ``recall``: share of planted errors whose syllable was rated ``wrong`` (by kind, too), and
+  ``recall_wrong_or_unsure``: rated anything but good;
 * ``auc_own_vs_other``: overall score of correct readings against their own sentence vs another;
 * ``fluency_other``: fluency when a correct reading is scored against another sentence;
 * ``ms_per_attempt``: live cost of one attempt (transcribe + acoustic evidence + VAD), median.
@@ -232,10 +233,11 @@ def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: 
     by_source: dict[str, list[int]] = {}
     caught: dict[str, list[int]] = {}
     wrong_in_error_readings = [0, 0]
+    flagged = [0, 0]
     own, other, fluency_other, fluency_own, ms = [], [], [], [], []
     for item, condition, data in records:
-        silent = Audio(np.zeros(16, dtype=np.float32), 16000)
-        result = replay(data, silent, item.text, scorer_class)
+        audio = load_audio(item, condition)  # cheap; the scorer estimates its noise level
+        result = replay(data, audio, item.text, scorer_class)
         ms.append(data["ms"]["transcribe"] + data["ms"]["acoustic"] + data["ms"]["vad"])
         planted = {e["index"]: e for e in item.errors}
         if item.kind == "correct":
@@ -247,7 +249,7 @@ def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: 
                 counts[2] += s.rating == "unjudgeable"
             own.append(result.overall)
             fluency_own.append(result.fluency)
-            mismatch = replay(data, silent, item.other_text, scorer_class)
+            mismatch = replay(data, audio, item.other_text, scorer_class)
             other.append(mismatch.overall)
             fluency_other.append(mismatch.fluency)
             continue
@@ -256,6 +258,8 @@ def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: 
                 hit = caught.setdefault(planted[s.index]["kind"], [0, 0])
                 hit[0] += s.rating == feedback.WRONG
                 hit[1] += 1
+                flagged[0] += s.rating in (feedback.WRONG, feedback.UNSURE)
+                flagged[1] += 1
             else:
                 wrong_in_error_readings[0] += s.rating == feedback.WRONG
                 wrong_in_error_readings[1] += 1
@@ -275,6 +279,7 @@ def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: 
         "false_wrong_beside_planted": _rate(*wrong_in_error_readings),
         "recall": _rate(total_caught, total_planted),
         "planted": total_planted,
+        "recall_wrong_or_unsure": _rate(*flagged),
         "recall_by_kind": {k: {"rate": _rate(*v), "n": v[1]} for k, v in sorted(caught.items())},
         "auc_own_vs_other": _auc(own, other),
         "overall_own_median": float(np.median(own)) if own else None,

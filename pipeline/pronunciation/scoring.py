@@ -63,15 +63,15 @@ RATE_RANGE_SPS = (2.5, 7.5)
 # read the target over the recording). Calibrated on the calibration split of
 # ``tests/data/pronunciation_set`` (see its README); the holdout was frozen before.
 ACOUSTIC_GOOD = 0.30  # at or above: the audio supports the target, whatever the transcript says
-ACOUSTIC_POOR = 0.08  # below: the audio does not support it (wrong when something else was heard)
+ACOUSTIC_POOR = 0.02  # below: the audio does not support it (wrong when something else was heard)
 ACOUSTIC_FULL = 0.5  # at or above: full acoustic credit in the 0–100 score
-# A rule syllable read as spelled: the pronounced form's probability falls this far below the
-# spelled form's (the spelling fits the audio, the standard pronunciation does not).
-RULE_RATIO = 0.25
-# The whole attempt is too unclear to judge when the transcript is this unsure (an empty one counts
-# as 0) and either no speech was found or the target's mean acoustic probability is this low.
-UNCLEAR_CONFIDENCE = 0.45
+# The whole attempt is too unclear to judge when the recording's signal-to-noise ratio (loud
+# frames over quiet ones, ``estimate_snr_db``) is below this and the target's mean acoustic
+# probability is below UNCLEAR_ACOUSTIC; or when no speech was found and the transcript is empty
+# or unsure (confidence below UNCLEAR_CONFIDENCE). 10–20 dB noise is still judged.
+UNCLEAR_SNR_DB = 6.0
 UNCLEAR_ACOUSTIC = 0.25
+UNCLEAR_CONFIDENCE = 0.45
 # Fluency: the rate-and-pause score times the share of target syllables the audio supports
 # (probability ≥ ACOUSTIC_POOR); a reading of another sentence covers little and cannot score high.
 
@@ -483,10 +483,10 @@ class PronunciationScorer:
 
         known = [p for p in probabilities if p is not None]
         mean_p = sum(known) / len(known) if known else None
-        # Too unclear to judge: the recogniser is unsure of what it heard, and either no speech was
-        # found or the target's acoustics are weak throughout (noise, mumbling, a robotic voice).
-        weak = not stretches or (mean_p is not None and mean_p < UNCLEAR_ACOUSTIC)
-        unclear = weak and confidence < UNCLEAR_CONFIDENCE
+        snr_db = estimate_snr_db(audio)
+        no_speech = not stretches and confidence < UNCLEAR_CONFIDENCE
+        noisy = snr_db < UNCLEAR_SNR_DB and mean_p is not None and mean_p < UNCLEAR_ACOUSTIC
+        unclear = no_speech or noisy
         syllables = self._judge(target, alignment, probabilities, pronounced, unclear)
         n = len(syllables) or 1
         coverage = sum(s.said for s in syllables) / n
@@ -548,7 +548,8 @@ class PronunciationScorer:
             p = probabilities[k] if k < len(probabilities) else None
             q = pronounced[k] if k < len(pronounced) else None
             rules_here = target.rules_at(k)
-            verdict = judge_syllable(sa.status, sa.matched, p, q, bool(rules_here), unclear)
+            followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
+            verdict = judge_syllable(sa.status, sa.matched, p, q, followed_spelling, unclear)
             w = word_of.get(k, 0)
             a, b = spans[w] if spans else (0, len(target.spoken))
             # Only the rules that change this syllable (국물's 연음 belongs to 물, not 국).
@@ -556,7 +557,6 @@ class PronunciationScorer:
             tip = ""
             if verdict.rating in (feedback.WRONG, feedback.UNSURE):
                 tip = feedback.tip_for_errors(sa.errors)
-                followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
                 if rules_here and (followed_spelling or verdict.reason == feedback.RULE_NOT_APPLIED):
                     rule_tip = feedback.tip_for_rule(unit.text, rules_here)
                     tip = f"{rule_tip} {tip}".strip() if tip else rule_tip
@@ -614,54 +614,80 @@ class Verdict:
 
 
 def judge_syllable(
-    status: str, matched: float, p: float | None, q: float | None, has_rule: bool, unclear: bool = False
+    status: str,
+    matched: float,
+    p: float | None,
+    q: float | None = None,
+    followed_spelling: bool = False,
+    unclear: bool = False,
 ) -> Verdict:
     """Rate one target syllable from the acoustics of the target and what the transcript heard.
 
-    The acoustic probability ``p`` (target as spelled) comes first: at or above ``ACOUSTIC_GOOD``
-    the syllable is good whatever the transcript says (a recognition error is not the learner's).
-    Below ``ACOUSTIC_POOR`` it is wrong only when something else was heard there (substituted or
-    omitted in the transcript); otherwise unsure. A syllable a 표준발음법 rule changes is wrong as
-    ``rule_not_applied`` when the spelling fits the audio but the pronounced form (``q``) does not.
-    Without acoustic evidence the transcript alone decides, never harsher than ``unsure`` for a
-    near match. When the whole attempt is ``unclear`` every syllable is ``unjudgeable``.
+    The acoustic probability ``p`` (Whisper forced to read the target) comes first: at or above
+    ``ACOUSTIC_GOOD`` the syllable is good whatever the transcript says (a recognition error is
+    not the learner's). Below ``ACOUSTIC_POOR`` it is wrong only when something else was heard
+    there (substituted or omitted in the transcript); poor acoustics alone, or another transcript
+    alone, make it unsure. A wrong syllable that a 표준발음법 rule changes and that was heard as
+    spelled is ``rule_not_applied``. Without acoustic evidence the transcript alone decides,
+    never harsher than unsure for a near match. When the whole attempt is ``unclear`` every
+    syllable is ``unjudgeable``.
+
+    The pronounced form's probability ``q`` is kept for reporting only: Whisper writes spelling,
+    so it is low for correct readings too (median q/p 0.05 on the calibration split) and cannot
+    tell a rule not applied by itself.
 
     Args:
         status: ``correct``, ``substituted`` or ``omitted`` from the transcript alignment.
         matched: share of the syllable's phonemes the transcript matched (0–1).
-        p: probability of the target syllable, spelled, given the audio (None: no evidence).
-        q: the same for the target as pronounced (None: not measured).
-        has_rule: whether a pronunciation rule changes this syllable.
+        p: probability of the target syllable given the audio (None: no acoustic evidence).
+        q: the same for the target as pronounced (unused in the verdict, see above).
+        followed_spelling: the transcript heard the written syllable where a rule changes it.
         unclear: the recording is too poor to judge.
     """
     heard = 0.0 if status == OMITTED else matched
+    other_reason = feedback.REASON_OMITTED if status == OMITTED else feedback.REASON_SUBSTITUTED
+    if followed_spelling:
+        other_reason = feedback.RULE_NOT_APPLIED
     if p is None:
         score = round(100.0 * heard, 1)
         if unclear:
             return Verdict(feedback.UNJUDGEABLE, score, feedback.REASON_UNJUDGEABLE)
         if status == OMITTED:
-            return Verdict(feedback.WRONG, 0.0, feedback.REASON_OMITTED)
+            return Verdict(feedback.WRONG, 0.0, other_reason)
         if status == SUBSTITUTED:
             rating = feedback.UNSURE if matched >= 0.66 else feedback.WRONG
-            return Verdict(rating, score, feedback.REASON_SUBSTITUTED)
+            return Verdict(rating, score, other_reason)
         return Verdict(feedback.GOOD, score)
     acoustic = min(1.0, p / ACOUSTIC_FULL)
     score = round(100.0 * (0.5 * heard + 0.5 * acoustic), 1)
     if unclear:
         return Verdict(feedback.UNJUDGEABLE, score, feedback.REASON_UNJUDGEABLE)
-    if has_rule and q is not None and p >= ACOUSTIC_GOOD and q < RULE_RATIO * p:
-        return Verdict(feedback.WRONG, round(min(score, 50.0), 1), feedback.RULE_NOT_APPLIED)
     if p >= ACOUSTIC_GOOD:
         return Verdict(feedback.GOOD, max(score, round(100.0 * acoustic, 1)))
     other_heard = status != "correct"
     if p < ACOUSTIC_POOR:
         if other_heard:
-            reason = feedback.REASON_OMITTED if status == OMITTED else feedback.REASON_SUBSTITUTED
-            return Verdict(feedback.WRONG, score, reason)
+            return Verdict(feedback.WRONG, score, other_reason)
         return Verdict(feedback.UNSURE, score, feedback.REASON_UNCLEAR)
     if other_heard:
         return Verdict(feedback.UNSURE, score, feedback.REASON_UNCLEAR)
     return Verdict(feedback.GOOD, score)
+
+
+def estimate_snr_db(audio: Audio) -> float:
+    """Rough signal-to-noise ratio of a recording, in dB: loud frames over quiet ones.
+
+    20 ms frames; the 90th percentile of frame power (speech) over the 10th (the noise floor).
+    Digital silence between words gives a very high value; steady hiss with no speech, about 0.
+    """
+    samples = np.asarray(audio.samples, dtype=np.float64)
+    frame = max(1, int(0.02 * audio.sample_rate))
+    n = len(samples) // frame
+    if n < 5:
+        return 0.0
+    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
+    loud, quiet = np.percentile(power, 90), np.percentile(power, 10)
+    return float(10.0 * np.log10((loud + 1e-12) / (quiet + 1e-12)))
 
 
 def _said(status: str, matched: float, p: float | None) -> bool:
