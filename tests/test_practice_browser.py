@@ -3,6 +3,7 @@
 The microphone plays a real NIKL recording of 기차도 전기도 없었다 (see tests/samples.py); the test
 picks that sentence, reads it through the fake microphone, and checks the coloured syllables, the
 scores, the detail of a syllable, and the history chart. Screenshot: tests/artifacts/practice-phone.png.
+A hiss with no speech must read "판단하기 어려워요" (too unclear to judge) in words, never "wrong".
 """
 
 from __future__ import annotations

@@ -14,10 +14,18 @@ Three kinds of evidence, combined per syllable of the target sentence:
 3. **Timing.** The Silero VAD bundled with faster-whisper finds the stretches of speech: speech
    rate (syllables per second of speaking) and long pauses (≥ ``LONG_PAUSE_S``).
 
+Verdicts per syllable (``judge_syllable``) put the acoustics of the target first and the
+transcript second: good when the audio supports the target, wrong only when it does not *and*
+something else was heard there, unsure in between, and ``unjudgeable`` for every syllable when the
+recording is too unclear to judge (``estimate_snr_db``, no speech, an unsure transcript). The
+thresholds were calibrated on the calibration split of ``tests/data/pronunciation_set``
+(``benchmarks/pronunciation_bench.py``).
+
 Scores are 0–100: ``accuracy`` (per-syllable: half the share of phonemes heard right, half the
 acoustic probability, when there is one), ``completeness`` (share of syllables heard at all),
-``fluency`` (rate within a comfortable reading range, minus long pauses), and ``overall``
-(0.6·accuracy + 0.2·completeness + 0.2·fluency, fluency counting fully only once accuracy ≥ 60).
+``fluency`` ((rate within a comfortable reading range − long pauses) × the share of the target the
+audio supports; see ``measure_fluency``), and ``overall`` (0.6·accuracy + 0.2·completeness +
+0.2·fluency, fluency counting fully only once accuracy ≥ 60).
 """
 
 from __future__ import annotations
