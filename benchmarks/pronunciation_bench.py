@@ -19,7 +19,9 @@ Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` 
 * ``ms_per_attempt``: live cost of one attempt (transcribe + acoustic evidence + VAD), median.
 
 Run: ``make bench-pronounce`` or
-``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout]``.
+``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout]``;
+``--grid`` prints the calibration split under a grid of thresholds (how they were chosen: the
+lowest false-wrong rate, ≤ 3 %, then the best recall).
 """
 
 from __future__ import annotations
@@ -325,6 +327,26 @@ def _live_scorer() -> Any:
     return scorer_for(Pipeline(Settings()))
 
 
+def _grid() -> int:
+    """How the thresholds were chosen: every (ACOUSTIC_POOR, ACOUSTIC_GOOD) pair on the calibration split."""
+    from pipeline.pronunciation import scoring
+
+    recs = list(records("calibration"))
+    keep = (scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD)
+    try:
+        for poor in (0.01, 0.02, 0.05, 0.08, 0.12, 0.15, 0.2):
+            for good in (0.15, 0.3, 0.5):
+                if good < poor:
+                    continue
+                scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD = poor, good
+                m = evaluate(recs, scoring.PronunciationScorer)
+                keys = ("false_wrong_rate", "unsure_rate", "recall", "recall_wrong_or_unsure", "fluency_other_max")
+                print(json.dumps({"poor": poor, "good": good, **{k: m[k] for k in keys}}))
+    finally:
+        scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD = keep
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the metrics of each split as one JSON object."""
     from pipeline.pronunciation.scoring import PronunciationScorer
@@ -332,7 +354,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("calibration", "holdout"), help="one split only (default: both)")
     parser.add_argument("--sources", nargs="*", help="only these sources (kokoro, espeak, nikl)")
+    parser.add_argument(
+        "--grid", action="store_true", help="calibration only: metrics for a grid of the two acoustic thresholds"
+    )
     args = parser.parse_args(argv)
+    if args.grid:
+        return _grid()
     splits = [args.split] if args.split else ["calibration", "holdout"]
     out = {}
     for split in splits:
