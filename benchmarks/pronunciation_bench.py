@@ -156,7 +156,7 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 
 
 def texts_to_align(item: Item) -> list[str]:
-    """Own sentence spelled and pronounced; the other sentence spelled (its rule check is skipped)."""
+    """Own sentence spelled and pronounced (kept for analysis: see ``judge_syllable``); the other spelled."""
     own = pronounce(item.text)
     return list(dict.fromkeys([own.spoken, own.hangul, pronounce(item.other_text).spoken]))
 

@@ -479,10 +479,9 @@ class PronunciationScorer:
         timings["align"] = (time.perf_counter() - start) * 1e3
 
         probabilities: list[float | None] = [None] * len(target.spoken)
-        pronounced: list[float | None] = [None] * len(target.spoken)
         if self.evidence is not None:
             start = time.perf_counter()
-            probabilities, pronounced = _target_probabilities(self.evidence, audio, target)
+            probabilities = self.evidence.syllable_probabilities(audio, target.spoken)
             timings["acoustic"] = (time.perf_counter() - start) * 1e3
 
         start = time.perf_counter()
@@ -495,7 +494,7 @@ class PronunciationScorer:
         no_speech = not stretches and confidence < UNCLEAR_CONFIDENCE
         noisy = snr_db < UNCLEAR_SNR_DB and mean_p is not None and mean_p < UNCLEAR_ACOUSTIC
         unclear = no_speech or noisy
-        syllables = self._judge(target, alignment, probabilities, pronounced, unclear)
+        syllables = self._judge(target, alignment, probabilities, unclear)
         n = len(syllables) or 1
         coverage = sum(s.said for s in syllables) / n
         if known:
@@ -544,7 +543,6 @@ class PronunciationScorer:
         target: Pronunciation,
         alignment: Alignment,
         probabilities: Sequence[float | None],
-        pronounced: Sequence[float | None],
         unclear: bool,
     ) -> list[SyllableScore]:
         spans = feedback.word_spans(target.spoken)
@@ -554,10 +552,9 @@ class PronunciationScorer:
             unit = sa.expected
             k = unit.index
             p = probabilities[k] if k < len(probabilities) else None
-            q = pronounced[k] if k < len(pronounced) else None
             rules_here = target.rules_at(k)
             followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
-            verdict = judge_syllable(sa.status, sa.matched, p, q, followed_spelling, unclear)
+            verdict = judge_syllable(sa.status, sa.matched, p, followed_spelling, unclear)
             w = word_of.get(k, 0)
             a, b = spans[w] if spans else (0, len(target.spoken))
             # Only the rules that change this syllable (국물's 연음 belongs to 물, not 국).
@@ -598,20 +595,6 @@ class PronunciationScorer:
         return out
 
 
-def _target_probabilities(
-    evidence: AcousticEvidence, audio: Audio, target: Pronunciation
-) -> tuple[list[float | None], list[float | None]]:
-    """Per-syllable probabilities of the target as spelled and as pronounced (one encoding)."""
-    if target.hangul == target.spoken:
-        probs = evidence.syllable_probabilities(audio, target.spoken)
-        return probs, list(probs)
-    many = getattr(evidence, "probabilities_for", None)
-    if many is not None:
-        spelled, pronounced = many(audio, [target.spoken, target.hangul])
-        return spelled, pronounced
-    return evidence.syllable_probabilities(audio, target.spoken), [None] * len(target.spoken)
-
-
 @dataclass(frozen=True)
 class Verdict:
     """One syllable's rating, its 0–100 score, and why (``feedback.REASONS``; "" when good)."""
@@ -625,7 +608,6 @@ def judge_syllable(
     status: str,
     matched: float,
     p: float | None,
-    q: float | None = None,
     followed_spelling: bool = False,
     unclear: bool = False,
 ) -> Verdict:
@@ -640,15 +622,14 @@ def judge_syllable(
     never harsher than unsure for a near match. When the whole attempt is ``unclear`` every
     syllable is ``unjudgeable``.
 
-    The pronounced form's probability ``q`` is kept for reporting only: Whisper writes spelling,
-    so it is low for correct readings too (median q/p 0.05 on the calibration split) and cannot
-    tell a rule not applied by itself.
+    Whisper forced to read the *pronounced* form ("궁무리") is no help for rules: Whisper writes
+    spelling, so that probability is low for correct readings too (median 0.05 of the spelled
+    form's on the calibration split), and it is not used.
 
     Args:
         status: ``correct``, ``substituted`` or ``omitted`` from the transcript alignment.
         matched: share of the syllable's phonemes the transcript matched (0–1).
         p: probability of the target syllable given the audio (None: no acoustic evidence).
-        q: the same for the target as pronounced (unused in the verdict, see above).
         followed_spelling: the transcript heard the written syllable where a rule changes it.
         unclear: the recording is too poor to judge.
     """
