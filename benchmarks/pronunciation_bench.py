@@ -21,7 +21,8 @@ Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` 
 Run: ``make bench-pronounce`` or
 ``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout]``;
 ``--grid`` prints the calibration split under a grid of thresholds (how they were chosen: the
-lowest false-wrong rate, ≤ 3 %, then the best recall).
+lowest false-wrong rate, ≤ 3 %, then the best recall); ``--scorer-file FILE`` replays another
+version of ``scoring.py`` on the same evidence (first-run figures: main's scorer, see README).
 """
 
 from __future__ import annotations
@@ -327,6 +328,19 @@ def _live_scorer() -> Any:
     return scorer_for(Pipeline(Settings()))
 
 
+def _scorer_from(path: str) -> Any:
+    """The ``PronunciationScorer`` class of a scoring module file (an older version, say)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("scoring_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.PronunciationScorer
+
+
 def _grid() -> int:
     """How the thresholds were chosen: every (ACOUSTIC_POOR, ACOUSTIC_GOOD) pair on the calibration split."""
     from pipeline.pronunciation import scoring
@@ -357,9 +371,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--grid", action="store_true", help="calibration only: metrics for a grid of the two acoustic thresholds"
     )
+    parser.add_argument(
+        "--scorer-file",
+        help="replay the PronunciationScorer of another scoring.py (e.g. main's, for first-run figures)",
+    )
     args = parser.parse_args(argv)
     if args.grid:
         return _grid()
+    if args.scorer_file:
+        PronunciationScorer = _scorer_from(args.scorer_file)  # noqa: N806
     splits = [args.split] if args.split else ["calibration", "holdout"]
     out = {}
     for split in splits:
