@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (see README):
 #   make run    set everything up and start Maum on http://127.0.0.1:8000
 #   make test   set everything up and run the whole test suite
-.PHONY: run test lint bench bench-tts bench-text bench-risk load train-emotion train-risk
+.PHONY: run test lint bench bench-tts bench-text bench-risk bench-pronounce load train-emotion train-risk
 
 run:
 	bash scripts/setup.sh run
@@ -28,6 +28,9 @@ bench-text:
 
 bench-risk:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.risk_bench
+
+bench-pronounce:
+	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pronunciation_bench
 
 load:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.load_test --clients 8 --turns 5

@@ -15,7 +15,7 @@
   var NO_RECORDING = "이 브라우저에서는 녹음을 쓸 수 없어요.";
   var EMPTY_RECORDING = "녹음된 소리가 없어요. 다시 한 번 읽어 주시겠어요?";
   var NO_TEXT = "읽을 문장을 고르거나 적어 주세요.";
-  var RATING_NAMES = { good: "좋아요", unsure: "애매해요", wrong: "다시 해 봐요" };
+  var RATING_NAMES = { good: "좋아요", unsure: "애매해요", wrong: "다시 해 봐요", unjudgeable: "판단하기 어려워요" };
 
   var root = document.getElementById("practice");
   var select = document.getElementById("sentence-select");
@@ -235,6 +235,9 @@
   function showResult(result) {
     resultEl.hidden = false;
     document.getElementById("summary").textContent = result.summary;
+    // A recording too unclear to judge says so in words, apart from any "wrong" verdict.
+    var unclearEl = document.getElementById("unclear");
+    unclearEl.hidden = result.judgeable !== false;
     ["overall", "accuracy", "completeness", "fluency"].forEach(function (name) {
       document.getElementById("score-" + name).textContent = Math.round(result.scores[name]);
     });
@@ -269,6 +272,13 @@
       button.dataset.index = String(s.index);
       button.dataset.rating = s.rating;
       button.textContent = s.spelled;
+      if (s.rating === "unjudgeable") {
+        var mark = document.createElement("span");
+        mark.className = "syl-mark";
+        mark.setAttribute("aria-hidden", "true");
+        mark.textContent = "?";
+        button.appendChild(mark);
+      }
       button.title = "[" + s.expected + "] " + RATING_NAMES[s.rating];
       button.setAttribute("aria-label", s.spelled + ", " + RATING_NAMES[s.rating]);
       button.addEventListener("click", showDetail.bind(null, s));

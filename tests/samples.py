@@ -13,7 +13,15 @@ import soundfile as sf
 from pipeline.metrics import read_transcripts
 
 REPO = Path(__file__).resolve().parents[1]
-KOREAN_SPEECH = REPO.parent / "shared" / "eval" / "korean-speech"
+# ../shared beside the checkout (main); from a worktree under wt/, two levels up.
+KOREAN_SPEECH = next(
+    (
+        p / "eval" / "korean-speech"
+        for p in (REPO.parent / "shared", REPO.parents[1] / "shared")
+        if (p / "eval").is_dir()
+    ),
+    REPO.parent / "shared" / "eval" / "korean-speech",
+)
 
 
 def real_sentences() -> list[tuple[Path, str]]:

@@ -3,6 +3,7 @@
 The microphone plays a real NIKL recording of 기차도 전기도 없었다 (see tests/samples.py); the test
 picks that sentence, reads it through the fake microphone, and checks the coloured syllables, the
 scores, the detail of a syllable, and the history chart. Screenshot: tests/artifacts/practice-phone.png.
+A hiss with no speech must read "판단하기 어려워요" (too unclear to judge) in words, never "wrong".
 """
 
 from __future__ import annotations
@@ -98,5 +99,42 @@ def test_a_typed_sentence_with_one_different_word_marks_that_syllable(server):
         expect(page.locator("#detail-title")).to_contain_text("'있'")  # the first problem opens by itself
         expect(page.locator("#detail-tip")).not_to_be_empty()
         save_screenshot(page, "practice-one-word.png")
+        watch.assert_clean()
+        browser.close()
+
+
+def test_a_recording_too_unclear_to_judge_says_so_instead_of_marking_syllables_wrong(server, tmp_path):
+    # The microphone plays steady hiss, no speech: the page must not blame the learner.
+    import numpy as np
+    import soundfile as sf
+
+    hiss = tmp_path / "hiss.wav"
+    rng = np.random.default_rng(7)
+    sf.write(hiss, (0.08 * rng.standard_normal(16000 * 5)).astype(np.float32), 16000, subtype="PCM_16")
+    with sync_playwright() as p:
+        browser, page, watch = open_page(p, server, fake_audio=hiss)
+        page.goto(f"{server.url}/practice")
+        page.select_option("#sentence-select", value="")
+        use_text = page.locator("#use-text")
+        body_font = page.evaluate("getComputedStyle(document.body).fontFamily")
+        page.fill("#text", "국물이 정말 시원해요")
+        assert use_text.evaluate("e => getComputedStyle(e).fontFamily") == body_font  # styled, page font
+        use_text.click()
+
+        page.click("#record")
+        page.wait_for_timeout(5500)
+        page.click("#record")
+        expect(page.locator("#result")).to_be_visible(timeout=90_000)
+        unclear = page.locator("#unclear")
+        expect(unclear).to_be_visible()
+        expect(unclear).to_contain_text("판단하기 어려워요")
+        syllables = page.locator("#syllables .syl")
+        count = syllables.count()
+        ratings = [syllables.nth(i).get_attribute("data-rating") for i in range(count)]
+        assert ratings and set(ratings) == {"unjudgeable"}, ratings
+        assert "판단하기 어려워요" in (syllables.nth(0).get_attribute("aria-label") or "")
+        expect(page.locator("#detail-title")).to_contain_text("판단하기 어려워요")  # in words, not colour
+        expect(page.locator("#summary")).to_contain_text("판단하기 어려워요")
+        save_screenshot(page, "practice-unclear.png")
         watch.assert_clean()
         browser.close()

@@ -342,7 +342,9 @@ def test_scoring_an_empty_recording_and_a_different_sentence():
     empty = PronunciationScorer(_SaysTranscriber(""), _FixedEvidence(low=set(range(20))), stretches=lambda a: [])
     result = empty.score(_AUDIO, "국물이 맛있어요")
     assert result.completeness == 0 and result.overall < 10
-    assert all(s.rating == feedback.WRONG and s.status == OMITTED for s in result.syllables)
+    # Nothing was said: too unclear to judge, not every syllable the learner's mistake.
+    assert not result.judgeable
+    assert all(s.rating == feedback.UNJUDGEABLE and s.status == OMITTED for s in result.syllables)
     other = PronunciationScorer(_SaysTranscriber("라디오도 영화도 몰랐다"), None, stretches=_steady)
     result = other.score(_AUDIO, "검게 탄 얼굴이 그대로 비치었다")
     assert result.overall < 40

@@ -16,9 +16,24 @@ from pipeline.pronunciation.ipa import is_hangul_syllable, split_syllable
 GOOD = "good"
 UNSURE = "unsure"
 WRONG = "wrong"
+#: The recording was too unclear (noise, silence, a very faint voice) to judge: not the learner's fault.
+UNJUDGEABLE = "unjudgeable"
 
 #: Korean names of the ratings, for people.
-RATING_NAMES_KO = {GOOD: "좋아요", UNSURE: "애매해요", WRONG: "다시 해 봐요"}
+RATING_NAMES_KO = {GOOD: "좋아요", UNSURE: "애매해요", WRONG: "다시 해 봐요", UNJUDGEABLE: "판단하기 어려워요"}
+
+#: Why a syllable was not good.
+RULE_NOT_APPLIED = "rule_not_applied"
+REASON_SUBSTITUTED = "substituted"
+REASON_OMITTED = "omitted"
+REASON_UNCLEAR = "unclear"
+REASON_UNJUDGEABLE = "unjudgeable"
+REASONS = (RULE_NOT_APPLIED, REASON_SUBSTITUTED, REASON_OMITTED, REASON_UNCLEAR, REASON_UNJUDGEABLE)
+
+UNCLEAR_SUMMARY = (
+    "녹음이 또렷하지 않아 발음을 판단하기 어려워요. 조용한 곳에서 마이크에 조금 더 가까이 대고 다시 읽어 주세요."
+)
+UNCLEAR_TIP = "잡음이 적은 곳에서 마이크에 가까이 대고 다시 녹음해 주세요."
 
 # IPA symbol → the letter a learner knows (for tips).
 _LETTER = {
@@ -153,11 +168,27 @@ def tip_for_rule(pronounced: str, rules: Sequence[RuleChange]) -> str:
     return f"글자대로 읽지 말고 {toward(pronounced)} 소리 내 보세요 ({rule.name}, {rule.article})."
 
 
-def syllable_message(rating: str, spelled: str, expected: str, heard: str, status: str) -> str:
-    """One short sentence about a syllable, for the learner."""
+def syllable_message(
+    rating: str,
+    spelled: str,
+    expected: str,
+    heard: str,
+    status: str,
+    reason: str = "",
+    rules: Sequence[RuleChange] = (),
+) -> str:
+    """One short sentence about a syllable, for the learner (why, when it was not good)."""
     if rating == GOOD:
         return f"'{spelled}'{'을' if has_final(spelled) else '를'} 잘 발음했어요."
-    if status == "omitted":
+    if rating == UNJUDGEABLE:
+        return f"녹음이 또렷하지 않아 '{spelled}'{'은' if has_final(spelled) else '는'} 판단하기 어려워요."
+    if reason == RULE_NOT_APPLIED and rules:
+        rule = rules[-1]
+        return (
+            f"[{expected}]{'으로' if has_final(expected) else '로'} 소리 내야 하는데 글자대로 읽은 것 같아요 "
+            f"({rule.name}, 표준 발음법 {rule.article})."
+        )
+    if status == "omitted" or reason == REASON_OMITTED:
         particle = "을" if has_final(expected) else "를"
         return f"'{spelled}' 소리가 들리지 않았어요. [{expected}]{particle} 또박또박 말해 보세요."
     if status == "substituted" and heard:

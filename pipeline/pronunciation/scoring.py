@@ -14,10 +14,18 @@ Three kinds of evidence, combined per syllable of the target sentence:
 3. **Timing.** The Silero VAD bundled with faster-whisper finds the stretches of speech: speech
    rate (syllables per second of speaking) and long pauses (≥ ``LONG_PAUSE_S``).
 
+Verdicts per syllable (``judge_syllable``) put the acoustics of the target first and the
+transcript second: good when the audio supports the target, wrong only when it does not *and*
+something else was heard there, unsure in between, and ``unjudgeable`` for every syllable when the
+recording is too unclear to judge (``estimate_snr_db``, no speech, an unsure transcript). The
+thresholds were calibrated on the calibration split of ``tests/data/pronunciation_set``
+(``benchmarks/pronunciation_bench.py``).
+
 Scores are 0–100: ``accuracy`` (per-syllable: half the share of phonemes heard right, half the
 acoustic probability, when there is one), ``completeness`` (share of syllables heard at all),
-``fluency`` (rate within a comfortable reading range, minus long pauses), and ``overall``
-(0.6·accuracy + 0.2·completeness + 0.2·fluency, fluency counting fully only once accuracy ≥ 60).
+``fluency`` ((rate within a comfortable reading range − long pauses) × the share of the target the
+audio supports; see ``measure_fluency``), and ``overall`` (0.6·accuracy + 0.2·completeness +
+0.2·fluency, fluency counting fully only once accuracy ≥ 60).
 """
 
 from __future__ import annotations
@@ -59,10 +67,21 @@ LONG_PAUSE_S = 0.6
 #: Comfortable reading rates, in syllables per second of speaking.
 RATE_RANGE_SPS = (2.5, 7.5)
 
-# Per-syllable acoustic thresholds (probability of the target token when Whisper is forced to it).
-_ACOUSTIC_FULL = 0.5  # at or above: full acoustic credit
-_ACOUSTIC_SUPPORTS = 0.15  # a syllable the transcript got wrong but the audio supports is "unsure"
-_ACOUSTIC_DOUBT = 0.08  # a syllable the transcript got right but the audio barely supports is "unsure"
+# Per-syllable acoustic thresholds (probability of the target syllable when Whisper is forced to
+# read the target over the recording). Calibrated on the calibration split of
+# ``tests/data/pronunciation_set`` (see its README); the holdout was frozen before.
+ACOUSTIC_GOOD = 0.30  # at or above: the audio supports the target, whatever the transcript says
+ACOUSTIC_POOR = 0.02  # below: the audio does not support it (wrong when something else was heard)
+ACOUSTIC_FULL = 0.5  # at or above: full acoustic credit in the 0–100 score
+# The whole attempt is too unclear to judge when the recording's signal-to-noise ratio (loud
+# frames over quiet ones, ``estimate_snr_db``) is below this and the target's mean acoustic
+# probability is below UNCLEAR_ACOUSTIC; or when no speech was found and the transcript is empty
+# or unsure (confidence below UNCLEAR_CONFIDENCE). 10–20 dB noise is still judged.
+UNCLEAR_SNR_DB = 6.0
+UNCLEAR_ACOUSTIC = 0.25
+UNCLEAR_CONFIDENCE = 0.45
+# Fluency: the rate-and-pause score times the share of target syllables the audio supports
+# (probability ≥ ACOUSTIC_POOR); a reading of another sentence covers little and cannot score high.
 
 
 @runtime_checkable
@@ -114,7 +133,8 @@ class SyllableScore:
         heard: what was heard there (Hangul), "" when nothing.
         heard_ipa: the heard IPA symbols aligned to it.
         status: ``correct``, ``substituted`` or ``omitted`` (from the alignment).
-        rating: ``good``, ``unsure`` or ``wrong`` (all evidence together).
+        rating: ``good``, ``unsure``, ``wrong``, or ``unjudgeable`` when the recording was too
+            unclear to judge (all evidence together; see ``judge_syllable``).
         probability: acoustic probability of the target syllable, None without acoustic evidence.
         score: 0–100.
         message: one Korean sentence on how it went.
@@ -123,6 +143,8 @@ class SyllableScore:
         tip: how to say it better, in Korean ("" when it was good).
         said: whether it counts as said for completeness (heard with at least half its phonemes,
             or supported by the audio).
+        reason: why it was not good: ``rule_not_applied``, ``substituted``, ``omitted``,
+            ``unclear`` or ``unjudgeable`` ("" when good).
     """
 
     index: int
@@ -141,6 +163,7 @@ class SyllableScore:
     explanation: tuple[str, ...] = ()
     tip: str = ""
     said: bool = True
+    reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -173,6 +196,7 @@ class PronunciationScore:
     rules: tuple[dict[str, Any], ...]
     summary: str
     acoustic: bool
+    judgeable: bool = True
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -184,6 +208,7 @@ class PronunciationScore:
             "heard": {"text": self.heard_text, "pronunciation": self.heard_pronunciation, "ipa": self.heard_ipa},
             "source": self.source,
             "acoustic": self.acoustic,
+            "judgeable": self.judgeable,
             "scores": {
                 "accuracy": self.accuracy,
                 "completeness": self.completeness,
@@ -230,26 +255,32 @@ class WhisperEvidence:
         Each syllable gets the lowest probability of the tokens that cover any of its bytes
         (Whisper's byte-level tokens may split a syllable or join several).
         """
-        if not spoken.strip():
-            return [None] * len(spoken)
+        return self.probabilities_for(audio, [spoken])[0]
+
+    def probabilities_for(self, audio: Audio, texts: Sequence[str]) -> list[list[float | None]]:
+        """``syllable_probabilities`` for several texts over one recording, encoding it once."""
+        results: list[list[float | None]] = [[None] * len(t) for t in texts]
+        if not any(t.strip() for t in texts):
+            return results
         features = self.model.feature_extractor(audio.samples[: int(MAX_PRACTICE_S * audio.sample_rate)])
         content = min(int(features.shape[-1]), self.n_frames)
         features = features[:, : self.n_frames]
         if features.shape[-1] < self.n_frames:
             features = np.pad(features, ((0, 0), (0, self.n_frames - features.shape[-1])))
         encoded = self.model.encode(features)
-        text = " " + spoken
-        encoding = self.tokenizer.tokenizer.encode(text, add_special_tokens=False)
-        ids = list(encoding.ids)
-        result = self.model.model.align(encoded, self.tokenizer.sot_sequence, [ids], content)[0]
-        probs = list(result.text_token_probs)
-        out: list[float | None] = [None] * len(spoken)
-        for (start, end), p in zip(encoding.offsets, probs, strict=False):
-            for c in range(max(start, 1), end):
-                k = c - 1
-                if k < len(spoken) and not spoken[k].isspace():
-                    out[k] = p if out[k] is None else min(out[k], p)  # type: ignore[type-var]
-        return out
+        for n, spoken in enumerate(texts):
+            if not spoken.strip():
+                continue
+            encoding = self.tokenizer.tokenizer.encode(" " + spoken, add_special_tokens=False)
+            ids = list(encoding.ids)
+            result = self.model.model.align(encoded, self.tokenizer.sot_sequence, [ids], content)[0]
+            out = results[n]
+            for (start, end), p in zip(encoding.offsets, result.text_token_probs, strict=False):
+                for c in range(max(start, 1), end):
+                    k = c - 1
+                    if k < len(spoken) and not spoken[k].isspace():
+                        out[k] = p if out[k] is None else min(out[k], p)  # type: ignore[type-var]
+        return results
 
 
 def whisper_evidence_for(transcriber: Any, language: str = "ko") -> WhisperEvidence | None:
@@ -321,11 +352,14 @@ def speech_stretches(audio: Audio) -> list[tuple[float, float]]:
     return [(c["start"] / audio.sample_rate, c["end"] / audio.sample_rate) for c in chunks]
 
 
-def measure_fluency(stretches: Sequence[tuple[float, float]], syllables_heard: int) -> Fluency:
-    """Speech rate and long pauses → a 0–100 fluency score.
+def measure_fluency(stretches: Sequence[tuple[float, float]], syllables_heard: int, coverage: float = 1.0) -> Fluency:
+    """Speech rate, long pauses and how much of the target was read → a 0–100 fluency score.
 
-    The rate score is 100 inside ``RATE_RANGE_SPS``, falls to 0 at 0.8 syllables/s and to 50 at
-    11 syllables/s; each long pause costs 15 points, plus 10 per second of pausing beyond one.
+    ``fluency = (rate_score − pause_penalty) × coverage``, clipped to 0–100, where the rate score
+    is 100 inside ``RATE_RANGE_SPS``, falls to 0 at 0.8 syllables/s and to 50 at 11 syllables/s;
+    the pause penalty is 15 points per long pause plus 10 per second of pausing beyond one; and
+    ``coverage`` (0–1) is the share of the target's syllables the audio supports. Reading another
+    sentence fluently covers little of the target, so it cannot score high.
     """
     if not stretches or syllables_heard <= 0:
         return Fluency(0.0, 0.0, 0, 0.0, 0.0)
@@ -343,7 +377,7 @@ def measure_fluency(stretches: Sequence[tuple[float, float]], syllables_heard: i
     else:
         rate_score = 100.0
     penalty = 15.0 * len(long_gaps) + 10.0 * max(0.0, pause_s - 1.0)
-    score = max(0.0, min(100.0, rate_score - penalty))
+    score = max(0.0, min(100.0, (rate_score - penalty) * max(0.0, min(1.0, coverage))))
     return Fluency(round(speech_s, 2), round(rate, 2), len(long_gaps), round(pause_s, 2), round(score, 1))
 
 
@@ -427,6 +461,7 @@ class PronunciationScorer:
             heard_pron = "".join(u.text for u in heard)
             heard_ipa = ipa_string(symbols)
             source = "phonemes"
+            confidence = 1.0
             timings["phonemes"] = (time.perf_counter() - start) * 1e3
         else:
             assert self.transcriber is not None
@@ -436,6 +471,7 @@ class PronunciationScorer:
             heard = heard_units_from_text(heard_p)
             heard_pron, heard_ipa = heard_p.hangul, heard_p.ipa
             source = "transcript"
+            confidence = transcript.confidence if transcript.text.strip() else 0.0
             timings["transcribe"] = (time.perf_counter() - start) * 1e3
 
         start = time.perf_counter()
@@ -450,11 +486,20 @@ class PronunciationScorer:
 
         start = time.perf_counter()
         stretches = self.stretches(audio)
-        timing = measure_fluency(stretches, len(heard))
         timings["vad"] = (time.perf_counter() - start) * 1e3
 
-        syllables = self._judge(target, alignment, probabilities)
+        known = [p for p in probabilities if p is not None]
+        mean_p = sum(known) / len(known) if known else None
+        snr_db = estimate_snr_db(audio)
+        no_speech = not stretches and confidence < UNCLEAR_CONFIDENCE
+        noisy = snr_db < UNCLEAR_SNR_DB and mean_p is not None and mean_p < UNCLEAR_ACOUSTIC
+        unclear = no_speech or noisy
+        syllables = self._judge(target, alignment, probabilities, unclear)
         n = len(syllables) or 1
+        coverage = sum(s.said for s in syllables) / n
+        if known:
+            coverage = sum(p is not None and p >= ACOUSTIC_POOR for p in probabilities) / len(known)
+        timing = measure_fluency(stretches, len(heard), coverage)
         accuracy = round(sum(s.score for s in syllables) / n, 1)
         completeness = round(100.0 * sum(s.said for s in syllables) / n, 1)
         fluency = timing.score
@@ -467,6 +512,9 @@ class PronunciationScorer:
             for ins in alignment.insertions
         )
         timings["total"] = (time.perf_counter() - t0) * 1e3
+        summary = feedback.summary_message(overall, wrong, unsure, fluency)
+        if unclear:
+            summary = feedback.UNCLEAR_SUMMARY
         return PronunciationScore(
             text=text,
             spoken=target.spoken,
@@ -484,40 +532,46 @@ class PronunciationScorer:
             insertions=insertions,
             timing=timing,
             rules=tuple(r.as_dict() for r in target.rules),
-            summary=feedback.summary_message(overall, wrong, unsure, fluency),
+            summary=summary,
             acoustic=self.evidence is not None,
+            judgeable=not unclear,
             timings_ms=timings,
         )
 
     def _judge(
-        self, target: Pronunciation, alignment: Alignment, probabilities: Sequence[float | None]
+        self,
+        target: Pronunciation,
+        alignment: Alignment,
+        probabilities: Sequence[float | None],
+        unclear: bool,
     ) -> list[SyllableScore]:
         spans = feedback.word_spans(target.spoken)
         word_of = {k: w for w, (a, b) in enumerate(spans) for k in range(a, b)}
-        explanations: dict[int, tuple[str, ...]] = {}
-        for w, (a, b) in enumerate(spans):
-            changes = [r for r in target.rules if a <= r.index < b]
-            explanations[w] = tuple(feedback.explain_rules(target.spoken[a:b], target.hangul[a:b], changes))
         out: list[SyllableScore] = []
         for sa in alignment.syllables:
             unit = sa.expected
-            p = probabilities[unit.index] if unit.index < len(probabilities) else None
-            rating, score = _rate(sa.status, sa.matched, p)
-            rules_here = target.rules_at(unit.index)
-            w = word_of.get(unit.index, 0)
+            k = unit.index
+            p = probabilities[k] if k < len(probabilities) else None
+            rules_here = target.rules_at(k)
+            followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
+            verdict = judge_syllable(sa.status, sa.matched, p, followed_spelling, unclear)
+            w = word_of.get(k, 0)
+            a, b = spans[w] if spans else (0, len(target.spoken))
+            # Only the rules that change this syllable (국물's 연음 belongs to 물, not 국).
+            explanation = tuple(feedback.explain_rules(target.spoken[a:b], target.hangul[a:b], rules_here))
             tip = ""
-            if rating != feedback.GOOD:
+            if verdict.rating in (feedback.WRONG, feedback.UNSURE):
                 tip = feedback.tip_for_errors(sa.errors)
-                # Read as spelled where a rule changes the sound (국물 read [국물]): remind of the rule.
-                followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
-                if rules_here and followed_spelling:
+                if rules_here and (followed_spelling or verdict.reason == feedback.RULE_NOT_APPLIED):
                     rule_tip = feedback.tip_for_rule(unit.text, rules_here)
                     tip = f"{rule_tip} {tip}".strip() if tip else rule_tip
                 if not tip:
                     tip = "입을 충분히 벌리고 한 음절씩 또렷하게, 조금 천천히 말해 보세요."
+            elif verdict.rating == feedback.UNJUDGEABLE:
+                tip = feedback.UNCLEAR_TIP
             out.append(
                 SyllableScore(
-                    index=unit.index,
+                    index=k,
                     word=w,
                     spelled=unit.spelled,
                     expected=unit.text,
@@ -525,17 +579,104 @@ class PronunciationScorer:
                     heard=sa.heard,
                     heard_ipa=ipa_string(sa.heard_symbols),
                     status=sa.status,
-                    rating=rating,
+                    rating=verdict.rating,
                     probability=p,
-                    score=score,
-                    message=feedback.syllable_message(rating, unit.spelled, unit.text, sa.heard, sa.status),
+                    score=verdict.score,
+                    message=feedback.syllable_message(
+                        verdict.rating, unit.spelled, unit.text, sa.heard, sa.status, verdict.reason, rules_here
+                    ),
                     rules=tuple(dict.fromkeys(r.label for r in rules_here)),
-                    explanation=explanations.get(w, ()) if rules_here else (),
+                    explanation=explanation,
                     tip=tip,
                     said=_said(sa.status, sa.matched, p),
+                    reason=verdict.reason,
                 )
             )
         return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One syllable's rating, its 0–100 score, and why (``feedback.REASONS``; "" when good)."""
+
+    rating: str
+    score: float
+    reason: str = ""
+
+
+def judge_syllable(
+    status: str,
+    matched: float,
+    p: float | None,
+    followed_spelling: bool = False,
+    unclear: bool = False,
+) -> Verdict:
+    """Rate one target syllable from the acoustics of the target and what the transcript heard.
+
+    The acoustic probability ``p`` (Whisper forced to read the target) comes first: at or above
+    ``ACOUSTIC_GOOD`` the syllable is good whatever the transcript says (a recognition error is
+    not the learner's). Below ``ACOUSTIC_POOR`` it is wrong only when something else was heard
+    there (substituted or omitted in the transcript); poor acoustics alone, or another transcript
+    alone, make it unsure. A wrong syllable that a 표준발음법 rule changes and that was heard as
+    spelled is ``rule_not_applied``. Without acoustic evidence the transcript alone decides,
+    never harsher than unsure for a near match. When the whole attempt is ``unclear`` every
+    syllable is ``unjudgeable``.
+
+    Whisper forced to read the *pronounced* form ("궁무리") is no help for rules: Whisper writes
+    spelling, so that probability is low for correct readings too (median 0.05 of the spelled
+    form's on the calibration split), and it is not used.
+
+    Args:
+        status: ``correct``, ``substituted`` or ``omitted`` from the transcript alignment.
+        matched: share of the syllable's phonemes the transcript matched (0–1).
+        p: probability of the target syllable given the audio (None: no acoustic evidence).
+        followed_spelling: the transcript heard the written syllable where a rule changes it.
+        unclear: the recording is too poor to judge.
+    """
+    heard = 0.0 if status == OMITTED else matched
+    other_reason = feedback.REASON_OMITTED if status == OMITTED else feedback.REASON_SUBSTITUTED
+    if followed_spelling:
+        other_reason = feedback.RULE_NOT_APPLIED
+    if p is None:
+        score = round(100.0 * heard, 1)
+        if unclear:
+            return Verdict(feedback.UNJUDGEABLE, score, feedback.REASON_UNJUDGEABLE)
+        if status == OMITTED:
+            return Verdict(feedback.WRONG, 0.0, other_reason)
+        if status == SUBSTITUTED:
+            rating = feedback.UNSURE if matched >= 0.66 else feedback.WRONG
+            return Verdict(rating, score, other_reason)
+        return Verdict(feedback.GOOD, score)
+    acoustic = min(1.0, p / ACOUSTIC_FULL)
+    score = round(100.0 * (0.5 * heard + 0.5 * acoustic), 1)
+    if unclear:
+        return Verdict(feedback.UNJUDGEABLE, score, feedback.REASON_UNJUDGEABLE)
+    if p >= ACOUSTIC_GOOD:
+        return Verdict(feedback.GOOD, max(score, round(100.0 * acoustic, 1)))
+    other_heard = status != "correct"
+    if p < ACOUSTIC_POOR:
+        if other_heard:
+            return Verdict(feedback.WRONG, score, other_reason)
+        return Verdict(feedback.UNSURE, score, feedback.REASON_UNCLEAR)
+    if other_heard:
+        return Verdict(feedback.UNSURE, score, feedback.REASON_UNCLEAR)
+    return Verdict(feedback.GOOD, score)
+
+
+def estimate_snr_db(audio: Audio) -> float:
+    """Rough signal-to-noise ratio of a recording, in dB: loud frames over quiet ones.
+
+    20 ms frames; the 90th percentile of frame power (speech) over the 10th (the noise floor).
+    Digital silence between words gives a very high value; steady hiss with no speech, about 0.
+    """
+    samples = np.asarray(audio.samples, dtype=np.float64)
+    frame = max(1, int(0.02 * audio.sample_rate))
+    n = len(samples) // frame
+    if n < 5:
+        return 0.0
+    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
+    loud, quiet = np.percentile(power, 90), np.percentile(power, 10)
+    return float(10.0 * np.log10((loud + 1e-12) / (quiet + 1e-12)))
 
 
 def _said(status: str, matched: float, p: float | None) -> bool:
@@ -543,28 +684,9 @@ def _said(status: str, matched: float, p: float | None) -> bool:
 
     A syllable swapped for something unrelated was not said.
     """
-    if p is not None and p >= _ACOUSTIC_DOUBT:
+    if p is not None and p >= ACOUSTIC_POOR:
         return True
     return status != OMITTED and matched >= 0.5
-
-
-def _rate(status: str, matched: float, p: float | None) -> tuple[str, float]:
-    """(rating, 0–100 score) of one syllable from its alignment and acoustic probability."""
-    if p is None:
-        score = 100.0 * matched if status != OMITTED else 0.0
-        if status == OMITTED:
-            return feedback.WRONG, 0.0
-        if status == SUBSTITUTED:
-            return (feedback.UNSURE if matched >= 0.66 else feedback.WRONG), round(score, 1)
-        return feedback.GOOD, round(score, 1)
-    acoustic = min(1.0, p / _ACOUSTIC_FULL)
-    heard = 0.0 if status == OMITTED else matched
-    score = round(100.0 * (0.5 * heard + 0.5 * acoustic), 1)
-    if status in (OMITTED, SUBSTITUTED):
-        return (feedback.UNSURE if p >= _ACOUSTIC_SUPPORTS else feedback.WRONG), score
-    if p < _ACOUSTIC_DOUBT:
-        return feedback.UNSURE, score
-    return feedback.GOOD, score
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,394 @@
+"""Pronunciation scoring on the labelled set (``tests/data/pronunciation_set``), as JSON.
+
+For every clip (Kokoro and espeak-ng readings of practice sentences, correct or with one planted
+error, plus the three NIKL human recordings) and every listening condition (clean; telephone band
+300–3400 Hz at 8 kHz; white noise at 10–20 dB SNR; both), the expensive evidence is computed once
+with the real Whisper base model and cached on disk (``~/.cache/maum/pronunciation-bench``):
+the transcript, the per-syllable probabilities of the target (spelled and pronounced forms) and of
+another sentence, and the VAD stretches. The scorer is then replayed on the cache, so thresholds
+can be tried in seconds.
+
+Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` split separately:
+
+* ``false_wrong_rate``: share of syllables of correct readings rated ``wrong``;
+* ``unjudgeable_rate`` and ``unsure_rate`` on correct readings;
+* ``recall``: share of planted errors whose syllable was rated ``wrong`` (by kind, too), and
+  ``recall_wrong_or_unsure``: rated anything but good;
+* ``auc_own_vs_other``: overall score of correct readings against their own sentence vs another;
+* ``fluency_other``: fluency when a correct reading is scored against another sentence;
+* ``ms_per_attempt``: live cost of one attempt (transcribe + acoustic evidence + VAD), median.
+
+Run: ``make bench-pronounce`` or
+``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout]``;
+``--grid`` prints the calibration split under a grid of thresholds (how they were chosen: the
+lowest false-wrong rate, ≤ 3 %, then the best recall); ``--scorer-file FILE`` replays another
+version of ``scoring.py`` on the same evidence (first-run figures: main's scorer, see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from pipeline.audio import decode_file
+from pipeline.pronunciation import feedback
+from pipeline.pronunciation.g2p import pronounce
+from pipeline.types import Audio, Transcript
+
+REPO = Path(__file__).resolve().parents[1]
+SET_DIR = REPO / "tests" / "data" / "pronunciation_set"
+NIKL_DIR = (
+    next(
+        (p for p in (REPO.parent / "shared", REPO.parents[1] / "shared", REPO / "shared") if (p / "eval").is_dir()),
+        REPO.parent / "shared",
+    )
+    / "eval"
+    / "korean-speech"
+)
+CACHE = Path.home() / ".cache" / "maum" / "pronunciation-bench"
+CONDITIONS = ("clean", "tel", "noisy", "tel_noisy")
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Item:
+    """One clip of the labelled set."""
+
+    name: str
+    path: Path
+    text: str
+    split: str
+    source: str
+    kind: str
+    errors: tuple[dict[str, Any], ...]
+    other_text: str
+
+
+def load_items() -> list[Item]:
+    """Every clip of the set, NIKL recordings included (all three in the holdout)."""
+    rows = [json.loads(line) for line in (SET_DIR / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    by_split: dict[str, list[str]] = {}
+    for row in rows:
+        texts = by_split.setdefault(row["split"], [])
+        if row["text"] not in texts:
+            texts.append(row["text"])
+    items = []
+    for row in rows:
+        texts = by_split[row["split"]]
+        other = texts[(texts.index(row["text"]) + 1) % len(texts)]
+        items.append(
+            Item(
+                row["file"],
+                SET_DIR / "audio" / row["file"],
+                row["text"],
+                row["split"],
+                row["source"],
+                row["kind"],
+                tuple(row["errors"]),
+                other,
+            )
+        )
+    lines = (NIKL_DIR / "transcripts.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    nikl = [line.split("\t")[:2] for line in lines]
+    for k, (name, text) in enumerate(nikl):
+        other = nikl[(k + 1) % len(nikl)][1]
+        items.append(Item(name, NIKL_DIR / "audio" / name, text, "holdout", "nikl", "correct", (), other))
+    return items
+
+
+def conditions_for(item: Item) -> tuple[str, ...]:
+    """Which listening conditions a clip is scored under (kept few: Whisper is slow on 2 shared cores).
+
+    Every Kokoro clip clean, and each correct Kokoro reading once more under one degradation
+    picked by hash; the NIKL recordings under all four; the espeak-ng readings clean and in the
+    holdout only (they show what the scorer does with barely intelligible audio).
+    """
+    if item.source == "nikl":
+        return CONDITIONS
+    if item.source == "espeak":
+        return ("clean",) if item.split == "holdout" else ()
+    if item.kind != "correct":
+        return ("clean",)
+    digest = int(hashlib.sha256(item.name.encode()).hexdigest(), 16)
+    return ("clean", CONDITIONS[1 + digest % 3])
+
+
+def degrade(samples: np.ndarray, condition: str, seed: int) -> np.ndarray:
+    """Telephone band (300–3400 Hz through 8 kHz) and/or white noise at 10–20 dB SNR, 16 kHz out."""
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    x = samples.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    if "noisy" in condition:
+        snr_db = float(rng.uniform(10.0, 20.0))
+        frame = 400
+        energies = [float(np.mean(x[i : i + frame] ** 2)) for i in range(0, len(x) - frame, frame)] or [1e-8]
+        speech_power = float(np.mean(sorted(energies)[len(energies) // 2 :]))  # louder half: speech
+        x = x + rng.standard_normal(len(x)) * np.sqrt(speech_power / 10 ** (snr_db / 10))
+    if condition.startswith("tel"):
+        narrow = resample_poly(x, 1, 2)
+        sos = butter(6, [300, 3400], btype="bandpass", fs=8000, output="sos")
+        x = resample_poly(sosfiltfilt(sos, narrow), 2, 1)
+    peak = float(np.max(np.abs(x))) or 1.0
+    return (x / max(peak, 1.0)).astype(np.float32)
+
+
+def load_audio(item: Item, condition: str) -> Audio:
+    """The clip under one listening condition."""
+    audio = decode_file(item.path) if item.source == "nikl" else Audio(*_read(item.path))
+    if condition == "clean":
+        return audio
+    seed = int(hashlib.sha256(f"{item.name}/{condition}".encode()).hexdigest(), 16) % 2**32
+    return Audio(degrade(audio.samples, condition, seed), audio.sample_rate)
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    samples, rate = sf.read(path, dtype="float32")
+    return samples, rate
+
+
+def texts_to_align(item: Item) -> list[str]:
+    """Own sentence spelled and pronounced (kept for analysis: see ``judge_syllable``); the other spelled."""
+    own = pronounce(item.text)
+    return list(dict.fromkeys([own.spoken, own.hangul, pronounce(item.other_text).spoken]))
+
+
+def collect(item: Item, condition: str, scorer: Any) -> dict[str, Any]:
+    """Evidence for one clip under one condition (cached on disk)."""
+    key = hashlib.sha256(f"{CACHE_VERSION}/{item.path}/{condition}/{item.text}/{item.other_text}".encode())
+    path = CACHE / f"{key.hexdigest()[:20]}.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    audio = load_audio(item, condition)
+    own = pronounce(item.text)
+    own_texts = list(dict.fromkeys([own.spoken, own.hangul]))
+    other_texts = [t for t in texts_to_align(item) if t not in own_texts]
+    t0 = time.perf_counter()
+    transcript = scorer.transcriber.transcribe(audio)
+    t1 = time.perf_counter()
+    own_probs = scorer.evidence.probabilities_for(audio, own_texts)
+    t2 = time.perf_counter()
+    stretches = scorer.stretches(audio)
+    t3 = time.perf_counter()
+    other_probs = scorer.evidence.probabilities_for(audio, other_texts)
+    data = {
+        "transcript": transcript.text,
+        "confidence": transcript.confidence,
+        "stretches": stretches,
+        "probs": dict(zip(own_texts + other_texts, own_probs + other_probs, strict=True)),
+        "ms": {"transcribe": (t1 - t0) * 1e3, "acoustic": (t2 - t1) * 1e3, "vad": (t3 - t2) * 1e3},
+        "duration_s": audio.duration_s,
+        "rms_dbfs": float(20 * np.log10(np.sqrt(np.mean(audio.samples.astype(np.float64) ** 2)) + 1e-9)),
+    }
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return data
+
+
+class _CachedTranscriber:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        return Transcript(self.data["transcript"], confidence=self.data["confidence"])
+
+
+class _CachedEvidence:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.probs = data["probs"]
+
+    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
+        return list(self.probs[spoken])
+
+    def probabilities_for(self, audio: Audio, texts: Sequence[str]) -> list[list[float | None]]:
+        return [list(self.probs[t]) if t in self.probs else [None] * len(t) for t in texts]
+
+
+def replay(data: dict[str, Any], audio: Audio, text: str, scorer_class: Any) -> Any:
+    """Score from cached evidence (the same verdict the live scorer gives on that evidence)."""
+    scorer = scorer_class(_CachedTranscriber(data), _CachedEvidence(data), stretches=lambda a: data["stretches"])
+    return scorer.score(audio, text)
+
+
+def _auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return round(wins / (len(positives) * len(negatives)), 4)
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: Any) -> dict[str, Any]:
+    """Metrics over (item, condition, cached evidence) records."""
+    ratings = {"good": 0, "unsure": 0, "wrong": 0, "unjudgeable": 0}
+    by_source: dict[str, list[int]] = {}
+    caught: dict[str, list[int]] = {}
+    wrong_in_error_readings = [0, 0]
+    flagged = [0, 0]
+    own, other, fluency_other, fluency_own, ms = [], [], [], [], []
+    for item, condition, data in records:
+        audio = load_audio(item, condition)  # cheap; the scorer estimates its noise level
+        result = replay(data, audio, item.text, scorer_class)
+        ms.append(data["ms"]["transcribe"] + data["ms"]["acoustic"] + data["ms"]["vad"])
+        planted = {e["index"]: e for e in item.errors}
+        if item.kind == "correct":
+            counts = by_source.setdefault(f"{item.source}/{condition}", [0, 0, 0])
+            for s in result.syllables:
+                ratings[s.rating] = ratings.get(s.rating, 0) + 1
+                counts[0] += s.rating == feedback.WRONG
+                counts[1] += 1
+                counts[2] += s.rating == "unjudgeable"
+            own.append(result.overall)
+            fluency_own.append(result.fluency)
+            mismatch = replay(data, audio, item.other_text, scorer_class)
+            other.append(mismatch.overall)
+            fluency_other.append(mismatch.fluency)
+            continue
+        for s in result.syllables:
+            if s.index in planted:
+                hit = caught.setdefault(planted[s.index]["kind"], [0, 0])
+                hit[0] += s.rating == feedback.WRONG
+                hit[1] += 1
+                flagged[0] += s.rating in (feedback.WRONG, feedback.UNSURE)
+                flagged[1] += 1
+            else:
+                wrong_in_error_readings[0] += s.rating == feedback.WRONG
+                wrong_in_error_readings[1] += 1
+    n_correct = sum(ratings.values())
+    total_caught = sum(c[0] for c in caught.values())
+    total_planted = sum(c[1] for c in caught.values())
+    return {
+        "clips": len(records),
+        "correct_syllables": n_correct,
+        "false_wrong_rate": _rate(ratings["wrong"], n_correct),
+        "unsure_rate": _rate(ratings["unsure"], n_correct),
+        "unjudgeable_rate": _rate(ratings["unjudgeable"], n_correct),
+        "false_wrong_by_source": {
+            k: {"rate": _rate(v[0], v[1]), "unjudgeable": _rate(v[2], v[1]), "n": v[1]}
+            for k, v in sorted(by_source.items())
+        },
+        "false_wrong_beside_planted": _rate(*wrong_in_error_readings),
+        "recall": _rate(total_caught, total_planted),
+        "planted": total_planted,
+        "recall_wrong_or_unsure": _rate(*flagged),
+        "recall_by_kind": {k: {"rate": _rate(*v), "n": v[1]} for k, v in sorted(caught.items())},
+        "auc_own_vs_other": _auc(own, other),
+        "overall_own_median": float(np.median(own)) if own else None,
+        "overall_other_max": max(other) if other else None,
+        "fluency_other_max": max(fluency_other) if fluency_other else None,
+        "fluency_other_mean": round(float(np.mean(fluency_other)), 1) if fluency_other else None,
+        "fluency_own_mean": round(float(np.mean(fluency_own)), 1) if fluency_own else None,
+        "ms_per_attempt_median": round(float(np.median(ms)), 1) if ms else None,
+    }
+
+
+def records(split: str | None, sources: Sequence[str] | None = None) -> Iterator[tuple[Item, str, dict[str, Any]]]:
+    """Cached evidence for every clip and condition of a split (computing what is missing)."""
+    scorer = None
+    for item in load_items():
+        if split and item.split != split:
+            continue
+        if sources and item.source not in sources:
+            continue
+        for condition in conditions_for(item):
+            key_path = item.path
+            if not key_path.exists():
+                raise SystemExit(f"missing {key_path}: run python -m tests.data.pronunciation_set.generate")
+            try:
+                data = _cached(item, condition)
+            except FileNotFoundError:
+                if scorer is None:
+                    scorer = _live_scorer()
+                data = collect(item, condition, scorer)
+            yield item, condition, data
+
+
+def _cached(item: Item, condition: str) -> dict[str, Any]:
+    key = hashlib.sha256(f"{CACHE_VERSION}/{item.path}/{condition}/{item.text}/{item.other_text}".encode())
+    return json.loads((CACHE / f"{key.hexdigest()[:20]}.json").read_text(encoding="utf-8"))
+
+
+def _live_scorer() -> Any:
+    from pipeline.pronunciation.scoring import scorer_for
+    from pipeline.settings import Settings
+    from pipeline.turn import Pipeline
+
+    return scorer_for(Pipeline(Settings()))
+
+
+def _scorer_from(path: str) -> Any:
+    """The ``PronunciationScorer`` class of a scoring module file (an older version, say)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("scoring_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.PronunciationScorer
+
+
+def _grid() -> int:
+    """How the thresholds were chosen: every (ACOUSTIC_POOR, ACOUSTIC_GOOD) pair on the calibration split."""
+    from pipeline.pronunciation import scoring
+
+    recs = list(records("calibration"))
+    keep = (scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD)
+    try:
+        for poor in (0.01, 0.02, 0.05, 0.08, 0.12, 0.15, 0.2):
+            for good in (0.15, 0.3, 0.5):
+                if good < poor:
+                    continue
+                scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD = poor, good
+                m = evaluate(recs, scoring.PronunciationScorer)
+                keys = ("false_wrong_rate", "unsure_rate", "recall", "recall_wrong_or_unsure", "fluency_other_max")
+                print(json.dumps({"poor": poor, "good": good, **{k: m[k] for k in keys}}))
+    finally:
+        scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD = keep
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the metrics of each split as one JSON object."""
+    from pipeline.pronunciation.scoring import PronunciationScorer
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=("calibration", "holdout"), help="one split only (default: both)")
+    parser.add_argument("--sources", nargs="*", help="only these sources (kokoro, espeak, nikl)")
+    parser.add_argument(
+        "--grid", action="store_true", help="calibration only: metrics for a grid of the two acoustic thresholds"
+    )
+    parser.add_argument(
+        "--scorer-file",
+        help="replay the PronunciationScorer of another scoring.py (e.g. main's, for first-run figures)",
+    )
+    args = parser.parse_args(argv)
+    if args.grid:
+        return _grid()
+    if args.scorer_file:
+        PronunciationScorer = _scorer_from(args.scorer_file)  # noqa: N806
+    splits = [args.split] if args.split else ["calibration", "holdout"]
+    out = {}
+    for split in splits:
+        recs = list(records(split, args.sources))
+        out[split] = evaluate(recs, PronunciationScorer)
+        out[split]["without_espeak"] = evaluate([r for r in recs if r[0].source != "espeak"], PronunciationScorer)
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""Verdicts grounded in the target's acoustics, fluency that needs the target read, and the set.
+
+Fake evidence only (fast); the real Whisper path is in ``test_scoring.py`` and the benchmark
+``benchmarks/pronunciation_bench.py`` measures the verdicts on the labelled set.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.pronunciation import feedback
+from pipeline.pronunciation.g2p import pronounce
+from pipeline.pronunciation.scoring import (
+    ACOUSTIC_GOOD,
+    ACOUSTIC_POOR,
+    PronunciationScorer,
+    judge_syllable,
+    measure_fluency,
+)
+from pipeline.types import Audio, Transcript
+from tests.data.pronunciation_set import generate
+
+
+def _bursts() -> np.ndarray:
+    """Two seconds of 'speech': tone bursts with quiet between (a clean recording's dynamics)."""
+    t = np.arange(32000) / 16000
+    envelope = (np.sin(2 * np.pi * 2.0 * t) > 0).astype(np.float32)
+    return (0.3 * envelope * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+_AUDIO = Audio(samples=_bursts(), sample_rate=16000)
+_HISS = Audio(samples=(0.05 * np.random.default_rng(0).standard_normal(32000)).astype(np.float32), sample_rate=16000)
+
+
+def _steady(audio: Audio) -> list[tuple[float, float]]:
+    return [(0.1, 1.9)]
+
+
+class _Says:
+    def __init__(self, text: str, confidence: float = 0.9) -> None:
+        self.text, self.confidence = text, confidence
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        return Transcript(text=self.text, confidence=self.confidence)
+
+
+class _Evidence:
+    """Probabilities per form: ``spelled`` for the target as written, ``pronounced`` as said."""
+
+    def __init__(self, spelled: dict[int, float], pronounced: dict[int, float] | None = None, base: float = 0.9):
+        self.spelled, self.pronounced, self.base = spelled, pronounced or {}, base
+
+    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
+        return self.probabilities_for(audio, [spoken])[0]
+
+    def probabilities_for(self, audio, texts):
+        out = []
+        for n, text in enumerate(texts):
+            table = self.spelled if n == 0 else self.pronounced
+            out.append([None if c == " " else table.get(i, self.base) for i, c in enumerate(text)])
+        return out
+
+
+def test_a_recognition_error_is_not_the_speakers_error():
+    # Whisper wrote 각방은 for 가까운, but the audio supports every target syllable.
+    scorer = PronunciationScorer(_Says("가장 각방은 지하찰력이"), _Evidence({}), stretches=_steady)
+    result = scorer.score(_AUDIO, "가장 가까운 지하철역이")
+    assert all(s.rating == feedback.GOOD for s in result.syllables)
+    assert result.accuracy >= 90
+
+
+def test_wrong_needs_poor_acoustics_and_something_else_heard():
+    text = "국물이 맛있어요"
+    k = pronounce(text).spoken.index("있")
+    heard_else = PronunciationScorer(_Says("국물이 맛없어요"), _Evidence({k: 0.01}), stretches=_steady)
+    syllable = next(s for s in heard_else.score(_AUDIO, text).syllables if s.index == k)
+    assert syllable.spelled == "있" and syllable.rating == feedback.WRONG
+    assert syllable.reason == feedback.REASON_SUBSTITUTED and "처럼 들렸어요" in syllable.message
+    heard_same = PronunciationScorer(_Says(text), _Evidence({k: 0.01}), stretches=_steady)
+    same = next(s for s in heard_same.score(_AUDIO, text).syllables if s.index == k)
+    assert same.rating == feedback.UNSURE and same.reason == feedback.REASON_UNCLEAR
+
+
+class _Phonemes:
+    def __init__(self, symbols: list[str]) -> None:
+        self.symbols = symbols
+
+    def recognize_phonemes(self, audio: Audio) -> list[str]:
+        return list(self.symbols)
+
+
+def test_rule_not_applied_is_reported_on_the_syllable_it_changes_with_its_article():
+    # 국물 read as spelled, [국물]: the audio does not support [궁] and [국] was heard there.
+    heard = ["k", "u", "k̚", "m", "u", "l"]
+    scorer = PronunciationScorer(None, _Evidence({0: 0.01}), _Phonemes(heard), stretches=_steady)
+    first, second = scorer.score(_AUDIO, "국물").syllables
+    assert first.rating == feedback.WRONG and first.reason == feedback.RULE_NOT_APPLIED
+    assert "제18항" in first.message and "[궁]" in first.message
+    assert "비음화" in first.tip
+    assert second.rating == feedback.GOOD
+
+
+def test_each_syllable_explains_only_the_rules_that_change_it():
+    scorer = PronunciationScorer(_Says("국물이"), _Evidence({}), stretches=_steady)
+    guk, mul = scorer.score(_AUDIO, "국물이").syllables[:2]
+    assert [line for line in guk.explanation if "연음" in line] == []
+    assert any("비음화" in line for line in guk.explanation)
+    assert any("연음" in line for line in mul.explanation)
+    assert all("비음화" not in line for line in mul.explanation)
+
+
+def test_noisy_unsure_recording_is_unjudgeable_not_wrong():
+    noisy = PronunciationScorer(_Says("구 무 시", confidence=0.2), _Evidence({}, base=0.05), stretches=_steady)
+    result = noisy.score(_HISS, "국물이 시원해요")
+    assert not result.judgeable
+    assert all(s.rating == feedback.UNJUDGEABLE for s in result.syllables)
+    assert all(s.reason == feedback.REASON_UNJUDGEABLE for s in result.syllables)
+    assert "판단하기 어려워요" in result.summary and "판단하기 어려워요" in result.syllables[0].message
+    data = json.loads(json.dumps(result.as_dict(), ensure_ascii=False))
+    assert data["judgeable"] is False and data["syllables"][0]["rating"] == "unjudgeable"
+    silent = PronunciationScorer(_Says(""), _Evidence({}, base=0.01), stretches=lambda a: [])
+    assert all(s.rating == feedback.UNJUDGEABLE for s in silent.score(_AUDIO, "국물이").syllables)
+    # The same weak acoustics in a clean recording are judged: reading another sentence is not noise.
+    assert noisy.score(_AUDIO, "국물이 시원해요").judgeable
+
+
+def test_a_clear_reading_of_another_sentence_is_wrong_and_not_fluent():
+    scorer = PronunciationScorer(_Says("라디오도 영화도 몰랐다"), _Evidence({}, base=0.01), stretches=_steady)
+    result = scorer.score(_AUDIO, "검게 탄 얼굴이 그대로 비치었다")
+    assert result.judgeable
+    assert sum(s.rating == feedback.WRONG for s in result.syllables) >= 8
+    assert result.fluency <= 40 and result.overall < 40
+
+
+def test_fluency_scales_with_how_much_of_the_target_was_read():
+    full = measure_fluency([(0.0, 2.0)], 10, coverage=1.0)
+    part = measure_fluency([(0.0, 2.0)], 10, coverage=0.3)
+    assert full.score == 100 and part.score == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize(
+    ("p", "status", "rating"),
+    [
+        (ACOUSTIC_GOOD, "substituted", feedback.GOOD),
+        ((ACOUSTIC_GOOD + ACOUSTIC_POOR) / 2, "substituted", feedback.UNSURE),
+        ((ACOUSTIC_GOOD + ACOUSTIC_POOR) / 2, "correct", feedback.GOOD),
+        (ACOUSTIC_POOR / 2, "correct", feedback.UNSURE),
+        (ACOUSTIC_POOR / 2, "omitted", feedback.WRONG),
+    ],
+)
+def test_verdict_table(p, status, rating):
+    assert judge_syllable(status, 1.0 if status == "correct" else 0.3, p).rating == rating
+
+
+# ---------------------------------------------------------------------------------------------
+# The labelled set
+
+
+def _manifest() -> list[dict]:
+    path = generate.HERE / "manifest.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_labelled_set_is_split_by_sentence_and_labels_point_at_real_syllables():
+    rows = _manifest()
+    assert {r["split"] for r in rows} == {"calibration", "holdout"}
+    for row in rows:
+        assert row["split"] == generate.split_of(row["sentence_id"])  # frozen by hash, never moved
+        assert (generate.AUDIO / row["file"]).exists()
+        spoken = pronounce(row["text"]).spoken
+        for error in row["errors"]:
+            assert spoken[error["index"]] != " "
+            assert error["kind"] in ("rule_not_applied", "substituted", "omitted")
+    kinds = {r["kind"] for r in rows}
+    assert kinds >= {"correct", "rule_not_applied", "substituted", "omitted"}
+    size = sum((generate.AUDIO / r["file"]).stat().st_size for r in rows)
+    assert size < 6_000_000
+
+
+def test_planted_rule_errors_read_the_spelling():
+    errors = {e["kind"]: e for e in generate.planted_errors("국물이 정말 시원해요.", 0)}
+    assert errors["rule_not_applied"]["said"].startswith("국무리")
+    assert errors["rule_not_applied"]["errors"][0]["rules"] == ["제18항 비음화"]
+    assert generate.planted_errors("같이 가요.", 0)[0]["said"] == "가티 가요"
+    # Lateralisation not applied: the ㄴ kept before ㄹ ([신라], not [실라]).
+    assert generate.planted_errors("신라 시대", 0)[0]["said"] == "신라 시대"
