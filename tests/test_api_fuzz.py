@@ -58,7 +58,10 @@ def fuzzed_app(settings):
 
 
 #: Operations whose generated ids never name a stored item (a random turn id is a 404, rightly).
-UNREACHABLE_BY_RANDOM_IDS = {"/api/conversations/{conversation_id}/turns/{turn_id}/audio/{which}"}
+UNREACHABLE_BY_RANDOM_IDS = {
+    "/api/conversations/{conversation_id}/turns/{turn_id}/audio/{which}",
+    "/api/conversations/{conversation_id}/turns/{turn_id}/audio/reply/{n}",
+}
 
 OPERATIONS = [
     (method, path)

@@ -24,7 +24,9 @@ uses of risk words). The figures, one JSON object per file:
 * ``imminent_found``: among rows labelled ``imminent``, the share assessed with ``imminent``.
 
 With ``--conversations FILE.jsonl`` each line is one conversation, ``{"id", "note", "turns": [{"text",
-"expect_level", "expect_categories"?, "reply_must_include_any"?, "reply_must_not_include"?}]}``.
+"expect_level", "accept_levels"?, "expect_categories"?, "reply_must_include_any"?,
+"reply_must_not_include"?}]}``; ``accept_levels`` lists the levels a counsellor could fairly give
+too, and a level among them is neither a miss nor a false alarm.
 Every conversation runs through the whole pipeline (configured backends, no speech) with its care
 state carried from turn to turn. ``expect_level`` is the level a counsellor gives the conversation
 *so far*; the figures, one JSON object per file:
@@ -166,19 +168,23 @@ def evaluate_conversations(conversations: Iterable[Mapping[str, Any]], pipeline:
             stage_ms.append(t.get("risk", 0.0) + t.get("emotion", 0.0) + t.get("respond", 0.0))
             where = f"{conv.get('id', '?')}#{i + 1}"
             want, got = _RANK[turn["expect_level"]], _RANK[state.level]
+            # ``accept_levels``: where a counsellor could fairly give either of two levels.
+            accepted = {turn["expect_level"], *(turn.get("accept_levels") or ())}
             if want:
                 risky += 1
-                detected += got >= want
-                if got < want:
+                ok = got >= want or state.level in accepted
+                detected += ok
+                if not ok:
                     missed.append(f"{where} {turn['text']} -> {state.level} (want {turn['expect_level']})")
                 if turn["expect_level"] == "high":
                     high += 1
                     high_hits += got == want
             else:
                 safe += 1
-                alarms += got > 0
-                high_alarms += got == 2
-                if got:
+                alarm = state.level not in accepted
+                alarms += alarm
+                high_alarms += alarm and got == 2
+                if alarm:
                     alarmed.append(f"{where} {turn['text']} -> {state.level} {list(state.reasons)[-2:]}")
             for category in turn.get("expect_categories") or ():
                 cats_expected += 1
