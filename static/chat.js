@@ -202,7 +202,8 @@
   function postTurn(options) {
     var key = window.crypto && crypto.randomUUID ? crypto.randomUUID() : Date.now() + "-" + Math.random().toString(36).slice(2);
     var send = function () {
-      return api(conversationPath(conversation.id) + "/turns", Object.assign({}, options, { headers: { "Idempotency-Key": key } }));
+      var headers = Object.assign({}, options.headers, { "Idempotency-Key": key });
+      return api(conversationPath(conversation.id) + "/turns", Object.assign({}, options, { headers: headers }));
     };
     return ensureConversation().then(function () {
       return send().catch(function (error) {
