@@ -373,11 +373,15 @@ def test_chromium_plays_the_stored_opus_reply_in_an_audio_element(s3_app):
     from playwright.sync_api import sync_playwright
 
     from tests.browser import launch_chromium
+    from webapp.reply_audio import wait_for_reply_audio
 
     client = s3_app.test_client()
     conversation_id, token = start(client)
     body = say(client, conversation_id, token, "안녕하세요").json
-    ogg = fetch(client, body["reply"]["audio_url"], headers=bearer(token)).data
+    wait_for_reply_audio()  # the complete reply file is assembled after the answer
+    reply_url = f"/api/conversations/{conversation_id}/turns/{body['turn_id']}/audio/reply"
+    ogg = fetch(client, reply_url, headers=bearer(token)).data
+    assert ogg[:4] == b"OggS"
     src = "data:audio/ogg;base64," + base64.b64encode(ogg).decode()
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
