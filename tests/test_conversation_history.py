@@ -21,6 +21,7 @@ from tests.test_counsellor import csrf_from, signed_in, wav
 from webapp import create_app
 from webapp.api.views import openapi_document
 from webapp.db import Conversation, db
+from webapp.reply_audio import wait_for_reply_audio
 
 DOC = openapi_document()
 REGISTRY = Registry().with_resource("urn:maum-openapi", Resource(contents=DOC, specification=DRAFT202012))
@@ -87,6 +88,7 @@ def test_history_audio_urls_play_for_the_same_client(client):
         headers=bearer(token),
         content_type="multipart/form-data",
     )
+    wait_for_reply_audio()  # the complete reply file is assembled after the answer
     [turn] = client.get(f"/api/conversations/{conversation_id}", headers=bearer(token)).json["turns"]
     assert turn["input_kind"] == "audio"
     for url in (turn["user_audio_url"], turn["reply"]["audio_url"]):
