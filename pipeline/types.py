@@ -37,6 +37,19 @@ EMOTION_NAMES_KO: Mapping[str, str] = {
 #: Risk levels, from least to most urgent.
 RISK_LEVELS: tuple[str, ...] = ("none", "watch", "high")
 
+#: Risk categories (``Risk.categories``), in the order they are listed when several apply.
+RISK_CATEGORIES: tuple[str, ...] = (
+    "suicide",
+    "self_harm",
+    "harm_to_others",
+    "abuse",
+    "child_at_risk",
+    "school_violence",
+    "medical",
+    "imminent",
+    "caregiver",
+)
+
 #: What kind of reply the responder gave.
 REPLY_KINDS: tuple[str, ...] = (
     "empathy",

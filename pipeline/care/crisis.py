@@ -18,20 +18,8 @@ from importlib import resources
 from pathlib import Path
 
 from pipeline.errors import ModelFilesError
-from pipeline.types import Reply
+from pipeline.types import RISK_CATEGORIES, Reply
 
-#: Every risk category, in the order ``Risk.categories`` lists them.
-RISK_CATEGORIES: tuple[str, ...] = (
-    "suicide",
-    "self_harm",
-    "harm_to_others",
-    "abuse",
-    "child_at_risk",
-    "school_violence",
-    "medical",
-    "imminent",
-    "caregiver",
-)
 #: Which situation's reply leads when several apply: danger now and the body first.
 URGENCY: tuple[str, ...] = (
     "imminent",

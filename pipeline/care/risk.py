@@ -42,7 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.types import RISK_LEVELS, Risk
+from pipeline.types import RISK_CATEGORIES, RISK_LEVELS, Risk
 
 __all__ = [
     "CATEGORIES",
@@ -61,17 +61,7 @@ __all__ = [
 
 #: What kind of risk a pattern signals (the shared ``Risk.categories`` vocabulary), in the order
 #: ``Risk.categories`` lists them when several apply.
-CATEGORIES: tuple[str, ...] = (
-    "suicide",
-    "self_harm",
-    "harm_to_others",
-    "abuse",
-    "child_at_risk",
-    "school_violence",
-    "medical",
-    "imminent",
-    "caregiver",
-)
+CATEGORIES: tuple[str, ...] = RISK_CATEGORIES
 
 #: Categories that only qualify another finding: ``imminent`` (danger right now: standing on a
 #: bridge, pills in hand, tonight) is reported beside a high finding of another category and

@@ -16,18 +16,6 @@ RISK_NAMES_KO = {"none": "없음", "watch": "주의", "high": "높음"}
 
 INPUT_KIND_NAMES_KO = {"audio": "음성", "text": "글"}
 
-#: Risk categories in the order the team agreed to list them (``Risk.categories``).
-RISK_CATEGORIES = (
-    "suicide",
-    "self_harm",
-    "harm_to_others",
-    "abuse",
-    "child_at_risk",
-    "school_violence",
-    "medical",
-    "imminent",
-    "caregiver",
-)
 
 CATEGORY_NAMES_KO = {
     "suicide": "자살 위험",

@@ -22,8 +22,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from pipeline.types import EMOTION_LABELS, RISK_LEVELS
-from webapp.counsellor.display import RISK_CATEGORIES
+from pipeline.types import EMOTION_LABELS, RISK_CATEGORIES, RISK_LEVELS
 
 #: Longest snippet shown in the conversation list, in characters (before the ellipsis).
 SNIPPET_CHARS = 60
