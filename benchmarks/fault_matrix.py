@@ -62,6 +62,7 @@ from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import Turn, db
 from webapp.repair import run_repair
+from webapp.reply_audio import wait_for_reply_audio
 from webapp.storage import sha256_hex
 
 CRISIS_TEXT = "죽고 싶어요"
@@ -204,6 +205,7 @@ def run_scenario(step: str, mode: str, workdir: Path) -> dict[str, Any]:
                 headers={"Authorization": f"Bearer {created['token']}"},
                 content_type="multipart/form-data",
             )
+            wait_for_reply_audio()  # the reply's complete file is made after the answer, still under the fault
         body = response.json or {}
         outcome["status"] = response.status_code
         told = (

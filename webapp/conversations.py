@@ -241,6 +241,7 @@ def attach_reply_audio(
         return
     if wav is None:
         turn.reply_audio_missing, turn.synthesis_error = True, error[:64] or "synthesis_failed"
+        turn.degraded = [*(turn.degraded or []), "synthesize"]  # the counsellor sees what degraded
         db.session.commit()
         return
     pending = store.begin()

@@ -55,7 +55,7 @@ def _assemble(app: Flask, turn_id: str, clips: list[str], tone: str) -> None:
         try:
             parts = [pipeline.voice.speak_sentence(clip, tone)[0] for clip in clips]
             wav = join_speech(parts).wav
-        except Exception as exc:  # noqa: BLE001 - the client already has the text; record why audio is missing
+        except BaseException as exc:  # noqa: BLE001 - a thread must not die silently: record why audio is missing
             log.exception("reply audio of turn %s could not be synthesised", turn_id)
             attach_reply_audio(store, turn_id, None, getattr(exc, "code", "synthesis_failed"))
             return
@@ -64,7 +64,7 @@ def _assemble(app: Flask, turn_id: str, clips: list[str], tone: str) -> None:
             attach_reply_audio(
                 store, turn_id, wav, reply_format=settings.reply_audio_format, reply_kbps=settings.reply_opus_kbps
             )
-        except Exception:  # noqa: BLE001 - logged; the clips still play from the cache
+        except BaseException:  # noqa: BLE001 - logged; the clips still play from the cache
             log.exception("reply audio of turn %s could not be stored", turn_id)
 
 
