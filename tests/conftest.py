@@ -17,6 +17,7 @@ from pipeline.settings import Settings
 from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import db
+from webapp.reply_audio import wait_for_reply_audio
 
 #: A fixed audio key (``MAUM_AUDIO_KEYS``), so tests on PostgreSQL (several nodes' setting) start.
 TEST_AUDIO_KEYS = "test1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
@@ -49,6 +50,9 @@ def app(settings: AppSettings) -> Iterator[Flask]:
     with app.app_context():
         flask_migrate.upgrade()
     yield app
+    # Reply audio is assembled in background threads after a turn's answer: let them finish before
+    # the database goes (the next PostgreSQL test drops the schema they write to).
+    wait_for_reply_audio()
     with app.app_context():
         db.engine.dispose()
 
