@@ -266,7 +266,8 @@ def test_high_risk_never_reaches_the_generator_and_gets_the_crisis_reply(tuned_d
     result = Pipeline(settings, responder=responder).run_text("이제 그만 죽고 싶어요")
     assert result.risk.level == "high"
     assert result.reply.kind == "crisis" and "109" in result.reply.text
-    assert result.reply.fallback_reason == "high_risk" and spy.calls == 0
+    # The care layer answers a high-risk turn with its crisis reply before any responder is asked.
+    assert spy.calls == 0
 
 
 def test_generation_errors_and_timeouts_fall_back(tuned_dir, caplog):

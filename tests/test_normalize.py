@@ -20,6 +20,7 @@ from pipeline.normalize import normalize, read_native, read_sino, split_sentence
 from pipeline.settings import Settings
 from pipeline.stages import reply_tone, synthesize_in_tone
 from pipeline.turn import Pipeline
+from pipeline.voice import reply_sentences, spoken_text
 from tests.samples import REPO
 
 CASES = [
@@ -435,14 +436,16 @@ FAKES = Settings(transcriber="fake", classifier="fake", responder="fake", synthe
 def test_turn_speaks_the_reply_in_its_tone(said, tone):
     recorder = ToneRecorder()
     result = Pipeline(FAKES, synthesizer=recorder).run_text(said)
-    assert recorder.calls == [(result.reply.text, tone)]
+    # The voice speaks the reply (a crisis reply: its short spoken form) sentence by sentence.
+    assert recorder.calls == [(sentence, tone) for sentence in reply_sentences(spoken_text(result.reply))]
     assert result.speech is not None
 
 
 def test_turn_still_calls_a_synthesizer_that_takes_only_text():
     legacy = TextOnlySynthesizer()
     result = Pipeline(FAKES, synthesizer=legacy).run_text("그냥 죽고 싶어요")
-    assert legacy.calls == [result.reply.text] and result.speech is not None and not result.synthesis_error
+    assert legacy.calls == reply_sentences(spoken_text(result.reply))
+    assert result.speech is not None and not result.synthesis_error
 
 
 def test_reply_tone_and_synthesize_in_tone():
