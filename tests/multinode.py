@@ -142,6 +142,10 @@ def cluster(tmp_path: Path, postgres_url: str, nodes: int = 2, workers: int = 1)
             "MAUM_CLASSIFIER": "fake",
             "MAUM_RESPONDER": "fake",
             "MAUM_SYNTHESIZER": "fake",
+            # Every simulated client comes from 127.0.0.1 (through nginx): no per-address limits here.
+            "MAUM_RATE_TURNS_PER_IP": "0",
+            "MAUM_RATE_TURNS_PER_CONVERSATION": "0",
+            "MAUM_RATE_CONVERSATIONS_PER_IP": "0",
         }
         python = Path(sys.executable)
         first_env = server_env(tmp_path / "node0", **env)
