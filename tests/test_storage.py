@@ -359,8 +359,9 @@ def test_the_wav_setting_keeps_replies_as_wav(settings):
         flask_migrate.upgrade()
     client = app.test_client()
     conversation_id, token = start(client)
-    body = say(client, conversation_id, token, "안녕하세요").json
-    reply = fetch(client, body["reply"]["audio_url"], headers=bearer(token))
+    body = say(client, conversation_id, token, "안녕하세요").json  # waits for the reply file
+    reply_url = f"/api/conversations/{conversation_id}/turns/{body['turn_id']}/audio/reply"
+    reply = fetch(client, reply_url, headers=bearer(token))
     assert reply.mimetype == "audio/wav" and reply.data[:4] == b"RIFF"
     with app.app_context():
         db.engine.dispose()

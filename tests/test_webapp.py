@@ -79,16 +79,20 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def say(client, conversation_id: str, token: str, text: str):
-    return client.post(f"/api/conversations/{conversation_id}/turns", json={"text": text}, headers=bearer(token))
+    response = client.post(f"/api/conversations/{conversation_id}/turns", json={"text": text}, headers=bearer(token))
+    wait_for_reply_audio()  # the reply's complete file is made after the answer
+    return response
 
 
 def speak(client, conversation_id: str, token: str, audio: bytes, filename: str = "recording.wav"):
-    return client.post(
+    response = client.post(
         f"/api/conversations/{conversation_id}/turns",
         data={"audio": (io.BytesIO(audio), filename)},
         headers=bearer(token),
         content_type="multipart/form-data",
     )
+    wait_for_reply_audio()  # the reply's complete file is made after the answer
+    return response
 
 
 def fetch(client, url: str, **kwargs):
