@@ -15,20 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.types import RISK_LEVELS
+from pipeline.types import RISK_CATEGORIES, RISK_LEVELS
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout_v2"
-CATEGORIES = [
-    "suicide",
-    "self_harm",
-    "harm_to_others",
-    "abuse",
-    "child_at_risk",
-    "school_violence",
-    "medical",
-    "imminent",
-    "caregiver",
-]
+CATEGORIES = RISK_CATEGORIES
 
 
 def _rows() -> list[dict[str, str]]:

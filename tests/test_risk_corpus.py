@@ -10,22 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.types import RISK_LEVELS
+from pipeline.types import RISK_CATEGORIES, RISK_LEVELS
 
 DATA = Path(__file__).resolve().parents[1] / "training" / "data" / "risk"
 
-#: The shared risk vocabulary, in the order several categories are listed.
-CATEGORIES = (
-    "suicide",
-    "self_harm",
-    "harm_to_others",
-    "abuse",
-    "child_at_risk",
-    "school_violence",
-    "medical",
-    "imminent",
-    "caregiver",
-)
+#: The shared risk vocabulary (pipeline/types.py), in the order several categories are listed.
+CATEGORIES = RISK_CATEGORIES
 
 
 def _load_script():
