@@ -307,3 +307,12 @@ def test_script_in_user_text_is_returned_as_data_and_stored_verbatim(app, client
     assert response.mimetype == "application/json"
     assert response.json["transcript"] == text
     assert turns(app)[0].user_text == text
+
+
+def test_a_service_error_is_answered_with_its_mapped_status_and_a_korean_message():
+    from webapp.domain_errors import TurnConflict
+    from webapp.errors import describe_error
+
+    status, code, message = describe_error(TurnConflict("turn 3 of abc was taken meanwhile"))
+    assert (status, code) == (409, "conflict")
+    assert re.search("[가-힣]", message) and "taken" not in message, "the detail is for the logs only"
