@@ -27,6 +27,7 @@ errorlog = "-"
 
 
 def post_worker_init(worker):
+    """In each new worker: start the audio-store repair sweep and, unless turned off, warm the models."""
     app = worker.wsgi  # the Flask app built by wsgi.py in this worker
     from webapp.repair import sweep_at_startup
 
@@ -48,6 +49,7 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
+    """Before a worker exits: let the reply audio it still assembles reach the store (up to 20 s)."""
     # Replies answered by this worker still get their complete audio file for the counsellor.
     from webapp.reply_audio import wait_for_reply_audio
 

@@ -92,6 +92,7 @@ def padded(vocab: dict[str, int], size: int, filler: str) -> dict[str, int]:
 
 
 def build_bert(folder: Path, texts: list[str]) -> Path:
+    """A KLUE-BERT-sized random classifier with a tokenizer trained on ``texts``, saved in ``folder``."""
     wordpiece = BertWordPieceTokenizer(lowercase=False, strip_accents=False)
     wordpiece.train_from_iterator(
         texts, vocab_size=KLUE_BERT["vocab_size"], special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -129,12 +130,14 @@ def build_kogpt2(base: Path, out: Path, texts: list[str]) -> Path:
 
 
 def timed(fn, *args) -> float:
+    """Milliseconds one call of ``fn(*args)`` takes."""
     start = time.perf_counter()
     fn(*args)
     return (time.perf_counter() - start) * 1000.0
 
 
 def bench_bert(folder: Path, repeat: int) -> dict:
+    """Load time and per-sentence latency (single and batched) of the klue-bert backend."""
     settings = Settings(classifier="klue-bert", klue_bert_model=str(folder), device="cpu")
     start = time.perf_counter()
     classifier = registry.create("classifier", "klue-bert", settings)
@@ -151,6 +154,7 @@ def bench_bert(folder: Path, repeat: int) -> dict:
 
 
 def bench_kogpt2(folder: Path, repeat: int) -> dict:
+    """Generation time of the kogpt2 backend at its full token budget, and whole ``respond`` calls."""
     settings = Settings(responder="kogpt2", kogpt2_model=str(folder), device="cpu")
     start = time.perf_counter()
     responder = registry.create("responder", "kogpt2", settings)
@@ -201,6 +205,7 @@ def bench_kogpt2(folder: Path, repeat: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build both models, time them with each thread count; print one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="passes over the 8 test sentences")
     parser.add_argument(
