@@ -422,7 +422,8 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     if _REVENGE.search(text) and _PLAN.search(text):
         risk = _raise(risk, "high", ["harm_to_others"], "방법까지 생각한 보복")
         notes.append("revenge_plan")
-    if _MINIMISING.search(text) and (SUICIDE_TYPE & had or any(s.turn >= 0 for s in state.signals)):
+    held = {c for m in state.marks if m.sticky for c in m.categories}  # a fading classifier flag is no ideation
+    if _MINIMISING.search(text) and (SUICIDE_TYPE & held or any(s.turn >= 0 for s in state.signals)):
         risk = _raise(risk, "watch", ["suicide"] if not risk.categories else [], "죽고 싶은 마음을 말한 뒤 축소")
         notes.append("minimising")
     return risk, notes
@@ -517,7 +518,7 @@ def _denies(state: CareState, text: str, turn_risk: Risk) -> bool:
     """
     if turn_risk.level == "none" or not set(turn_risk.categories) <= SUICIDE_TYPE:
         return False
-    if state.pending is None and (state.level != "none" or state.signals):
+    if state.pending is None and (state.sticky_level != "none" or state.signals):
         return False  # after earlier signs, a denial is minimising (it keeps watch), not an all-clear
     if state.pending is not None and parse_answer(text) != "no":
         return False

@@ -106,7 +106,8 @@ def lines_note(categories: Sequence[str]) -> str:
     if lead_situation(categories) in ("suicide", "self_harm"):
         return _AT_RISK_NOTE
     data = shipped()
-    named = " 또는 ".join(f"{data.lines[n].name} {n}" for n in numbers_for(categories, data)[:2])
+    lines = [data.lines[n] for n in numbers_for(categories, data)[:2]]
+    named = " 또는 ".join(line.name if line.number in line.name else f"{line.name} {line.number}" for line in lines)
     return f"도움이 필요하면 {named}에 언제든 연락할 수 있어요."
 
 
@@ -429,6 +430,9 @@ def care_turn(
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
     if note and note not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
+    if new.sticky_level == "high" and not any(n in reply.text for n in numbers_for(new.categories)[:2]):
+        # A grounded or bank reply without the situation's lines: they stay one tap away while high.
+        reply = dataclasses.replace(reply, text=f"{reply.text} {lines_note(new.categories)}")
     if answered is not None and not unclear:
         reply = dataclasses.replace(reply, text=f"솔직하게 답해 주셔서 고마워요. {reply.text}")
     return CareTurn(reply, risk, new, why)
