@@ -96,3 +96,31 @@ def test_the_json_export_carries_the_care_state(app):
         document = conversation_json(db.session.get(Conversation, conversation_id))
     care = document["care_state"]
     assert care["level"] == "watch" and care["screening"][0]["answer"] == "no"
+
+
+def test_a_new_conversation_from_the_next_button_starts_from_the_earlier_care_state(app, client):
+    first_id, token = start(client)
+    say(client, first_id, token, "요즘 아무 희망이 없어요")  # hopelessness: watch, and a screening question
+    say(client, first_id, token, "아니요")  # the answer to it
+    crisis = say(client, first_id, token, "그냥 죽고 싶어요").json
+    assert crisis["conversation_risk"]["level"] == "high"
+
+    response = client.post(f"/api/conversations/{first_id}/next", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
+    second_id, second_token = response.json["id"], response.json["token"]
+    calm = say(client, second_id, second_token, "오늘은 밥 먹고 좀 쉬었어요").json
+    # Pressing 새 대화 does not make a person at risk "none": the level, its situation and its lines stay.
+    assert calm["conversation_risk"] == {"level": "high", "categories": ["suicide"]}
+    assert "109" in calm["reply"]["text"]
+    state = stored_state(app, second_id)
+    assert state.answers.get("wish_dead") == "no"  # the screening answer came along, not asked again
+    assert state.turns == 1 and all(m.turn == -1 for m in state.marks if m.level == "high")
+
+
+def test_a_new_conversation_after_a_safe_one_starts_fresh(app, client):
+    first_id, token = start(client)
+    say(client, first_id, token, "오늘 점심에 김치찌개 먹었어요")
+    response = client.post(f"/api/conversations/{first_id}/next", headers={"Authorization": f"Bearer {token}"})
+    second_id, second_token = response.json["id"], response.json["token"]
+    calm = say(client, second_id, second_token, "날씨가 좋네요").json
+    assert calm["conversation_risk"]["level"] == "none" and "109" not in calm["reply"]["text"]

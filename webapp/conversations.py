@@ -49,11 +49,20 @@ def start_conversation(previous: Conversation | None = None) -> tuple[Conversati
 
     Args:
         previous: the conversation the same client had open before, already opened with its
-            token; the new one is linked to it so that a counsellor can follow the client.
+            token; the new one is linked to it so that a counsellor can follow the client, and
+            starts from its care state (``CareState.carried_over``: the sticky risk level,
+            categories, cues, facts and screening answers), so that starting a new conversation
+            never resets a person at risk to ``none``.
     """
     token = new_token()
+    carried = None
+    if previous is not None and previous.care_state:
+        carried = CareState.from_json(previous.care_state).carried_over().as_json()
     conversation = Conversation(
-        id=new_id(), token_hash=hash_token(token), previous_id=previous.id if previous is not None else None
+        id=new_id(),
+        token_hash=hash_token(token),
+        previous_id=previous.id if previous is not None else None,
+        care_state=carried,
     )
     db.session.add(conversation)
     db.session.commit()

@@ -3,11 +3,21 @@
 ``observe(state, text, turn_risk)`` reads one client turn together with what the conversation
 already holds and returns the new ``CareState`` and the turn's risk *in context*:
 
-* **sticky**: once ``high``, the conversation stays ``high`` (its categories and reasons stay,
-  so the crisis lines stay in view); a later calm turn is not re-flagged by itself;
+* **sticky for real risk, decay for weak signals**: every flagged turn leaves a ``Mark``. A mark
+  is *sticky* when the risk is real: a ``high`` turn, a risk-relevant cue (hopelessness, being a
+  burden, a wish to be dead), a context rule, a screening answer, a rule-backed watch, or a
+  classifier's watch that the conversation confirms (it already holds that kind of risk, or a
+  suicide-type cue). Once ``high``, the conversation stays ``high`` (its categories and reasons
+  stay, so the crisis lines stay in view). A classifier-only watch with no context is *transient*:
+  it holds the level for its own turn and the next and fades on the second calm turn
+  (``FADE_TURNS``), and starts no screening. A suicide-type rule watch with no cue and no context
+  (an intensifier idiom such as "회사 때문에 죽겠어요") raises nothing on its own; nor does a
+  no to a screening question that repeats the question's words ("아니요 죽고 싶다거나 그런 건
+  전혀 없어요");
 * **escalation**: suicide-type signals of several kinds over the turns (hopelessness and being
-  a burden where the risk detector flagged the turn, a passive wish to be dead and farewell acts
-  by their own cues) count together: one hopeless or burden turn is ``watch`` and starts the
+  a burden where the risk detector flagged the turn with a rule or with context, a passive wish
+  to be dead and farewell acts by their own cues) count together; sadness or stress alone is no
+  step: one hopeless or burden turn is ``watch`` and starts the
   screening questions; three kinds, or a farewell act after any other signal, make it ``high``;
   a passive wish to be dead is ``high`` by itself; a farewell act alone raises nothing;
 * **minimising** after ideation ("아니 죽겠다는 건 아니고요") keeps the turn and the
@@ -20,8 +30,12 @@ already holds and returns the new ``CareState`` and the turn's risk *in context*
   emergency now (a 40-degree fever, not breathing, chest pain) is ``high`` ``medical``; being on a
   bridge or roof now is ``high`` ``suicide`` + ``imminent``; thoughts of hurting a baby are
   ``high`` ``child_at_risk``;
-* **screening**: the answer to a pending screening question is parsed (``screening.py``) and
+* **screening**: asked only after a risk-relevant cue or a crisis reply (never on a weak or
+  faded signal); the answer to a pending screening question is parsed (``screening.py``) and
   stored; a yes to intent, plan or recent behaviour makes the conversation ``high``;
+* **carried over**: a conversation started with "새 대화" begins from the earlier one's sticky
+  marks, categories, cues, facts and screening answers (``carried_over``), so pressing the
+  button never resets a person at risk to ``none``;
 * **facts**: what the client said happened (``facts.py``) is remembered.
 
 The per-turn ``Risk`` comes from the risk detector (rules today, a hybrid assessor later); this
@@ -40,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.care import facts as facts_mod
+from pipeline.care.assessor import CLASSIFIER_REASON
 from pipeline.care.crisis import RISK_CATEGORIES
 from pipeline.care.facts import Fact
 from pipeline.care.screening import HIGH_IF_YES, QUESTIONS, next_question, parse_answer
@@ -57,6 +72,10 @@ WATCH_KINDS, HIGH_KINDS = 2, 3
 MAX_SCREENING = len(QUESTIONS) + 2
 #: How often one question may be asked (again after an unclear answer).
 MAX_ASKS = 2
+#: A transient mark holds the level for this many turns, its own included (it fades on the second calm turn).
+FADE_TURNS = 2
+#: Signal kinds that start the screening questions (a farewell act alone does not).
+SCREENING_KINDS = frozenset({"hopeless", "burden", "passive_wish", "ideation"})
 # Ideation in the client's own words: after such a crisis turn the screening starts at "method".
 _EXPLICIT_IDEATION = re.compile(r"죽고\s*싶|자살|목숨을?\s*끊|죽을\s*(거|래|까)|죽어\s*버리|살고\s*싶지\s*않|그만\s*살")
 
@@ -125,7 +144,13 @@ _NETS: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
         "아이를 해칠 것 같은 생각",
     ),
 )
-_REVENGE = re.compile(r"갚아\s*(줄|주겠|준다)|복수|되갚|똑같이\s*(해\s*줄|당하게|갚)|가만\s*안\s*(둘|둬|놔)|찾아가서")
+_DENIAL = re.compile(
+    r"(그런|그럴)\s*(건|거|생각은?|마음은?)\s*(전혀|절대|진짜)?\s*(없어요|없어|없습니다|아니에요|아니고|아닙니다)|"
+    r"(전혀|절대)\s*(없어요|없어|없습니다|아니에요|아니고|아닙니다)|(건|거)\s*(아니에요|아니고|아닙니다)"
+)
+_REVENGE = re.compile(
+    r"갚아\s*(줄|주겠|준다)|복수(?!\s*전)|되갚|똑같이\s*(해\s*줄|당하게|갚)|가만\s*안\s*(둘|둬|놔)|찾아가서"
+)
 _PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기")
 
 
@@ -136,6 +161,50 @@ class Signal:
     kind: str
     turn: int
     said: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One flagged turn's part in the conversation's level.
+
+    Attributes:
+        turn: the 0-based turn (-1 for a mark carried over from an earlier conversation).
+        level: ``watch`` or ``high``.
+        categories: its risk categories.
+        reasons: what raised it.
+        sticky: real risk, kept for the rest of the conversation; otherwise it fades
+            (``FADE_TURNS``).
+    """
+
+    turn: int
+    level: str
+    categories: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    sticky: bool = True
+
+    def active(self, turn: int) -> bool:
+        """Whether this mark still counts at ``turn``."""
+        return self.sticky or turn - self.turn < FADE_TURNS
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "level": self.level,
+            "categories": list(self.categories),
+            "reasons": list(self.reasons),
+            "sticky": self.sticky,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Mark:
+        level = str(raw.get("level", "high"))
+        return cls(
+            turn=int(raw.get("turn", -1)),
+            level=level if level in RISK_LEVELS else "high",
+            categories=tuple(str(c) for c in raw.get("categories", ())),
+            reasons=tuple(str(r) for r in raw.get("reasons", ())),
+            sticky=bool(raw.get("sticky", True)),
+        )
 
 
 @dataclass(frozen=True)
@@ -170,6 +239,7 @@ class CareState:
         screening: screening questions asked and their answers, in order.
         facts: what the client said happened.
         crisis_turns: the turns that got a crisis reply.
+        marks: the flagged turns that make ``level`` (sticky ones, and transient ones still active).
     """
 
     level: str = "none"
@@ -180,6 +250,7 @@ class CareState:
     screening: tuple[ScreeningItem, ...] = ()
     facts: tuple[Fact, ...] = ()
     crisis_turns: tuple[int, ...] = ()
+    marks: tuple[Mark, ...] = ()
 
     def __post_init__(self) -> None:
         if self.level not in RISK_LEVELS:
@@ -208,6 +279,8 @@ class CareState:
             return ""
         if self.level == "high" and not self.crisis_turns:
             return ""  # a crisis reply comes first
+        if not self.crisis_turns and not SCREENING_KINDS & {s.kind for s in self.signals}:
+            return ""  # only a risk-relevant cue warrants the questions, not stress or a weak signal
         ideation = any(s.kind == "ideation" and _EXPLICIT_IDEATION.search(s.said) for s in self.signals)
         answers = self.answers
         while True:
@@ -224,6 +297,31 @@ class CareState:
         """A copy of the state with ``turn`` added to the turns that got a crisis reply."""
         return dataclasses.replace(self, crisis_turns=(*self.crisis_turns, turn))
 
+    @property
+    def sticky_level(self) -> str:
+        """The level of the sticky marks alone (what no calm turn takes away)."""
+        return max((m.level for m in self.marks if m.sticky), key=_RANK.__getitem__, default="none")
+
+    def carried_over(self) -> CareState:
+        """The state a linked conversation ("새 대화") starts from.
+
+        It keeps what must not be lost by starting again: the sticky marks (so the level,
+        categories and reasons), the suicide-type cues, the facts, the screening questions that
+        were answered, and whether a crisis reply was given; everything as of turn -1.
+        """
+        marks = tuple(dataclasses.replace(m, turn=-1) for m in self.marks if m.sticky)
+        level, categories, reasons = _combine(marks, 0)
+        return CareState(
+            level=level,
+            categories=categories,
+            reasons=reasons,
+            signals=tuple(dataclasses.replace(s, turn=-1) for s in self.signals),
+            screening=tuple(dataclasses.replace(q, turn=-1) for q in self.screening if q.answer),
+            facts=tuple(dataclasses.replace(f, turn=-1) for f in self.facts),
+            crisis_turns=(-1,) if self.crisis_turns else (),
+            marks=marks,
+        )
+
     def as_risk(self) -> Risk:
         """The conversation's risk as a ``Risk`` (level, reasons, categories)."""
         return Risk(level=self.level, reasons=self.reasons, categories=self.categories)
@@ -239,6 +337,7 @@ class CareState:
             "screening": [dataclasses.asdict(s) for s in self.screening],
             "facts": [f.as_json() for f in self.facts],
             "crisis_turns": list(self.crisis_turns),
+            "marks": [m.as_json() for m in self.marks],
         }
 
     @classmethod
@@ -252,9 +351,14 @@ class CareState:
             categories=tuple(str(c) for c in raw.get("categories", ())),
             reasons=tuple(str(r) for r in raw.get("reasons", ())),
         )
+        # A state stored before marks existed: its level was sticky.
+        old = (Mark(-1, base.level, base.categories, base.reasons),) if base.level != "none" else ()
+        base = dataclasses.replace(base, marks=old)
         try:
+            marks = tuple(Mark.from_json(m) for m in raw["marks"]) if "marks" in raw else old
             return dataclasses.replace(
                 base,
+                marks=marks,
                 turns=int(raw.get("turns", 0)),
                 signals=tuple(Signal(**s) for s in raw.get("signals", ())),
                 screening=tuple(ScreeningItem(**s) for s in raw.get("screening", ())),
@@ -275,6 +379,12 @@ class Observation:
     risk: Risk
     screening_answer: ScreeningItem | None = None
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fading(self) -> bool:
+        """Whether this turn's risk is only a weak signal that will fade (no crisis lines for it)."""
+        last = self.state.marks[-1] if self.state.marks else None
+        return self.risk.level != "none" and last is not None and last.turn == self.state.turns - 1 and not last.sticky
 
 
 def ordered(categories: Iterable[str]) -> tuple[str, ...]:
@@ -314,7 +424,8 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     if _REVENGE.search(text) and _PLAN.search(text):
         risk = _raise(risk, "high", ["harm_to_others"], "방법까지 생각한 보복")
         notes.append("revenge_plan")
-    if _MINIMISING.search(text) and (SUICIDE_TYPE & had or any(s.turn >= 0 for s in state.signals)):
+    held = {c for m in state.marks if m.sticky for c in m.categories}  # a fading classifier flag is no ideation
+    if _MINIMISING.search(text) and (SUICIDE_TYPE & held or any(s.turn >= 0 for s in state.signals)):
         risk = _raise(risk, "watch", ["suicide"] if not risk.categories else [], "죽고 싶은 마음을 말한 뒤 축소")
         notes.append("minimising")
     return risk, notes
@@ -333,8 +444,10 @@ def cues_in(text: str, detector_risk: Risk) -> set[str]:
     """The suicide-type signal kinds of one turn (``SIGNALS``; ``ideation`` for a high turn).
 
     Hopelessness and being a burden count only where the risk detector flagged the turn (so "살
-    이유가 없네" about a bag stays out); a flagged turn of no known kind counts as hopelessness.
-    A cue told as over ("예전엔 … 지금은 살 만해요") is not a signal.
+    이유가 없네" about a bag stays out); pass the risk as ``observe`` weighs it, so that a
+    classifier-only flag without context flags nothing. A flagged turn of no known kind is no
+    step (sadness or stress is not a risk-relevant cue). A cue told as over ("예전엔 … 지금은
+    살 만해요") is not a signal.
     """
     if _RESOLVED_PAST.search(text):
         return set()
@@ -342,8 +455,6 @@ def cues_in(text: str, detector_risk: Risk) -> set[str]:
     kinds = {k for k, p in SIGNALS.items() if p.search(text) and (flagged or k not in DETECTOR_KINDS)}
     if flagged and detector_risk.level == "high":
         kinds.add("ideation")
-    elif flagged and not kinds:
-        kinds.add("hopeless")
     return kinds
 
 
@@ -352,6 +463,70 @@ def _signals(state: CareState, text: str, kinds: set[str], turn: int) -> tuple[S
     order = (*SIGNALS, "ideation")
     new = [Signal(kind, turn, text) for kind in order if kind in kinds and kind not in seen]
     return (*state.signals, *new)
+
+
+def classifier_only(risk: Risk) -> bool:
+    """Whether only the trained classifier flagged this risk (no phrase rule among its reasons)."""
+    return risk.level != "none" and all(r.startswith(CLASSIFIER_REASON) for r in risk.reasons)
+
+
+def _combine(marks: Sequence[Mark], turn: int) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(level, categories, reasons) of the marks active at ``turn``."""
+    active = [m for m in marks if m.active(turn)]
+    level = max((m.level for m in active), key=_RANK.__getitem__, default="none")
+    categories = ordered(c for m in active for c in m.categories)
+    reasons = tuple(dict.fromkeys(r for m in active for r in m.reasons))
+    return level, categories, reasons
+
+
+def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
+    """The detector's risk as the conversation weighs it, and how firm it is.
+
+    Returns:
+        The risk and ``firm`` (a rule's or the classifier's high, or a watch with context),
+        ``weak`` (a classifier-only ``watch`` with no context: it counts for a while and fades)
+        or ``faint`` (raises nothing: a suicide-type rule watch with no cue and no context, such
+        as the intensifier idiom "회사 때문에 죽겠어요").
+    """
+    if turn_risk.level == "none":
+        return turn_risk, "firm"
+    # Context: the conversation already holds this kind of risk for good, or (for suicide-type risk) a
+    # risk-relevant cue now or earlier. A flag of another kind is no context.
+    cues = {k for k, p in SIGNALS.items() if p.search(text)}
+    held = {c for m in state.marks if m.sticky for c in m.categories}  # a fading mark confirms nothing
+    same_kind = set(turn_risk.categories) & held
+    suicide_context = bool(SUICIDE_TYPE & set(turn_risk.categories)) and bool(state.signals or cues)
+    if same_kind or suicide_context:
+        return turn_risk, "firm"
+    if classifier_only(turn_risk):
+        # A classifier-only high after any flagged turn is real (violence, an overdose or
+        # self-harm told in pieces); as the first sign of anything it gets its crisis reply but
+        # fades like a watch unless the conversation confirms it. A classifier-only watch with
+        # no context counts for a while and fades.
+        if turn_risk.level == "high" and any(m.active(state.turns) for m in state.marks):
+            return turn_risk, "firm"
+        return turn_risk, "weak"
+    suicide_only = set(turn_risk.categories) <= SUICIDE_TYPE
+    if turn_risk.level == "watch" and suicide_only:
+        return Risk("none"), "faint"
+    return turn_risk, "firm"
+
+
+def _denies(state: CareState, text: str, turn_risk: Risk) -> bool:
+    """Whether ``text`` denies the risk words it uses (a no to the pending question, or at the start).
+
+    "아니요 죽고 싶다거나 그런 건 전혀 없어요" repeats the question's words only to deny them;
+    "아니요 사실은 죽고 싶어요" does not (the risk words come after the no).
+    """
+    if turn_risk.level == "none" or not set(turn_risk.categories) <= SUICIDE_TYPE:
+        return False
+    if state.pending is None and (state.sticky_level != "none" or state.signals):
+        return False  # after earlier signs, a denial is minimising (it keeps watch), not an all-clear
+    if state.pending is not None and parse_answer(text) != "no":
+        return False
+    phrases = [r for r in turn_risk.reasons if not r.startswith(CLASSIFIER_REASON)]
+    last_no = max((m.start() for m in _DENIAL.finditer(text)), default=-1)
+    return bool(phrases) and all(0 <= text.find(p) < last_no for p in phrases)
 
 
 def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
@@ -367,7 +542,16 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
         caller adds those with ``ask`` / ``with_crisis``) and the turn's risk in context.
     """
     turn = state.turns
-    risk, notes = _context_risk(state, text, turn_risk)
+    weighed, firmness = _weighed(state, text, turn_risk)
+    risk, notes = _context_risk(state, text, weighed)
+    if firmness != "firm":
+        notes.append(f"{firmness}: {turn_risk.level} {', '.join(turn_risk.reasons)}")
+    if _denies(state, text, turn_risk):
+        # "아니요 죽고 싶다거나 그런 건 전혀 없어요": the question's own words, denied.
+        weighed, firmness = Risk("none"), "faint"
+        risk, notes = _context_risk(state, text, weighed)
+        notes.append("denied: " + ", ".join(turn_risk.reasons))
+    firm_raise = bool([n for n in notes if not n.startswith(("weak", "faint"))])
     answered = None
     screening = state.screening
     pending = state.pending
@@ -378,13 +562,15 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
         if answer == "yes" and pending.key in HIGH_IF_YES:
             label = {"intent": "실행 의도", "plan": "구체적 계획", "behaviour": "최근 준비·시도"}[pending.key]
             risk = _raise(risk, "high", ["suicide"], f"선별 질문에 '예': {label}")
+            firm_raise = True
         elif answer in ("yes", "unsure") and risk.level == "none":
             risk = _raise(risk, "watch", ["suicide"], f"선별 질문에 '{text}'")
+            firm_raise = True
 
-    said_now = cues_in(text, turn_risk) - {"ideation"}
+    said_now = cues_in(text, weighed) - {"ideation"}
     if "passive_wish" in said_now:
         risk = _raise(risk, "high", ["suicide"], "죽음을 바라는 마음")
-    signals = _signals(state, text, cues_in(text, turn_risk) | ({"ideation"} if _ideation(risk) else set()), turn)
+    signals = _signals(state, text, cues_in(text, weighed) | ({"ideation"} if _ideation(risk) else set()), turn)
     kinds = {s.kind for s in signals}
     n_kinds = len(kinds)
     if said_now:
@@ -395,22 +581,28 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
             # a farewell act alone (이사 가서 작별 인사) counts only together with other signals
             label = "여러 차례 이어진 위험 신호" if n_kinds >= WATCH_KINDS else "위험 신호"
             risk = _raise(risk, "watch", ["suicide"], f"{label} ({cue_names})")
-    level, categories, reasons = state.level, list(state.categories), list(state.reasons)
-    if _RANK[risk.level] > _RANK[level]:
-        level = risk.level
+        if said_now - {"farewell"} or n_kinds >= WATCH_KINDS:
+            firm_raise = True
+
+    marks = [m for m in state.marks if m.active(turn)]
     if risk.level != "none":
-        categories += risk.categories
-        reasons += [r for r in risk.reasons if r not in reasons]
+        # Real risk stays: a high turn, a risk-relevant cue, a context rule, a screening answer,
+        # a rule-backed watch, a classifier's watch the conversation confirms. A classifier-only
+        # watch with no context fades.
+        sticky = firm_raise or firmness == "firm"
+        marks.append(Mark(turn, risk.level, risk.categories, risk.reasons, sticky))
+    level, categories, reasons = _combine(marks, turn)
 
     new_state = CareState(
         level=level,
-        categories=ordered(categories),
-        reasons=tuple(dict.fromkeys(reasons)),
+        categories=categories,
+        reasons=reasons,
         turns=turn + 1,
         signals=signals,
         screening=screening,
         facts=facts_mod.merge(state.facts, facts_mod.facts_in(text, turn)),
         crisis_turns=state.crisis_turns,
+        marks=tuple(marks),
     )
     return Observation(new_state, risk, answered, tuple(notes))
 

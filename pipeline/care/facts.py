@@ -141,6 +141,8 @@ EVENTS: Mapping[str, EventKind] = {
     ),
 }
 _SENTENCES = re.compile(r"[^.!?\n]+")
+# The client as the subject of the event (나 죽었다, 저는 이제 죽었어요): not a death of the person named before.
+_FIRST_PERSON_SUBJECT = re.compile(r"(^|\s)(나|난|내가|나는|저|전|제가|저는)(\s|$)")
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,8 @@ def facts_in(text: str, turn: int = 0) -> list[Fact]:
                 continue  # 제가 동생을 때렸어요: not something done to the client
             if kind.needs_person and not who:
                 continue
+            if event == "died" and people and _FIRST_PERSON_SUBJECT.search(before[people[-1].end() :]):
+                continue  # 엄마한테 성적표 보여주면 나 죽었다: the client "is dead" (in trouble), an idiom
             found.append(Fact(who, event, turn, s.strip()))
     return found
 

@@ -14,8 +14,10 @@ Order of decisions (``care_turn``):
    (a death or a leaving nobody mentioned, "별일 없이" after "힘들었어요", praise for a revenge
    plan, a person the client never named) is replaced by one that reflects the client's own
    words; a reply that ignores a loss or harm told in this very turn (a death answered as a
-   visit) is replaced by one that acknowledges it; and a loss told earlier is referred back to
-   when the conversation goes on in pain ("아버지께서 돌아가셨다고 하셨죠.").
+   visit) is replaced by one that acknowledges it; a reply that asserts a feeling the client did
+   not show (joy after "요즘 회사 일이 너무 많아요") is replaced the same way, and a happy
+   emotion label on a complaint is spoken to as neutral (``reply_emotion``); and a loss told
+   earlier is referred back to when the conversation goes on in pain ("아버지께서 돌아가셨다고 하셨죠.").
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.care.conversation import CareState, observe
-from pipeline.care.crisis import crisis_reply, watch_note
+from pipeline.care.crisis import crisis_reply, lead_situation, numbers_for, shipped, watch_note
 from pipeline.care.facts import EVENTS, Fact, facts_in, people_in
 from pipeline.care.screening import QUESTIONS
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
@@ -98,6 +100,17 @@ ANSWERS: dict[str, str] = {
 }
 _AT_RISK_NOTE = "혼자 감당하기 어려우면 자살예방상담전화 109나 정신건강위기상담 1577-0199에 언제든 전화할 수 있어요."
 
+
+def lines_note(categories: Sequence[str]) -> str:
+    """One sentence with the first two lines of the conversation's lead situation (109 for suicide)."""
+    if lead_situation(categories) in ("suicide", "self_harm"):
+        return _AT_RISK_NOTE
+    data = shipped()
+    lines = [data.lines[n] for n in numbers_for(categories, data)[:2]]
+    named = " 또는 ".join(line.name if line.number in line.name else f"{line.name} {line.number}" for line in lines)
+    return f"도움이 필요하면 {named}에 언제든 연락할 수 있어요."
+
+
 # Claims a reply may make only when the client's words support them.
 _DEATH_OR_LEAVING_CLAIM = re.compile(
     r"떠나(셨|신|보내)|떠났|돌아가(셨|신)|잃(으셨|으신|은)|세상을\s*떠|이별|하늘나라|보내\s*드리|빈자리"
@@ -114,6 +127,16 @@ _HARD_SAID = re.compile(
 )
 _HAPPY_CLAIM = re.compile(r"축하|기쁜\s*소식|기쁘시|다행이에요|다행이네|좋은\s*일이|신나")
 _HAPPY_SAID = re.compile(r"기뻐|기쁘|좋아|행복|신나|합격|붙었|다행|축하|설레")
+# Feelings a reply may assert only when the client showed them: a positive feeling after a complaint.
+_POSITIVE_CLAIM = re.compile(r"즐겁|즐거|기쁘|기뻐|기쁜|반가운|신나|신난|행복하|설레|뿌듯|축하|다행|좋으시|좋으셨")
+_POSITIVE_SAID = re.compile(
+    r"기뻐|기쁘|좋아|좋았|좋은|좋네|행복|신나|신났|합격|붙었|다행|축하|설레|즐겁|즐거|재밌|재미있|뿌듯|고마|감사|최고|"
+    r"나아|나아졌|괜찮아졌|편해|반가|웃었|웃겨|ㅋㅋ|ㅎㅎ"
+)
+_COMPLAINT_SAID = re.compile(
+    r"너무\s*많|너무\s*바쁘|너무\s*바빠|바빠서|바빴|야근|마감|녹초|피곤|못\s*먹|겹쳤|겹쳐|밀려|쌓여|과로|스트레스|"
+    r"미치겠|미치는|죽겠|빡치|빡쳐|열받|짜증|망했|벅차|벅찬|시달|잔소리|싫어|싫다|싫고|귀찮|지겨|지긋지긋|때려치|그만두고\s*싶"
+)
 _PRAISE_CLAIM = re.compile(r"대단|멋지|멋있|잘하셨|잘\s*하셨|좋은\s*생각|훌륭|응원|기대돼|든든|용기\s*있")
 _HARM_SAID = re.compile(r"갚아|복수|되갚|가만\s*안|죽여|죽일|때려\s*줄|패\s*줄|혼내\s*줄|찾아가서|해치")
 # A reply's claims about the client: its first sentence when it ends like "…셨군요" (you did X),
@@ -203,6 +226,20 @@ class CareTurn:
     grounded: str = ""
 
 
+def reply_emotion(text: str, emotion: Emotion) -> Emotion:
+    """The emotion the reply may speak to: ``happiness`` only where the client's words show it.
+
+    The emotion head reads "요즘 회사 일이 너무 많아요" as happiness; a reply chosen for happiness
+    would then tell the client they enjoy their work. A happy label on a turn with complaint or
+    hardship words and no positive word is spoken to as ``neutral`` (the turn keeps its label).
+    """
+    if emotion.label != "happiness" or _POSITIVE_SAID.search(text):
+        return emotion
+    if _COMPLAINT_SAID.search(text) or _HARD_SAID.search(text):
+        return dataclasses.replace(emotion, label="neutral")
+    return emotion
+
+
 def direct_question(text: str) -> str:
     """The kind of direct question ``text`` asks (a key of ``ANSWERS``), or ""."""
     if len(text) > 120:
@@ -239,6 +276,9 @@ def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], fa
         return "calm_after_hard"
     if hard and _HAPPY_CLAIM.search(reply_text) and not _HAPPY_SAID.search(text):
         return "happy_after_hard"
+    complaint = hard or bool(_COMPLAINT_SAID.search(text))
+    if complaint and _POSITIVE_CLAIM.search(reply_text) and not _POSITIVE_SAID.search(text):
+        return "feeling_not_said"
     if _HARM_SAID.search(text) and _PRAISE_CLAIM.search(reply_text):
         return "praise_of_harm"
     named = people_in(everything)
@@ -346,8 +386,9 @@ def care_turn(
         answer = ANSWERS[asked]
         if asked == "what_to_do" and len(direct_questions_removed(text)) >= 8:
             answer = f"그 일로 고민이 많으시군요. {answer}"  # the question came with its situation
-        if new.level != "none" and "109" not in answer:
-            answer = f"{answer} {_AT_RISK_NOTE}"
+        note = lines_note(new.categories) if new.level != "none" and not seen.fading else ""
+        if note and not any(n in answer for n in numbers_for(new.categories)[:1]):
+            answer = f"{answer} {note}"
         return CareTurn(Reply(answer, "answer", f"answer-{asked}"), risk, new)
 
     answered = seen.screening_answer
@@ -355,11 +396,16 @@ def care_turn(
     key = "" if unclear else new.next_screening_question()  # after an unclear answer, listen first
     if key:
         opener = "" if new.screening else "많이 지치고 힘드신 게 느껴져요. "
-        reply = Reply(f"{opener}{QUESTIONS[key]}", "screening", f"screening-{key}")
+        # While the conversation is high, the lines stay one tap away under the question too.
+        lines = f" {lines_note(new.categories)}" if new.sticky_level == "high" else ""
+        reply = Reply(f"{opener}{QUESTIONS[key]}{lines}", "screening", f"screening-{key}")
         return CareTurn(reply, risk, new.ask(key, turn))
 
     # While the conversation is high, a calm turn still gets a line that keeps the numbers in view.
-    in_view = risk if risk.level != "none" or new.level != "high" else Risk("watch", (), new.categories)
+    # A weak signal that will fade gets no lines (a safe conversation never shows crisis numbers).
+    in_view = Risk("none") if seen.fading else risk
+    if new.sticky_level == "high":  # the conversation's own situation decides which lines stay in view
+        in_view = Risk("watch", in_view.reasons, new.categories)
     # Watch-level situations the reply bank has no note for (caregiver exhaustion, school
     # violence, …) get the note of their own line here instead of the bank's suicide line.
     note = watch_note(in_view.categories) if in_view.level == "watch" else ""
@@ -367,7 +413,7 @@ def care_turn(
         in_view = Risk("none")
     else:
         note = ""
-    reply = respond(text, emotion, in_view, history)
+    reply = respond(text, reply_emotion(text, emotion), in_view, history)
     if reply.kind == "crisis":  # a responder that has its own crisis path: keep the numbers
         return CareTurn(reply, risk, new)
     said_before = [t.user_text for t in history]
@@ -384,6 +430,9 @@ def care_turn(
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
     if note and note not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
+    if new.sticky_level == "high" and not any(n in reply.text for n in numbers_for(new.categories)[:2]):
+        # A grounded or bank reply without the situation's lines: they stay one tap away while high.
+        reply = dataclasses.replace(reply, text=f"{reply.text} {lines_note(new.categories)}")
     if answered is not None and not unclear:
         reply = dataclasses.replace(reply, text=f"솔직하게 답해 주셔서 고마워요. {reply.text}")
     return CareTurn(reply, risk, new, why)
