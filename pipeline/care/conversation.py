@@ -187,6 +187,7 @@ class Mark:
         return self.sticky or turn - self.turn < FADE_TURNS
 
     def as_json(self) -> dict[str, Any]:
+        """The mark as stored in ``conversations.care_state``."""
         return {
             "turn": self.turn,
             "level": self.level,
@@ -197,6 +198,7 @@ class Mark:
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Mark:
+        """A mark read back from a stored care state (a missing level counts as ``high``)."""
         level = str(raw.get("level", "high"))
         return cls(
             turn=int(raw.get("turn", -1)),
