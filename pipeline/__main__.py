@@ -101,7 +101,7 @@ def cmd_reply(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_normalize(pipe: Pipeline, args: argparse.Namespace) -> int:
-    from pipeline.normalize import normalize
+    from pipeline.text.normalize import normalize
 
     for text in _lines():
         _emit({"text": text, "spoken": normalize(text)})

@@ -25,10 +25,10 @@ from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError, UnknownBackendError
 from pipeline.settings import Settings
-from pipeline.speech_cache import SpeechCache
+from pipeline.speech.speech_cache import SpeechCache
+from pipeline.speech.voice import Voice, reply_sentences, spoken_text
 from pipeline.stages import reply_tone
 from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Reply, Risk, Transcript, TurnResult
-from pipeline.voice import Voice, reply_sentences, spoken_text
 
 log = logging.getLogger(__name__)
 

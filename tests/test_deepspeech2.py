@@ -22,11 +22,11 @@ from models.deepspeech2 import (
     save_checkpoint,
 )
 from pipeline import registry
-from pipeline.asr_features import FeatureConfig, extract_features
-from pipeline.asr_noise import make_noise, mix_at_snr
-from pipeline.asr_vocab import Vocabulary, normalize_transcript, unit_error_rate
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
+from pipeline.speech.asr_features import FeatureConfig, extract_features
+from pipeline.speech.asr_noise import make_noise, mix_at_snr
+from pipeline.speech.asr_vocab import Vocabulary, normalize_transcript, unit_error_rate
 from tests.samples import tone
 from training.asr_data import AugmentConfig, read_manifest, read_pcm, spec_augment
 from training.asr_schedule import TriStageSchedule, tri_stage_scheduler

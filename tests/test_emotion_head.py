@@ -242,7 +242,7 @@ def test_an_e5_only_head_can_be_trained_too(tmp_path):
 
 @pytest.fixture(scope="module")
 def embed():
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     embedder, cache = shared_embedder(), {}
 

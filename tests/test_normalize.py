@@ -16,11 +16,11 @@ import soundfile as sf
 
 from pipeline.backends.fake import FakeSynthesizer
 from pipeline.errors import BackendError
-from pipeline.normalize import normalize, read_native, read_sino, split_sentences
 from pipeline.settings import Settings
+from pipeline.speech.voice import reply_sentences, spoken_text
 from pipeline.stages import reply_tone, synthesize_in_tone
+from pipeline.text.normalize import normalize, read_native, read_sino, split_sentences
 from pipeline.turn import Pipeline
-from pipeline.voice import reply_sentences, spoken_text
 from tests.samples import REPO
 
 CASES = [

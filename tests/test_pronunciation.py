@@ -411,8 +411,8 @@ def _tiny_deepspeech2(path: Path, vocab_kind: str) -> Path:
     import torch
 
     from models.deepspeech2 import DeepSpeech2, DeepSpeech2Config, save_checkpoint
-    from pipeline.asr_features import FeatureConfig
-    from pipeline.asr_vocab import Vocabulary
+    from pipeline.speech.asr_features import FeatureConfig
+    from pipeline.speech.asr_vocab import Vocabulary
 
     torch.manual_seed(0)
     vocab = Vocabulary.ipa() if vocab_kind == "ipa" else Vocabulary.build("syllable", ["국물 맛"])

@@ -275,7 +275,7 @@ def evaluate(head_path: str | Path, dev_path: str | Path, embed: Embed | None = 
 
 
 def _e5_embed() -> Embed:
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     return shared_embedder().embed_queries
 

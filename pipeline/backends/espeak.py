@@ -1,6 +1,6 @@
 """Text to speech with the espeak-ng Korean voice (offline, fast, robotic).
 
-The text is first read out by ``pipeline.normalize`` (numbers, dates, phone numbers, Latin
+The text is first read out by ``pipeline.text.normalize`` (numbers, dates, phone numbers, Latin
 letters, symbols → Hangul; markup and emoji dropped), because espeak-ng's own Korean rules read
 ``109`` or ``3시`` badly, then cut into sentences with ``split_sentences``. Each sentence is one
 espeak-ng process (run side by side), joined with a short pause.
@@ -25,8 +25,8 @@ import soundfile as sf
 
 from pipeline.audio import to_wav_bytes
 from pipeline.errors import BackendError, MissingDependencyError
-from pipeline.normalize import normalize, split_sentences
 from pipeline.settings import Settings
+from pipeline.text.normalize import normalize, split_sentences
 from pipeline.types import Speech
 
 _TIMEOUT_S = 20

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from pipeline.backends.emotion_labels import emotions_from_probabilities, label_order, reorder
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings, resolve_device
+from pipeline.text.emotion_labels import emotions_from_probabilities, label_order, reorder
 from pipeline.types import Emotion
 
 

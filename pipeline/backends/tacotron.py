@@ -2,8 +2,8 @@
 
 The checkpoint named by ``MAUM_TACOTRON_CHECKPOINT`` (``tacotron.pt`` from
 ``training/train_tacotron.py``) carries the weights, the model config, the audio settings
-(``pipeline.vocoder.AudioConfig``) and the symbol table; the model is rebuilt from them with
-``torch.load(weights_only=True)``. Text is read out by ``pipeline.normalize``, cut into sentences,
+(``pipeline.speech.vocoder.AudioConfig``) and the symbol table; the model is rebuilt from them with
+``torch.load(weights_only=True)``. Text is read out by ``pipeline.text.normalize``, cut into sentences,
 and each sentence becomes jamo symbols → mel (or linear) frames → Griffin-Lim waveform; the
 sentences are joined with short pauses.
 
@@ -24,11 +24,11 @@ import numpy as np
 from pipeline.audio import to_wav_bytes
 from pipeline.backends.espeak import TONES
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
-from pipeline.normalize import normalize, split_sentences
 from pipeline.settings import Settings, resolve_device
-from pipeline.tts_text import TextEncoder
+from pipeline.speech.tts_text import TextEncoder
+from pipeline.speech.vocoder import AudioConfig, griffin_lim
+from pipeline.text.normalize import normalize, split_sentences
 from pipeline.types import Speech
-from pipeline.vocoder import AudioConfig, griffin_lim
 
 try:
     import torch

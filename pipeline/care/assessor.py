@@ -226,7 +226,7 @@ class RiskAssessor:
         try:
             head = RiskHead.load(settings.risk_head or default_risk_head_path())
             if embed is None:
-                from pipeline.backends.e5 import shared_embedder
+                from pipeline.text.e5 import shared_embedder
 
                 embed = shared_embedder().embed_queries
         except Exception:  # noqa: BLE001 - the rules must still run; the cause goes to the log
