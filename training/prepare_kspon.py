@@ -148,7 +148,7 @@ class PrepareOptions:
 
 
 def _ipa_symbols(pronunciation: str) -> tuple[str, ...]:
-    from pipeline.pronunciation.ipa import to_ipa_symbols
+    from pipeline.pronunciation.g2p import to_ipa_symbols
 
     return tuple(s for s in to_ipa_symbols(pronunciation) if s.strip())
 

@@ -860,3 +860,16 @@ def pronounce(text: str) -> Pronunciation:
 def pronounce_many(texts: Sequence[str]) -> list[Pronunciation]:
     """``pronounce`` for each text."""
     return [pronounce(t) for t in texts]
+
+
+def to_ipa_symbols(text: str) -> list[str]:
+    """Korean text → its standard pronunciation as IPA phoneme symbols.
+
+    The text goes through ``pronounce`` (numbers read out, 표준발음법 rules applied), then each
+    pronounced syllable is converted. Words are separated by one
+    ``WORD_BOUNDARY`` (``" "``), which is not in ``IPA_SYMBOLS``; drop it for a phoneme-only
+    sequence. Punctuation and non-Korean letters are dropped.
+
+    Example: ``to_ipa_symbols("국물")`` → ``["k", "u", "ŋ", "m", "u", "l"]``.
+    """
+    return hangul_to_ipa_symbols(pronounce(text).hangul)
