@@ -45,7 +45,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from pipeline.backends.e5_head import CharNgramVectorizer, E5Head, EmotionHead, default_head_path, log_softmax
+from pipeline.backends.e5_head import EmotionHead
+from pipeline.text.e5_head import CharNgramVectorizer, E5Head, default_head_path, log_softmax
 from pipeline.types import EMOTION_LABELS
 
 DATA_DIR = Path(__file__).parent / "data" / "emotion"

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.backends.e5_head import E5Head
 from pipeline.care.risk import CATEGORIES, MODIFIER_CATEGORIES, assess_details
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
+from pipeline.text.e5_head import E5Head
 from pipeline.types import RISK_LEVELS, Risk
 
 log = logging.getLogger(__name__)
