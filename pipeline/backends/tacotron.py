@@ -7,7 +7,7 @@ The checkpoint named by ``MAUM_TACOTRON_CHECKPOINT`` (``tacotron.pt`` from
 and each sentence becomes jamo symbols → mel (or linear) frames → Griffin-Lim waveform; the
 sentences are joined with short pauses.
 
-Speed follows the reply's tone like the espeak voice (``pipeline.backends.espeak.TONES``): Griffin-
+Speed follows the reply's tone like the espeak voice (``pipeline.speech.tones.TONES``): Griffin-
 Lim rebuilds the waveform with a longer or shorter hop between frames, which slows or quickens the
 speech without changing its pitch.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.audio import to_wav_bytes
-from pipeline.backends.espeak import TONES
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
 from pipeline.settings import Settings, resolve_device
+from pipeline.speech.tones import TONES
 from pipeline.speech.tts_text import TextEncoder
 from pipeline.speech.vocoder import AudioConfig, griffin_lim
 from pipeline.text.normalize import normalize, split_sentences

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.audio import to_wav_bytes
-from pipeline.backends.espeak import TONES
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
 from pipeline.settings import Settings, resolve_device
+from pipeline.speech.tones import TONES
 from pipeline.speech.tts_text import to_jamo
 from pipeline.text.normalize import normalize, split_sentences
 from pipeline.types import Speech
