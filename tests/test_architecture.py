@@ -7,12 +7,14 @@ backends apart from each other, and no import circles at any depth.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -99,3 +101,43 @@ def test_one_backend_importing_another_breaks_the_contracts(tmp_path):
     assert "pipeline.backends.kokoro is not allowed to import pipeline.backends.espeak" in " ".join(
         result.stdout.split()
     )
+
+
+# --- typed seams ------------------------------------------------------------------------------
+
+
+def test_literal_types_name_exactly_the_values_the_code_uses():
+    from pipeline import turn, types
+    from pipeline.pronunciation import alignment, feedback
+
+    assert get_args(types.EmotionLabel) == types.EMOTION_LABELS
+    assert get_args(types.RiskLevel) == types.RISK_LEVELS
+    assert get_args(types.RiskCategory) == types.RISK_CATEGORIES
+    assert get_args(types.ReplyKind) == types.REPLY_KINDS
+    assert get_args(types.Rating) == types.RATINGS == tuple(feedback.RATING_NAMES_KO)
+    assert get_args(types.AlignmentStatus) == types.ALIGNMENT_STATUSES
+    assert types.ALIGNMENT_STATUSES == (alignment.CORRECT, alignment.SUBSTITUTED, alignment.OMITTED, alignment.INSERTED)
+    assert set(get_args(types.StageVerb)) == set(turn.STAGE_VERBS.values()) == set(turn.FAILURE_CODES)
+
+
+def test_the_pipeline_hands_out_its_stages_as_their_protocols():
+    from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber
+    from pipeline.turn import Pipeline
+
+    expected = {
+        "transcriber": Transcriber,
+        "classifier": EmotionClassifier,
+        "responder": Responder,
+        "synthesizer": Synthesizer,
+    }
+    for stage, protocol in expected.items():
+        assert get_type_hints(getattr(Pipeline, stage).fget)["return"] is protocol
+
+
+def test_every_registered_synthesizer_takes_a_tone():
+    from pipeline import registry
+
+    for name in registry.SYNTHESIZERS:
+        synthesize = registry.backend_class("synthesizer", name).synthesize
+        tone = inspect.signature(synthesize).parameters.get("tone")
+        assert tone is not None and tone.kind is inspect.Parameter.KEYWORD_ONLY and tone.default == "", name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -441,11 +442,14 @@ def test_turn_speaks_the_reply_in_its_tone(said, tone):
     assert result.speech is not None
 
 
-def test_turn_still_calls_a_synthesizer_that_takes_only_text():
+def test_a_synthesizer_that_takes_no_tone_costs_the_voice_never_the_reply():
     legacy = TextOnlySynthesizer()
-    result = Pipeline(FAKES, synthesizer=legacy).run_text("그냥 죽고 싶어요")
-    assert legacy.calls == reply_sentences(spoken_text(result.reply))
-    assert result.speech is not None and not result.synthesis_error
+    no_fallback = dataclasses.replace(FAKES, synthesizer_fallback="")
+    result = Pipeline(no_fallback, synthesizer=legacy).run_text("그냥 죽고 싶어요")
+    assert legacy.calls == []  # every Synthesizer takes ``tone``; one that does not is not called twice
+    assert result.reply.kind == "crisis" and "109" in result.reply.text
+    assert result.speech is None and result.synthesis_error == "synthesis_failed"
+    assert "synthesize" in result.degraded
 
 
 def test_reply_tone_and_synthesize_in_tone():
