@@ -44,7 +44,7 @@ def speak_clip(pipeline: Pipeline, turn: Turn, n: int) -> Speech:
     """
     if not 0 <= n < len(turn.reply_clips):
         raise IndexError(n)
-    speech, _ = pipeline.speech.voice.speak_sentence(turn.reply_clips[n], turn_tone(turn))
+    speech, _ = pipeline.voice.speak_sentence(turn.reply_clips[n], turn_tone(turn))
     return speech
 
 
@@ -53,7 +53,7 @@ def _assemble(app: Flask, turn_id: str, clips: list[str], tone: str) -> None:
         pipeline: Pipeline = app.extensions["maum.pipeline"]
         store = app.extensions["maum.audio_store"]
         try:
-            parts = [pipeline.speech.voice.speak_sentence(clip, tone)[0] for clip in clips]
+            parts = [pipeline.voice.speak_sentence(clip, tone)[0] for clip in clips]
             wav = join_speech(parts).wav
         except BaseException as exc:  # noqa: BLE001 - a thread must not die silently: record why audio is missing
             log.exception("reply audio of turn %s could not be synthesised", turn_id)
