@@ -27,14 +27,16 @@ errorlog = "-"
 
 
 def post_worker_init(worker):
+    """In each new worker: start the audio-store repair sweep and, unless turned off, warm the models."""
     app = worker.wsgi  # the Flask app built by wsgi.py in this worker
+    from webapp.extensions import get_pipeline
     from webapp.repair import sweep_at_startup
 
     # Once per worker, in the background: what a crash left in the audio store (webapp/repair.py).
     threading.Thread(target=sweep_at_startup, args=(app,), name="maum-repair-sweep", daemon=True).start()
     if os.environ.get("MAUM_WARM_WORKERS", "1") == "0":
         return
-    pipeline = app.extensions["maum.pipeline"]
+    pipeline = get_pipeline(app)
 
     def warm():
         # Every stage is tried even when one fails: a broken voice must not leave the others cold.
@@ -48,6 +50,7 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
+    """Before a worker exits: let the reply audio it still assembles reach the store (up to 20 s)."""
     # Replies answered by this worker still get their complete audio file for the counsellor.
     from webapp.reply_audio import wait_for_reply_audio
 

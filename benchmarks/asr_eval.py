@@ -41,6 +41,7 @@ DEFAULT_FOLDER = REPO.parent / "shared" / "eval" / "korean-speech"
 
 
 def parse_list(text: str) -> list[str]:
+    """``"a, b,,c"`` → ``["a", "b", "c"]`` (empty parts dropped)."""
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
@@ -62,6 +63,7 @@ def noisy_versions(
 
 
 def run_backend(transcriber: Any, audios: list[Audio], refs: list[str]) -> dict[str, Any]:
+    """Transcribe every clip with one backend; CER, WER and real-time factor against ``refs``."""
     hyps, latency_ms = [], 0.0
     for audio in audios:
         transcript = transcriber.transcribe(audio)
@@ -109,6 +111,7 @@ def evaluate(
 
 
 def format_table(report: dict[str, Any]) -> str:
+    """The report as a fixed-width table: one row per backend and condition."""
     lines = [f"{'backend':<14} {'condition':<16} {'CER':>7} {'WER':>7} {'RTF':>7}", "-" * 55]
     for r in report["results"]:
         if "error" in r:
@@ -119,6 +122,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Evaluate the chosen transcribers on clean and noisy versions of a folder; print a table and JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default=str(DEFAULT_FOLDER), help="folder with transcripts.tsv and audio/")
     parser.add_argument("--backends", default="whisper", help="comma-separated transcriber names (default: whisper)")

@@ -19,6 +19,7 @@ from webapp.audiocrypt import AudioKeyring, new_key_b64
 
 
 def main() -> None:
+    """Encode the given WAVs as stored reply audio (Opus, encrypted); print sizes and timings as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("wavs", nargs="+", type=Path)
     parser.add_argument("--kbps", type=int, default=24)

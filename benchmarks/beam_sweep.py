@@ -41,6 +41,7 @@ def speech_sets(settings: Settings, speech_dir: Path, synthesizers: list[str]) -
 
 
 def run(beams: list[int], speech_dir: Path, synthesizers: list[str]) -> dict:
+    """Whisper's CER and speed for each beam size, on real speech and the synthesizers' renderings."""
     settings = Settings.from_env()
     sets = speech_sets(settings, speech_dir, synthesizers)
     results = {}
@@ -69,6 +70,7 @@ def run(beams: list[int], speech_dir: Path, synthesizers: list[str]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Sweep the Whisper beam sizes given on the command line; print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--beams", default="1,2,3,5", help="comma-separated beam sizes (default: %(default)s)")
     parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH, help="folder with transcripts.tsv")

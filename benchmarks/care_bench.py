@@ -44,6 +44,7 @@ def _figures(values: list[float]) -> dict[str, float]:
 
 
 def bench_layer(conversations: list[dict], repeat: int) -> list[float]:
+    """Milliseconds per turn of the care layer alone (risk, state, reply choice) over the dev conversations."""
     emotion = Emotion("sadness", {label: (0.7 if label == "sadness" else 0.05) for label in EMOTION_LABELS})
 
     def respond(text, emo, risk, history=()):
@@ -66,6 +67,7 @@ def bench_layer(conversations: list[dict], repeat: int) -> list[float]:
 
 
 def bench_turns(conversations: list[dict], repeat: int) -> list[float]:
+    """Milliseconds per text turn through the configured pipeline (models loaded beforehand)."""
     pipe = Pipeline(Settings.from_env())
     _ = pipe.classifier, pipe.responder  # loading is not turn time
     assess_risk("")
@@ -86,6 +88,7 @@ def bench_turns(conversations: list[dict], repeat: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time the care layer (and, unless ``--layer-only``, whole text turns); print p50/p95 as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="passes over the conversations")
     parser.add_argument("--layer-only", action="store_true", help="skip the whole-turn figures (no models)")

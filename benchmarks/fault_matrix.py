@@ -61,6 +61,7 @@ from pipeline.turn import Pipeline
 from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import Turn, db
+from webapp.extensions import PIPELINE, get_audio_store
 from webapp.repair import run_repair
 from webapp.reply_audio import wait_for_reply_audio
 from webapp.storage import sha256_hex
@@ -97,6 +98,8 @@ class Killed(BaseException):
 
 
 class CrisisTranscriber(FakeTranscriber):
+    """A fake transcriber that hears the crisis sentence in any sound."""
+
     text = CRISIS_TEXT
 
 
@@ -198,7 +201,7 @@ def run_scenario(step: str, mode: str, workdir: Path) -> dict[str, Any]:
     outcome: dict[str, Any] = {"step": step, "mode": mode}
     try:
         with inject(step, mode) as backends:
-            app.extensions["maum.pipeline"] = Pipeline(FAKE, **backends)
+            app.extensions[PIPELINE] = Pipeline(FAKE, **backends)
             response = client.post(
                 f"/api/conversations/{created['id']}/turns",
                 data={"audio": (io.BytesIO(crisis_wav()), "recording.wav")},
@@ -228,7 +231,7 @@ def run_scenario(step: str, mode: str, workdir: Path) -> dict[str, Any]:
     restarted = create_app(settings)  # the same instance folder, as a new process would open it
     report = run_repair(restarted, min_age_s=0)
     outcome["repairs"] = [a.action for a in report.actions]
-    store = restarted.extensions["maum.audio_store"]
+    store = get_audio_store(restarted)
     with restarted.app_context():
         rows = db.session.scalars(sa.select(Turn)).all()
         referenced: set[str] = set()
@@ -276,6 +279,7 @@ def summary(outcome: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Break a crisis voice turn at every step (raise and kill); print what the client was told and what was kept."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--details", action="store_true", help="Print every field of every run too.")
     args = parser.parse_args(argv)

@@ -53,6 +53,7 @@ START_SPREAD_S = 5.0  # clients with think time start within this many seconds o
 
 
 def request(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """``(status, body)`` of a GET (or a POST when ``data`` is given); HTTP errors are returned, not raised."""
     req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT_S) as response:
@@ -62,6 +63,7 @@ def request(url: str, data: bytes | None = None, headers: dict[str, str] | None 
 
 
 def multipart(field: str, filename: str, payload: bytes) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body with one WAV file field, and its content type."""
     boundary = uuid.uuid4().hex
     body = (
         (
@@ -75,6 +77,7 @@ def multipart(field: str, filename: str, payload: bytes) -> tuple[bytes, str]:
 
 
 def wav_seconds(payload: bytes) -> float:
+    """The length of a WAV file in seconds."""
     return sf.info(io.BytesIO(payload)).duration
 
 
@@ -116,6 +119,7 @@ def client(base: str, clips: list[tuple[bytes, float]], turns: int, offset: int,
 
 
 def free_port() -> int:
+    """A TCP port on localhost that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -172,6 +176,7 @@ def warm_up(base: str, workers: int) -> float:
 
 
 def run(base: str, clients: int, turns: int, think: bool, speech_dir: Path) -> dict:
+    """Several clients talking at once for ``turns`` voice turns each; latency percentiles and errors."""
     clips = []
     for path, _ in read_transcripts(speech_dir):
         clips.append((path.read_bytes(), sf.info(str(path)).duration))
@@ -206,6 +211,7 @@ def run(base: str, clients: int, turns: int, think: bool, speech_dir: Path) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Load-test a running server (or gunicorn started here) and print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running Maum server; default: start gunicorn here")
     parser.add_argument("--clients", type=int, default=8)

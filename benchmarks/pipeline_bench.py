@@ -80,6 +80,7 @@ def forget_text_caches(pipe: Pipeline) -> None:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
+    """``{"p50", "p95", "n"}`` of ``values``, rounded to 0.1."""
     arr = np.asarray(values, dtype=np.float64)
     return {
         "p50": round(float(np.percentile(arr, 50)), 1),
@@ -89,6 +90,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def run(speech_dir: Path, repeat: int) -> dict:
+    """Load times and per-stage latencies of the configured pipeline over real Korean speech."""
     settings = Settings.from_env()
     pipe = Pipeline(settings)
     load_ms = {}
@@ -185,6 +187,7 @@ def run(speech_dir: Path, repeat: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Benchmark the configured pipeline stage by stage; print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH, help="folder with transcripts.tsv")
     parser.add_argument("--repeat", type=int, default=5, help="passes over the data")

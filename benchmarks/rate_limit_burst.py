@@ -81,6 +81,7 @@ def run(requests: int, limit: int, window_s: int, instances: int) -> dict[str, o
 
 
 def main() -> None:
+    """Burst turns from one address at app instances sharing a database; print when refusals start."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--limit", type=int, default=10, help="turns per window per address")

@@ -32,6 +32,7 @@ from pipeline.settings import Settings
 from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import Conversation, Turn, db, new_id
+from webapp.extensions import get_audio_store
 from webapp.repair import MARKER, repair, sweep_at_startup
 from webapp.storage import sha256_hex
 
@@ -40,7 +41,7 @@ FAKE = Settings(transcriber="fake", classifier="fake", responder="fake", synthes
 
 def populate(app, conversations: int, turns: int, created_at: datetime) -> None:
     """Insert conversations with voice turns and write their files (small, but real files)."""
-    store = app.extensions["maum.audio_store"]
+    store = get_audio_store(app)
     data = b"RIFF" + bytes(60)
     conv_rows, turn_rows = [], []
     for _ in range(conversations):
@@ -94,6 +95,7 @@ def populate(app, conversations: int, turns: int, created_at: datetime) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time the full repair sweep and the start-up sweep over a generated audio store; print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--turns", type=int, default=3, help="Voice turns per conversation.")
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         startup_ms = (time.perf_counter() - start) * 1e3
         start = time.perf_counter()
         with app.app_context():
-            full = repair(app.extensions["maum.audio_store"])
+            full = repair(get_audio_store(app))
         full_ms = (time.perf_counter() - start) * 1e3
         with app.app_context():
             db.engine.dispose()

@@ -68,6 +68,7 @@ def _turns(pipe: Pipeline, texts: list[str]) -> dict:
 
 
 def run(n: int) -> dict:
+    """Risk assessment latency (rules, classifier, both) over ``n`` distinct dev sentences, uncached."""
     with DEV.open(encoding="utf-8", newline="") as f:
         texts = list(dict.fromkeys(r["text"] for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)))
     if len(texts) < 2 * n + 40:
@@ -102,6 +103,7 @@ def run(n: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Time the hybrid risk assessor; print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=150, help="distinct sentences per pass")
     args = parser.parse_args(argv)

@@ -5,8 +5,9 @@ the weights. This script builds randomly initialised models with the public chec
 shapes — ``klue/bert-base`` (12 layers, hidden 768, vocabulary 32,000) and
 ``skt/kogpt2-base-v2`` (12 layers, hidden 768, vocabulary 51,200, 1,024 positions) — with
 tokenizers trained on the fly on the project's Korean text and padded to the full vocabulary.
-The KoGPT2 folder goes through ``training/finetune_kogpt2.py`` (one step) so that the responder
-loads it exactly as it would a real fine-tuned model. It then times, through the app's backends:
+The KoGPT2 folder goes through ``training/finetune_kogpt2.py`` (one step, run as its own process:
+nothing imports ``training/``) so that the responder loads it exactly as it would a real
+fine-tuned model. It then times, through the app's backends:
 
 - klue-bert: one sentence at a time (as a chat turn does) and batches, p50/p95 per sentence;
 - kogpt2: raw generation of the full token budget for all candidates (a random model never says
@@ -25,13 +26,14 @@ whole voice turn, next to about 1–2 s of speech recognition.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
+import csv
 import json
 import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,11 +56,9 @@ from pipeline import registry
 from pipeline.backends.kogpt2 import encode_prompt
 from pipeline.settings import Settings
 from pipeline.types import EMOTION_LABELS, Emotion, Risk
-from training import finetune_kogpt2
-from training.train_emotion_head import DATA_DIR, read_tsv
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = DATA_DIR / "train.tsv"
+CORPUS = REPO / "training" / "data" / "emotion" / "train.tsv"
 QA = REPO / "tests" / "data" / "text_models_chatbot.csv"
 
 #: Shapes of the public checkpoints (their config.json files).
@@ -68,11 +68,16 @@ KOGPT2 = dict(vocab_size=51200, n_embd=768, n_layer=12, n_head=12, n_positions=1
 
 
 def korean_texts() -> list[str]:
-    """The emotion corpus and the chatbot sample: text to train the tokenizers on."""
-    texts, _ = read_tsv(CORPUS)
-    emotions = finetune_kogpt2.parse_emotion_map(finetune_kogpt2.KoGPT2FinetuneConfig.qa_emotions)
-    for example in finetune_kogpt2.read_qa(QA, emotions):
-        texts += [example.text, example.reply]
+    """The emotion corpus and the chatbot sample: text to train the tokenizers on.
+
+    Only the sentences matter here (no labels), so this reads the two files itself: the corpus is
+    ``text<TAB>label`` with a header, the chatbot sample a ``Q,A,label`` CSV.
+    """
+    with open(CORPUS, encoding="utf-8", newline="") as f:
+        texts = [row["text"].strip() for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    with open(QA, encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            texts += [row["Q"].strip(), row["A"].strip()]
     return texts
 
 
@@ -87,6 +92,7 @@ def padded(vocab: dict[str, int], size: int, filler: str) -> dict[str, int]:
 
 
 def build_bert(folder: Path, texts: list[str]) -> Path:
+    """A KLUE-BERT-sized random classifier with a tokenizer trained on ``texts``, saved in ``folder``."""
     wordpiece = BertWordPieceTokenizer(lowercase=False, strip_accents=False)
     wordpiece.train_from_iterator(
         texts, vocab_size=KLUE_BERT["vocab_size"], special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -112,23 +118,26 @@ def build_kogpt2(base: Path, out: Path, texts: list[str]) -> Path:
     torch.manual_seed(0)
     GPT2LMHeadModel(GPT2Config(**KOGPT2, bos_token_id=0, eos_token_id=0)).save_pretrained(base)
     tokenizer.save_pretrained(base)
-    with contextlib.redirect_stdout(sys.stderr):  # its report would break this script's JSON
-        code = finetune_kogpt2.main(
-        ["--base", str(base), "--out", str(out), "--qa", str(QA), "--max-steps", "1", "--batch-size", "2",
-         "--device", "cpu"]
-    )  # fmt: skip
+    # Its report goes to stderr: on stdout it would break this script's JSON.
+    code = subprocess.run(
+        [sys.executable, "-m", "training.finetune_kogpt2", "--base", str(base), "--out", str(out), "--qa", str(QA),
+         "--max-steps", "1", "--batch-size", "2", "--device", "cpu"],
+        cwd=REPO, stdout=sys.stderr, check=False,
+    ).returncode  # fmt: skip
     if code != 0:
         raise SystemExit(f"finetune_kogpt2 failed with exit code {code}")
     return out
 
 
 def timed(fn, *args) -> float:
+    """Milliseconds one call of ``fn(*args)`` takes."""
     start = time.perf_counter()
     fn(*args)
     return (time.perf_counter() - start) * 1000.0
 
 
 def bench_bert(folder: Path, repeat: int) -> dict:
+    """Load time and per-sentence latency (single and batched) of the klue-bert backend."""
     settings = Settings(classifier="klue-bert", klue_bert_model=str(folder), device="cpu")
     start = time.perf_counter()
     classifier = registry.create("classifier", "klue-bert", settings)
@@ -145,6 +154,7 @@ def bench_bert(folder: Path, repeat: int) -> dict:
 
 
 def bench_kogpt2(folder: Path, repeat: int) -> dict:
+    """Generation time of the kogpt2 backend at its full token budget, and whole ``respond`` calls."""
     settings = Settings(responder="kogpt2", kogpt2_model=str(folder), device="cpu")
     start = time.perf_counter()
     responder = registry.create("responder", "kogpt2", settings)
@@ -195,6 +205,7 @@ def bench_kogpt2(folder: Path, repeat: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build both models, time them with each thread count; print one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="passes over the 8 test sentences")
     parser.add_argument(

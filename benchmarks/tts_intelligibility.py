@@ -96,6 +96,7 @@ def measure(pipe: Pipeline, synthesizer, name: str, out_dir: Path | None) -> dic
 
 
 def run(out_dir: Path | None = None, synthesizers: tuple[str, ...] = ("kokoro", "espeak")) -> dict:
+    """Speak the test replies with each synthesizer and read them back with Whisper: CER and speed."""
     settings = Settings.from_env()
     pipe = Pipeline(settings)
     start = time.perf_counter()
@@ -122,6 +123,7 @@ def run(out_dir: Path | None = None, synthesizers: tuple[str, ...] = ("kokoro", 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Compare the synthesizers' intelligibility; print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="also write each reply's WAV into this folder")
     parser.add_argument(

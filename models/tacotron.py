@@ -150,12 +150,15 @@ class TacotronBatchNormConv(nn.Module):
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C_in, T) → (B, C_out, T): convolution, batch norm, then the activation if any."""
         length = x.size(-1)
         x = self.norm(self.conv(x)[..., :length])  # even kernels give one extra frame
         return self.activation(x) if self.activation is not None else x
 
 
 class TacotronHighway(nn.Module):
+    """A highway layer: a gated mix of a ReLU transform and the input (gate biased towards the input)."""
+
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.transform = nn.Linear(dim, dim)
@@ -163,6 +166,7 @@ class TacotronHighway(nn.Module):
         nn.init.constant_(self.gate.bias, -1.0)  # start close to the identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., dim) → (..., dim)."""
         gate = torch.sigmoid(self.gate(x))
         return gate * F.relu(self.transform(x)) + (1.0 - gate) * x
 
@@ -187,6 +191,7 @@ class TacotronCBHG(nn.Module):
         self.gru = nn.GRU(in_dim, gru_dim, batch_first=True, bidirectional=True)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, in_dim), with padding past ``lengths`` zeroed first → (B, T, 2 * gru_dim)."""
         if lengths is not None:
             x = x * sequence_mask(lengths, x.size(1)).unsqueeze(-1)
         residual = x
@@ -231,6 +236,7 @@ class TacotronEncoder(nn.Module):
             self.lstm = nn.LSTM(c.embedding_dim, c.encoder_dim // 2, batch_first=True, bidirectional=True)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, N) symbol ids and their (B,) lengths → (B, N, encoder_dim)."""
         x = self.embedding(tokens)
         if self.type == "cbhg":
             return self.cbhg(self.prenet(x), lengths)
@@ -419,6 +425,7 @@ class TacotronConvPostnet(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_mels) mel frames → the same frames plus the predicted residual."""
         y = mel.transpose(1, 2)
         for layer in self.layers:
             y = self.dropout(layer(y))
@@ -435,6 +442,7 @@ class TacotronCBHGPostnet(nn.Module):
         self.projection = nn.Linear(2 * c.n_mels, c.n_linear)
 
     def forward(self, mel: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, n_mels) mel frames, optional (B,) lengths → (B, T, n_linear) linear spectrogram."""
         return self.projection(self.cbhg(mel, lengths))
 
 

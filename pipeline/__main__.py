@@ -40,6 +40,7 @@ def _lines() -> Iterator[str]:
 
 
 def cmd_transcribe(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``transcribe FILE...``: one ``{file, text, latency_ms}`` line per audio file (an error line for a bad one)."""
     failed = 0
     for file in args.files:
         try:
@@ -61,6 +62,7 @@ def cmd_transcribe(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_emotion(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``emotion``: one ``{text, label, scores}`` line per sentence on stdin."""
     for text in _lines():
         emotion = pipe.classifier.classify(text)
         _emit({"text": text, "label": emotion.label, "scores": dict(emotion.scores)})
@@ -68,6 +70,7 @@ def cmd_emotion(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_risk(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``risk``: one ``{text, level, reasons, categories}`` line per sentence on stdin (rules + classifier)."""
     assessor = pipe.risk_assessor  # rules + classifier (MAUM_RISK_CLASSIFIER)
     for text in _lines():
         risk = assessor.assess(text)
@@ -76,6 +79,7 @@ def cmd_risk(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_reply(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``reply``: the lines on stdin as one conversation, care state carried across; one reply line each."""
     history: list[HistoryTurn] = []
     state = CareState()
     for line in _lines():
@@ -101,6 +105,7 @@ def cmd_reply(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_normalize(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``normalize``: each sentence with numbers and symbols read out in Hangul (``spoken``)."""
     from pipeline.text.normalize import normalize
 
     for text in _lines():
@@ -109,6 +114,7 @@ def cmd_normalize(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_pronounce(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``pronounce``: each sentence's standard pronunciation, its IPA and the rules that applied."""
     from pipeline.pronunciation.g2p import pronounce
 
     for text in _lines():
@@ -118,6 +124,7 @@ def cmd_pronounce(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_score(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``score FILE --text ...``: rate a reading of ``text`` syllable by syllable; one JSON line."""
     from pipeline.pronunciation.scoring import scorer_for
 
     try:
@@ -140,6 +147,7 @@ def _history_turn(result: TurnResult) -> HistoryTurn:
 
 
 def cmd_turn(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``turn FILE --out REPLY.wav``: one whole voice turn; prints the result and writes the spoken reply."""
     try:
         result = pipe.run_recording(Path(args.file).read_bytes())
     except PipelineError as exc:
@@ -195,12 +203,14 @@ def cmd_prepare(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 
 def cmd_settings(pipe: Pipeline, args: argparse.Namespace) -> int:
+    """``settings``: every ``MAUM_*`` setting with its default and help, one line each."""
     for env, help_text, default in describe(Settings):
         _emit({"env": env, "default": default, "help": help_text})
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m pipeline``, one subcommand per ``cmd_*`` function."""
     parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log model loading to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command on the configured backends; the exit status is 0, or 1 when an input failed."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
     try:

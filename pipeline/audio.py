@@ -12,6 +12,8 @@ import io
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from pipeline.errors import (
     UndecodableAudioError,
 )
 from pipeline.settings import Settings
-from pipeline.types import Audio
+from pipeline.types import Audio, Speech
 
 SAMPLE_RATE = 16000
 
@@ -149,3 +151,22 @@ def to_wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, np.clip(samples, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+def join_sentences(pieces: Sequence[np.ndarray], sample_rate: int, *, pause_s: float, started: float) -> Speech:
+    """The end of every sentence-by-sentence synthesizer: one WAV with a pause between sentences.
+
+    Args:
+        pieces: one (time,) float32 waveform per sentence, in order; at least one.
+        sample_rate: Hz of every piece.
+        pause_s: silence put between two sentences.
+        started: ``time.perf_counter()`` when synthesis began, for ``Speech.latency_ms``.
+    """
+    pause = np.zeros(int(pause_s * sample_rate), dtype=np.float32)
+    samples = np.concatenate([x for i, piece in enumerate(pieces) for x in ((pause, piece) if i else (piece,))])
+    return Speech(
+        wav=to_wav_bytes(samples, sample_rate),
+        sample_rate=sample_rate,
+        duration_s=round(len(samples) / sample_rate, 3),
+        latency_ms=(time.perf_counter() - started) * 1000.0,
+    )

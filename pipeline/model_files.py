@@ -32,6 +32,7 @@ _CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file as 64 hex digits, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -49,6 +50,7 @@ def _package_data(package: str) -> Path:
 
 
 def whisper_base_dir(cache_dir: Path) -> Path:
+    """Where the joined Whisper base model lives inside ``cache_dir``."""
     return cache_dir / "whisper-base"
 
 
@@ -114,6 +116,7 @@ def kokoro_data_dir() -> Path:
 
 
 def kokoro_dir(cache_dir: Path) -> Path:
+    """Where the joined Kokoro model lives inside ``cache_dir``."""
     return cache_dir / "kokoro"
 
 

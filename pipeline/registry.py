@@ -17,6 +17,8 @@ from pipeline.settings import Settings
 
 @dataclass(frozen=True)
 class BackendSpec:
+    """Where a backend lives (``module:Class``) and the pip extra that installs what it needs."""
+
     target: str  # "package.module:ClassName"
     extra: str = ""  # pip extra that installs what it needs ("" = core install)
 

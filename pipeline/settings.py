@@ -109,6 +109,7 @@ class Settings:
 
     @property
     def resolved_cache_dir(self) -> Path:
+        """The model cache folder: ``MAUM_CACHE_DIR``, else ``$XDG_CACHE_HOME/maum`` or ``~/.cache/maum``."""
         return Path(self.cache_dir or default_cache_dir())
 
     @classmethod

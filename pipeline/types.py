@@ -119,6 +119,7 @@ class Audio:
 
     @property
     def duration_s(self) -> float:
+        """Length in seconds."""
         return len(self.samples) / float(self.sample_rate)
 
 

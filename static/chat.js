@@ -67,7 +67,6 @@
 
   var conversation = null; // {id, token}; token is null after a reload (the cookie carries it then)
   var state = "idle";
-  var recorder = null; // {stop} while recording (static/recorder.js)
   var playing = null; // the <audio> now playing
 
   // --- small helpers ---------------------------------------------------------------------------
@@ -601,40 +600,29 @@
       });
   }
 
-  function startRecording() {
-    clearError();
-    stopPlayback();
-    MaumRecorder.record({
-      levelEl: levelEl,
-      maxMs: maxRecordMs,
-      onStart: function (session) {
-        recorder = session;
-        setState("listening");
-      },
-      onStop: function (blob, type) {
-        recorder = null;
-        if (!blob.size) {
-          showError(EMPTY_RECORDING);
-          setState("idle");
-          return;
-        }
-        var body = new FormData();
-        body.append("audio", blob, "recording." + MaumRecorder.extensionFor(type));
-        sendTurn({ method: "POST", body: body }, { user: addPendingBubble("user", HEARING) });
-      },
-      onDenied: function () {
-        showError(NO_MICROPHONE);
-        setState("idle");
-      },
-    });
-  }
-
-  recordBtn.addEventListener("click", function () {
-    if (recorder) {
-      recorder.stop();
-    } else if (recordBtn.getAttribute("aria-disabled") !== "true") {
-      startRecording();
-    }
+  // Recording (static/recorder.js): the record button starts and stops it.
+  MaumRecorder.attachButton(recordBtn, {
+    levelEl: levelEl,
+    maxMs: maxRecordMs,
+    canStart: function () {
+      return recordBtn.getAttribute("aria-disabled") !== "true";
+    },
+    beforeStart: function () {
+      clearError();
+      stopPlayback();
+    },
+    onListening: function () {
+      setState("listening");
+    },
+    onRecording: function (blob, type) {
+      var body = new FormData();
+      body.append("audio", blob, "recording." + MaumRecorder.extensionFor(type));
+      sendTurn({ method: "POST", body: body }, { user: addPendingBubble("user", HEARING) });
+    },
+    onProblem: function (kind) {
+      showError(kind === "empty" ? EMPTY_RECORDING : NO_MICROPHONE);
+      setState("idle");
+    },
   });
 
   form.addEventListener("submit", function (event) {

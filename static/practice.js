@@ -44,7 +44,6 @@
   var maxRecordMs = Math.max(1000, Number(root.dataset.maxSeconds || 30) * 1000 - 500);
   var current = { id: "", text: "" }; // the sentence being practised
   var state = "idle";
-  var recorder = null; // {stop} while recording
   var ownAudioUrl = null;
   var targetAudio = null; // {text, url}
   var playing = null;
@@ -352,48 +351,32 @@
   }
 
   // ---- recording (static/recorder.js) -------------------------------------------------------
-  function startRecording() {
-    clearError();
-    stopPlayback();
-    if (!current.text) {
-      showError(NO_TEXT);
-      return;
-    }
-    MaumRecorder.record({
-      levelEl: levelEl,
-      maxMs: maxRecordMs,
-      onStart: function (session) {
-        recorder = session;
-        setState("listening");
-      },
-      onStop: function (blob, type) {
-        recorder = null;
-        if (!blob.size) {
-          showError(EMPTY_RECORDING);
-          setState("idle");
-          return;
-        }
-        if (ownAudioUrl) URL.revokeObjectURL(ownAudioUrl);
-        ownAudioUrl = URL.createObjectURL(blob);
-        sendRecording(blob, type);
-      },
-      onDenied: function () {
-        showError(NO_MICROPHONE);
-        setState("idle");
-      },
-    });
-  }
-
-  function stopRecording() {
-    if (recorder) recorder.stop();
-  }
-
-  recordBtn.addEventListener("click", function () {
-    if (recorder) {
-      stopRecording();
-    } else if (state === "idle") {
-      startRecording();
-    }
+  MaumRecorder.attachButton(recordBtn, {
+    levelEl: levelEl,
+    maxMs: maxRecordMs,
+    canStart: function () {
+      return state === "idle";
+    },
+    beforeStart: function () {
+      clearError();
+      stopPlayback();
+      if (!current.text) {
+        showError(NO_TEXT);
+        return false;
+      }
+    },
+    onListening: function () {
+      setState("listening");
+    },
+    onRecording: function (blob, type) {
+      if (ownAudioUrl) URL.revokeObjectURL(ownAudioUrl);
+      ownAudioUrl = URL.createObjectURL(blob);
+      sendRecording(blob, type);
+    },
+    onProblem: function (kind) {
+      showError(kind === "empty" ? EMPTY_RECORDING : NO_MICROPHONE);
+      setState("idle");
+    },
   });
   select.addEventListener("change", onSelect);
   useTextBtn.addEventListener("click", function () {

@@ -121,6 +121,50 @@
     );
   }
 
+  // Wire a record button the way both pages use it: a click starts recording, the next click (or
+  // maxMs) stops it. Only a recording with sound reaches the page; an empty one or a refused
+  // microphone is reported as a problem, so each page only says it in its own words.
+  // options: levelEl, maxMs (as for record),
+  //   canStart() -> false while the button must not start anything (optional),
+  //   beforeStart() -> false to not start after all, e.g. nothing to read yet (optional),
+  //   onListening() once the microphone records,
+  //   onRecording(blob, mimeType) with a non-empty recording,
+  //   onProblem(kind) with kind "empty" (no sound recorded) or "denied" (no microphone).
+  function attachButton(button, options) {
+    var session = null; // {stop} while recording
+    function start() {
+      if (options.beforeStart && options.beforeStart() === false) {
+        return;
+      }
+      record({
+        levelEl: options.levelEl,
+        maxMs: options.maxMs,
+        onStart: function (started) {
+          session = started;
+          options.onListening();
+        },
+        onStop: function (blob, mimeType) {
+          session = null;
+          if (!blob.size) {
+            options.onProblem("empty");
+            return;
+          }
+          options.onRecording(blob, mimeType);
+        },
+        onDenied: function () {
+          options.onProblem("denied");
+        },
+      });
+    }
+    button.addEventListener("click", function () {
+      if (session) {
+        session.stop();
+      } else if (!options.canStart || options.canStart() !== false) {
+        start();
+      }
+    });
+  }
+
   window.MaumRecorder = {
     MIME_TYPES: MIME_TYPES,
     isSupported: isSupported,
@@ -128,5 +172,6 @@
     extensionFor: extensionFor,
     startMeter: startMeter,
     record: record,
+    attachButton: attachButton,
   };
 })();

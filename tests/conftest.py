@@ -65,3 +65,21 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def migrated_app():
+    """Make apps of their own (for settings other than the fixture's), tables created, engines closed after."""
+    made = []
+
+    def make(settings: AppSettings):
+        app = create_app(settings)
+        with app.app_context():
+            flask_migrate.upgrade()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()

@@ -140,3 +140,19 @@ def test_nan_samples_are_cleaned():
     samples[100:200] = np.nan
     decoded = audio.check(samples, Settings())
     assert np.isfinite(decoded.samples).all()
+
+
+def test_joined_sentences_play_in_order_with_a_pause_between():
+    import io
+    import time
+
+    import soundfile as sf
+
+    first, second = np.full(1600, 0.5, np.float32), np.full(800, -0.25, np.float32)
+    speech = audio.join_sentences([first, second], 16000, pause_s=0.25, started=time.perf_counter())
+    samples, rate = sf.read(io.BytesIO(speech.wav), dtype="float32")
+    assert rate == speech.sample_rate == 16000
+    assert len(samples) == 1600 + 4000 + 800 and speech.duration_s == 0.4
+    assert np.allclose(samples[:1600], 0.5, atol=1e-3) and np.allclose(samples[-800:], -0.25, atol=1e-3)
+    assert not samples[1600:5600].any()  # the pause is silence
+    assert speech.latency_ms >= 0

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from pipeline.care.conversation import CareState
 from tests.test_cli import FAKE_ENV, run_cli
 from tests.test_counsellor import converse, page, signed_in
-from tests.test_webapp import say, start
+from tests.web import say, start
 from webapp.db import Conversation, db
 
 

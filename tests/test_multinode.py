@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.multinode import BUCKET, cluster, nginx_available
-from tests.test_webapp import tone_wav
+from tests.web import tone_wav
 
 pytestmark = [pytest.mark.multinode, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
 

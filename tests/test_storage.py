@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from tests.conftest import TEST_AUDIO_KEYS
 from tests.samples import tone
-from tests.test_webapp import bearer, fetch, say, speak, start, tone_wav, turns
+from tests.web import bearer, fetch, say, speak, start, tone_wav, turns
 from webapp import create_app
 from webapp.audio_format import encode_reply, to_wav
 from webapp.audiocrypt import AudioDecryptError, AudioKeyError, AudioKeyring, is_encrypted, new_key_b64

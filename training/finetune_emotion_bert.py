@@ -24,7 +24,6 @@ when the columns are not called text/sentence/문장 and label/emotion/감정. `
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
@@ -39,6 +38,7 @@ import numpy as np
 from pipeline.settings import resolve_device
 from pipeline.text.emotion_labels import canonical_label
 from pipeline.types import EMOTION_LABELS
+from training.cli import parse_config
 from training.finetune_steps import Evaluation, plan_steps, train_until_best
 from training.train_emotion_head import report
 
@@ -280,28 +280,9 @@ def finetune(config: BertFinetuneConfig) -> dict:
     return result
 
 
-def _flag(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
-
-
 def parse_args(argv: list[str] | None = None) -> BertFinetuneConfig:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(BertFinetuneConfig):
-        name = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, tuple):
-            parser.add_argument(name, nargs="+", default=f.default)
-        elif isinstance(f.default, bool):
-            parser.add_argument(name, type=_flag, default=f.default, metavar="true|false")
-        else:
-            parser.add_argument(name, type=type(f.default), default=f.default, required=f.name in {"base", "out"})
-    args = vars(parser.parse_args(argv))
-    args["train"] = tuple(args["train"])
-    return BertFinetuneConfig(**args)
+    """The fine-tune options from the command line (``--base`` and ``--out`` are required)."""
+    return parse_config(BertFinetuneConfig, argv, description=__doc__.splitlines()[0], required=("base", "out"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,6 @@ all options.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
@@ -58,6 +57,7 @@ from pipeline.backends.kogpt2 import (
 )
 from pipeline.settings import resolve_device
 from pipeline.text.emotion_labels import canonical_label
+from training.cli import parse_config
 from training.finetune_steps import Evaluation, plan_steps, train_until_best
 
 USER_SPEAKERS = frozenset({"user", "client", "human", "usr", "사용자", "내담자"})
@@ -340,16 +340,8 @@ def finetune(config: KoGPT2FinetuneConfig) -> dict:
 
 
 def parse_args(argv: list[str] | None = None) -> KoGPT2FinetuneConfig:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(KoGPT2FinetuneConfig):
-        name = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, tuple):
-            parser.add_argument(name, nargs="+", default=f.default)
-        else:
-            parser.add_argument(name, type=type(f.default), default=f.default, required=f.name in {"base", "out"})
-    args = vars(parser.parse_args(argv))
-    args["qa"], args["dialogues"] = tuple(args["qa"]), tuple(args["dialogues"])
-    return KoGPT2FinetuneConfig(**args)
+    """The fine-tune options from the command line (``--base`` and ``--out`` are required)."""
+    return parse_config(KoGPT2FinetuneConfig, argv, description=__doc__.splitlines()[0], required=("base", "out"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import torch
 
+from training.loop import train_step
+
 
 class StepSettings(Protocol):
     batch_size: int
@@ -101,11 +103,7 @@ def train_until_best(
         for i in range(0, len(order), batch_size):
             model.train()
             loss = batch_loss(order[i : i + batch_size])
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            plan.scheduler.step()
+            train_step(loss, optimizer, plan.scheduler, model.parameters(), grad_clip=1.0)
             step += 1
             running_loss, running_n = running_loss + loss.item(), running_n + 1
             progress.update(1)

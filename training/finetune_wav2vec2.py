@@ -37,9 +37,10 @@ import torch
 from pipeline.metrics import cer, wer
 from pipeline.settings import resolve_device
 from pipeline.speech.asr_vocab import normalize_transcript
-from training.asr_cli import add_dataclass_arguments, build, load_config_file, overrides
 from training.asr_data import LengthBatchSampler, Utterance, audio_duration_s, load_audio, read_manifest
 from training.asr_schedule import TriStageSchedule, tri_stage_scheduler
+from training.cli import add_config_options, build_config, config_overrides, load_config_file
+from training.loop import apply_gradients
 
 log = logging.getLogger("finetune_wav2vec2")
 
@@ -269,10 +270,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
             losses.append(float(loss.detach()))
             if (i + 1) % cfg.grad_accum:
                 continue
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            apply_gradients(optimizer, scheduler, params, cfg.grad_clip)
             optimizer.zero_grad(set_to_none=True)
             step += 1
             bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
@@ -307,10 +305,10 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="YAML or JSON file with options (the command line wins)")
-    add_dataclass_arguments(parser, FinetuneConfig, title="fine-tuning")
+    add_config_options(parser, FinetuneConfig, title="fine-tuning")
     args = parser.parse_args(argv)
     file = load_config_file(args.config) if args.config else {}
-    cfg = build(FinetuneConfig, file, overrides(args, FinetuneConfig))
+    cfg = build_config(FinetuneConfig, file, config_overrides(args, FinetuneConfig))
     if not cfg.pretrained or not cfg.train:
         parser.error("--pretrained and --train are required")
     return cfg

@@ -55,7 +55,6 @@ from pipeline.metrics import cer, wer
 from pipeline.settings import resolve_device
 from pipeline.speech.asr_features import FeatureConfig
 from pipeline.speech.asr_vocab import KINDS, Vocabulary, normalize_transcript, unit_error_rate
-from training.asr_cli import add_dataclass_arguments, build, load_config_file, overrides
 from training.asr_data import (
     AsrDataset,
     AugmentConfig,
@@ -67,6 +66,8 @@ from training.asr_data import (
     reference_units,
 )
 from training.asr_schedule import TriStageSchedule, tri_stage_scheduler
+from training.cli import add_config_options, build_config, config_overrides, load_config_file
+from training.loop import train_step
 
 log = logging.getLogger("train_deepspeech2")
 
@@ -159,7 +160,7 @@ def make_model_config(cfg: TrainConfig, model_overrides: dict[str, Any], vocab: 
             raise ValueError(f"--conv-layers must be 1..{len(base.conv_channels)}")
         for name in ("conv_channels", "conv_kernel_sizes", "conv_strides"):
             layers.setdefault(name, getattr(base, name)[: cfg.conv_layers])
-    return build(
+    return build_config(
         DeepSpeech2Config,
         layers,
         {"vocab_size": len(vocab), "blank_id": vocab.blank_id, "n_features": features.n_features},
@@ -349,12 +350,7 @@ def train(
                 reduction="mean",
                 zero_infinity=True,
             )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            train_step(loss, optimizer, scheduler, model.parameters(), cfg.grad_clip)
             step += 1
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
@@ -412,21 +408,21 @@ def train(
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, dict[str, Any], FeatureConfig, AugmentConfig]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="YAML or JSON file with options (the command line wins)")
-    add_dataclass_arguments(parser, TrainConfig, title="training")
-    add_dataclass_arguments(parser, DeepSpeech2Config, skip=_DERIVED_MODEL_FIELDS, title="model")
-    add_dataclass_arguments(parser, FeatureConfig, prefix="feature_", title="features")
-    add_dataclass_arguments(parser, AugmentConfig, title="augmentation (SpecAugment and noise)")
+    add_config_options(parser, TrainConfig, title="training")
+    add_config_options(parser, DeepSpeech2Config, skip=_DERIVED_MODEL_FIELDS, title="model")
+    add_config_options(parser, FeatureConfig, prefix="feature_", title="features")
+    add_config_options(parser, AugmentConfig, title="augmentation (SpecAugment and noise)")
     args = parser.parse_args(argv)
     file: dict[str, Any] = load_config_file(args.config) if args.config else {}
     sections = {name: dict(file.pop(name, None) or {}) for name in ("model", "features", "augment")}
-    cfg = build(TrainConfig, file, overrides(args, TrainConfig))
+    cfg = build_config(TrainConfig, file, config_overrides(args, TrainConfig))
     if not cfg.train:
         parser.error("--train is required (a manifest TSV or a folder with transcripts.tsv)")
-    model_overrides = {**sections["model"], **overrides(args, DeepSpeech2Config)}
+    model_overrides = {**sections["model"], **config_overrides(args, DeepSpeech2Config)}
     for name in _DERIVED_MODEL_FIELDS:
         model_overrides.pop(name, None)
-    features = build(FeatureConfig, sections["features"], overrides(args, FeatureConfig, "feature_"))
-    augment = build(AugmentConfig, sections["augment"], overrides(args, AugmentConfig))
+    features = build_config(FeatureConfig, sections["features"], config_overrides(args, FeatureConfig, "feature_"))
+    augment = build_config(AugmentConfig, sections["augment"], config_overrides(args, AugmentConfig))
     return cfg, model_overrides, features, augment
 
 

@@ -48,6 +48,7 @@ import numpy as np
 from pipeline.backends.e5_head import EmotionHead
 from pipeline.text.e5_head import CharNgramVectorizer, E5Head, default_head_path, log_softmax
 from pipeline.types import EMOTION_LABELS
+from training.cli import add_config_options, build_config, config_overrides
 
 DATA_DIR = Path(__file__).parent / "data" / "emotion"
 
@@ -283,16 +284,11 @@ def _e5_embed() -> Embed:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(HeadTrainingConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            parser.add_argument(flag, type=type(f.default), default=f.default)
+    add_config_options(parser, HeadTrainingConfig, title="training")
     parser.add_argument("--evaluate", action="store_true", help="report the head at --out on --dev; train nothing")
-    args = vars(parser.parse_args(argv))
-    do_evaluate = args.pop("evaluate")
-    config = HeadTrainingConfig(**args)
+    args = parser.parse_args(argv)
+    do_evaluate = args.evaluate
+    config = build_config(HeadTrainingConfig, config_overrides(args, HeadTrainingConfig))
     if do_evaluate:
         metrics = evaluate(config.out, config.dev)
         print(format_report(metrics))

@@ -50,7 +50,7 @@ from pipeline.care.assessor import RiskAssessor, RiskHead, combine, default_risk
 from pipeline.care.risk import assess_details
 from pipeline.risk_eval import evaluate
 from pipeline.types import Risk
-from training.asr_cli import add_dataclass_arguments, build, overrides
+from training.cli import add_config_options, build_config, config_overrides
 from training.train_emotion_head import HeadTrainingConfig, fit_head
 
 DATA_DIR = Path(__file__).parent / "data" / "risk"
@@ -283,10 +283,10 @@ def cached(embed: Embed, path: str | Path) -> Embed:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_dataclass_arguments(parser, RiskHeadTrainingConfig, skip=("cv",), title="training")
+    add_config_options(parser, RiskHeadTrainingConfig, skip=("cv",), title="training")
     parser.add_argument("--evaluate", action="store_true", help="report the head at --out on --dev; train nothing")
     args = parser.parse_args(argv)
-    config = build(RiskHeadTrainingConfig, overrides(args, RiskHeadTrainingConfig))
+    config = build_config(RiskHeadTrainingConfig, config_overrides(args, RiskHeadTrainingConfig))
     if args.evaluate:
         print(json.dumps({"head": Path(config.out).name, **evaluate_saved(config)}, ensure_ascii=False))
         return 0

@@ -66,6 +66,8 @@ from models.tacotron import (
 from pipeline.settings import resolve_device
 from pipeline.speech.tts_text import SYMBOLS, TextEncoder
 from pipeline.speech.vocoder import AudioConfig, griffin_lim, load_wav, spectrograms
+from training.cli import add_config_options, build_config, config_overrides, parse_assignments
+from training.loop import train_step
 
 TEXT_COLUMNS = {"original": 1, "expanded": 2, "decomposed": 3}
 
@@ -339,22 +341,6 @@ def plot_attention(path: Path, panels: Sequence[tuple[np.ndarray, str]], title: 
 # ---------------------------------------------------------------------------------------------- training
 
 
-def _parse_overrides(pairs: Sequence[str], cls: type) -> dict[str, Any]:
-    """``FIELD=VALUE`` strings → typed values for dataclass ``cls`` (JSON values, or plain strings)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or name not in names:
-            raise SystemExit(f"--set/--audio expects FIELD=VALUE with a {cls.__name__} field, got {pair!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out[name] = tuple(value) if isinstance(value, list) else value
-    return out
-
-
 def build_configs(
     cfg: TrainConfig, model_overrides: dict[str, Any], audio_overrides: dict[str, Any], symbols: Sequence[str]
 ) -> tuple[TacotronConfig, AudioConfig]:
@@ -458,14 +444,12 @@ def train(
             batch = {k: v.to(device) for k, v in batch.items()}
             out = model(batch["tokens"], batch["token_lengths"], batch["mels"], batch["mel_lengths"])
             terms = tacotron_loss(out, batch, cfg, step, r)
-            optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            if not torch.isfinite(grad_norm):
+            grad_norm = train_step(
+                terms["total"], optimizer, scheduler, model.parameters(), cfg.grad_clip, skip_non_finite=True
+            )
+            if grad_norm is not None and not torch.isfinite(grad_norm):
                 progress.write(f"step {step}: non-finite gradient norm, batch skipped")
                 continue
-            optimizer.step()
-            scheduler.step()
             step += 1
             progress.update(1)
             # The last step (by count or by the time limit) always logs, plots and saves.
@@ -474,7 +458,7 @@ def train(
                 steps = decoder_steps(batch["mel_lengths"], r)
                 last = {
                     "step": step, "epoch": epoch, "lr": round(scheduler.get_last_lr()[0], 8),
-                    "grad_norm": round(float(grad_norm), 4),
+                    "grad_norm": round(float(grad_norm), 4) if grad_norm is not None else None,
                     **{k: round(float(v.detach()), 5) for k, v in terms.items()},
                     **alignment_scores(out.alignments.detach(), batch["token_lengths"], steps),
                     "minutes": round((time.perf_counter() - started) / 60.0, 2),
@@ -540,18 +524,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
     )
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else:
-            parser.add_argument(flag, type=type(f.default), default=f.default)
+    add_config_options(parser, TrainConfig, title="training")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="TacotronConfig field")
     parser.add_argument("--audio", action="append", default=[], metavar="FIELD=VALUE", help="AudioConfig field")
-    args = vars(parser.parse_args(argv))
-    model_overrides = _parse_overrides(args.pop("set"), TacotronConfig)
-    audio_overrides = _parse_overrides(args.pop("audio"), AudioConfig)
-    cfg = TrainConfig(**args)
+    args = parser.parse_args(argv)
+    model_overrides = parse_assignments(args.set, TacotronConfig, "--set")
+    audio_overrides = parse_assignments(args.audio, AudioConfig, "--audio")
+    cfg = build_config(TrainConfig, config_overrides(args, TrainConfig))
     if not cfg.data:
         parser.error("--data is required")
     summary = train(cfg, model_overrides, audio_overrides)

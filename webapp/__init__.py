@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeline.turn import Pipeline
-from webapp import errors, limits, security
+from webapp import errors, extensions, limits, security
 from webapp.audio_format import REPLY_FORMATS
 from webapp.config import REPO_ROOT, AppSettings
 from webapp.db import configure_engine, db, migrate
@@ -31,7 +31,8 @@ def create_app(settings: AppSettings | None = None) -> Flask:
         settings: what to run with; ``AppSettings.from_env()`` when None.
 
     Returns:
-        The app, with the pipeline (not yet loaded) in ``app.extensions["maum.pipeline"]``.
+        The app, with its settings, pipeline (not yet loaded) and audio store in place
+        (``webapp/extensions.py``).
     """
     settings = settings if settings is not None else AppSettings.from_env()
     _configure_logging()
@@ -55,15 +56,12 @@ def create_app(settings: AppSettings | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined] - Korean stays readable in responses
     app.json.sort_keys = False  # type: ignore[attr-defined] - emotion scores keep the label order
 
-    app.extensions["maum.settings"] = settings
-    app.extensions["maum.pipeline"] = Pipeline(settings.pipeline)
     if settings.reply_audio_format not in REPLY_FORMATS:
         raise ValueError(
             f"MAUM_REPLY_AUDIO_FORMAT={settings.reply_audio_format!r}; choose one of {sorted(REPLY_FORMATS)}"
         )
-    app.extensions["maum.audio_store"] = build_audio_store(
-        settings, instance_path, settings.resolved_audio_keyring(instance_path)
-    )
+    store = build_audio_store(settings, instance_path, settings.resolved_audio_keyring(instance_path))
+    extensions.install(app, settings, Pipeline(settings.pipeline), store)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True)

@@ -48,6 +48,7 @@ from webapp import audit
 from webapp.config import AppSettings
 from webapp.counsellor.display import category_name, format_kst, iso_kst, risk_name
 from webapp.db import AlertNotice, Conversation, Turn, db, new_id, utcnow
+from webapp.extensions import ALERTS, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ SENDING_LEASE_S = 120.0
 IDLE_POLL_S = 60.0
 
 _MAX_ERROR = 255
-_EXTENSION = "maum.alerts"
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def becomes_high(turn: Turn) -> bool:
 
 def queue_for(turn: Turn) -> list[AlertNotice]:
     """Write (and commit) one outbox notice per configured channel if ``turn`` raises an alert."""
-    settings: AppSettings = current_app.extensions["maum.settings"]
+    settings: AppSettings = get_settings()
     wanted = channels(settings)
     if not wanted or not becomes_high(turn):
         return []
@@ -413,7 +413,7 @@ class Dispatcher:
             thread.join(timeout_s)
 
     def _run(self) -> None:
-        settings: AppSettings = self.app.extensions["maum.settings"]
+        settings: AppSettings = get_settings(self.app)
         while not self._stop.is_set():
             self._wake.clear()
             wait_s = IDLE_POLL_S
@@ -432,16 +432,16 @@ class Dispatcher:
 
 def dispatcher(app: Flask) -> Dispatcher:
     """The app's sender (one per process)."""
-    found = app.extensions.get(_EXTENSION)
+    found = app.extensions.get(ALERTS)
     if found is None:
-        found = app.extensions.setdefault(_EXTENSION, Dispatcher(app))
+        found = app.extensions.setdefault(ALERTS, Dispatcher(app))
     return found
 
 
 def register(app: Flask) -> None:
     """Add ``flask alerts`` and start the sender with the first request, so leftovers from a restart go out."""
     app.cli.add_command(alerts_cli)
-    if not channels(app.extensions["maum.settings"]):
+    if not channels(get_settings(app)):
         return
     started = threading.Event()
 
@@ -457,13 +457,15 @@ def register(app: Flask) -> None:
 
 @click.group("alerts", help="On-duty alerts: send a test notice, or send what waits in the outbox.")
 def alerts_cli() -> None:
+    """``flask alerts``: send or test the on-duty notices for high-risk conversations."""
     pass
 
 
 @alerts_cli.command("test", help="Send a test notice over every configured channel now and say how it went.")
 @with_appcontext
 def test_command() -> None:
-    settings: AppSettings = current_app.extensions["maum.settings"]
+    """Send a test notice over every configured channel now and print, in Korean, how each went."""
+    settings: AppSettings = get_settings()
     configured = channels(settings)
     if not configured:
         raise click.ClickException(
@@ -500,5 +502,6 @@ def test_command() -> None:
 @alerts_cli.command("deliver", help="Send every notice that is due now (the app's sender thread does this itself).")
 @with_appcontext
 def deliver_command() -> None:
-    tries = deliver_due(current_app.extensions["maum.settings"])
+    """Send every notice that is due now (the app's sender thread does this by itself)."""
+    tries = deliver_due(get_settings())
     click.echo(f"{tries}건을 보내 보았어요.")

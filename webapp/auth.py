@@ -53,6 +53,7 @@ from wtforms.validators import DataRequired, Length
 from webapp import audit, sessions
 from webapp.config import AppSettings
 from webapp.db import ROLES, User, db, new_id, utcnow
+from webapp.extensions import get_settings
 
 #: Shortest password accepted, in characters.
 MIN_PASSWORD_LENGTH = 10
@@ -161,7 +162,7 @@ def _dummy_hash() -> str:
 
 
 def _settings() -> AppSettings:
-    return current_app.extensions["maum.settings"]
+    return get_settings()
 
 
 def is_locked(email: str, ip: str, user: User | None) -> bool:
@@ -197,6 +198,8 @@ def authenticate(email: str, password: str) -> SignIn:
 
 
 class LoginForm(FlaskForm):
+    """The counsellor sign-in form: e-mail and password, with Korean messages when empty."""
+
     email = EmailField("이메일", validators=[DataRequired("이메일을 적어 주세요."), Length(max=254)])
     password = PasswordField("비밀번호", validators=[DataRequired("비밀번호를 적어 주세요."), Length(max=1024)])
 
@@ -217,6 +220,7 @@ def safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
+    """Sign a counsellor in (GET shows the form); 401 for wrong details, 429 while the account is locked out."""
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url or url_for("counsellor.index"))
@@ -250,6 +254,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
+    """Sign out: end this browser's session (recorded in the audit log) and go back to the sign-in page."""
     row = sessions.find(session.get(SESSION_TOKEN_KEY))
     if current_user.is_authenticated:
         detail = {}
@@ -312,6 +317,7 @@ class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, marked ``Secure`` whenever the request came over HTTPS."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
+        """Whether the session cookie is ``Secure``: by configuration, or because this request is HTTPS."""
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
 

@@ -1,7 +1,8 @@
 """Conversations and their turns: access tokens, history, and storing a turn with its audio.
 
 Web-framework-free apart from the database session, so the API and (later) the counsellor
-pages share it.
+pages share it. Failures are domain errors (``webapp/domain_errors.py``); ``webapp/errors.py``
+maps them to HTTP.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from pipeline.care.conversation import CareState
 from pipeline.types import HistoryTurn, TurnResult
 from webapp.audio_format import encode_reply
-from webapp.db import REPLY_FALLBACK_MAX, Conversation, Turn, db, new_id, utcnow
-from webapp.errors import ApiError
+from webapp.db import Conversation, Turn, db, new_id, utcnow
+from webapp.domain_errors import TurnConflict
 from webapp.storage import AudioStore, audio_extension
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def record_turn(
             (``attach_reply_audio``); the turn is then not marked ``reply_audio_missing``.
 
     Raises:
-        ApiError: 409 when another turn of the same conversation was stored at the same moment.
+        TurnConflict: another turn of the same conversation was stored at the same moment.
         DuplicateTurn: a turn with ``idempotency_key`` was stored meanwhile (another node, a race);
             it carries that turn, and this turn's files are removed.
     """
@@ -151,34 +152,20 @@ def record_turn(
             earlier = find_turn_by_key(conversation_id, idempotency_key) if idempotency_key else None
             if earlier is not None:  # the same turn, stored meanwhile by a retry that raced this one
                 raise DuplicateTurn(earlier)
-            raise ApiError(409, "conflict", detail=f"turn {expected_index} of {conversation_id} was taken meanwhile")
-        turn = Turn(
+            raise TurnConflict(f"turn {expected_index} of {conversation_id} was taken meanwhile")
+        turn = Turn.from_result(
+            result,
             id=turn_id,
             conversation_id=conversation_id,
             index=next_index,
-            created_at=utcnow(),
-            input_kind="audio" if user_audio is not None else "text",
-            user_text=result.transcript.text,
-            reply_text=result.reply.text,
-            reply_kind=result.reply.kind,
-            reply_id=result.reply.reply_id,
-            emotion_label=result.emotion.label,
-            emotion_scores={label: float(score) for label, score in result.emotion.scores.items()},
-            risk_level=result.risk.level,
-            risk_reasons=list(result.risk.reasons),
-            risk_categories=list(result.risk.categories),
-            backends=dict(backends),
-            timings_ms=dict(result.timings_ms),
-            user_audio_path=user_file.path if user_file else None,
-            user_audio_sha256=user_file.sha256 if user_file else None,
-            reply_audio_path=reply_file.path if reply_file else None,
-            reply_audio_sha256=reply_file.sha256 if reply_file else None,
-            reply_audio_missing=reply_file is None and not reply_clips,
-            reply_clips=list(reply_clips),
-            synthesis_error=synthesis_error if reply_file is None else "",
-            reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
+            user_file=user_file,
+            reply_file=reply_file,
+            backends=backends,
+            synthesis_error=synthesis_error,
             degraded=degraded,
+            reply_clips=reply_clips,
             idempotency_key=idempotency_key,
+            typed=user_audio is None,
         )
         db.session.add(turn)
         values: dict = {"updated_at": utcnow()}
@@ -199,11 +186,11 @@ def record_turn(
 
 
 def _raise_conflict(conversation_id: str, idempotency_key: str | None, exc: IntegrityError) -> NoReturn:
-    """Turn a unique-constraint violation into ``DuplicateTurn`` (same key stored) or a 409 (same index)."""
+    """Turn a unique-constraint violation into ``DuplicateTurn`` (same key stored) or ``TurnConflict`` (same index)."""
     earlier = find_turn_by_key(conversation_id, idempotency_key) if idempotency_key else None
     if earlier is not None:
         raise DuplicateTurn(earlier) from exc
-    raise ApiError(409, "conflict", detail=f"turn of {conversation_id}: {exc.orig}") from exc
+    raise TurnConflict(f"turn of {conversation_id}: {exc.orig}") from exc
 
 
 class DuplicateTurn(Exception):

@@ -8,13 +8,18 @@ Alembic's batch mode can alter them on SQLite.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry, relationship
+
+if TYPE_CHECKING:
+    from pipeline.types import TurnResult
+    from webapp.storage import StoredFile
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +44,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (what every timestamp column stores)."""
     return datetime.now(UTC)
 
 
@@ -53,6 +59,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Refuse a naive datetime and store an aware one in UTC."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -60,12 +67,15 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Read a stored timestamp back as an aware UTC datetime (SQLite keeps no zone)."""
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table: constraint naming convention and column types by annotation."""
+
     # One registry object (not class attributes) because Flask-SQLAlchemy subclasses this base.
     registry = registry(
         metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
@@ -189,6 +199,69 @@ class Turn(db.Model):
     def __repr__(self) -> str:
         return f"<Turn {self.id} #{self.index} of {self.conversation_id}>"
 
+    @classmethod
+    def from_result(
+        cls,
+        result: TurnResult,
+        *,
+        id: str,
+        conversation_id: str,
+        index: int,
+        user_file: StoredFile | None,
+        reply_file: StoredFile | None,
+        backends: Mapping[str, str],
+        synthesis_error: str = "",
+        degraded: Sequence[str] = (),
+        reply_clips: Sequence[str] = (),
+        idempotency_key: str | None = None,
+        typed: bool = False,
+    ) -> Turn:
+        """The row for what the pipeline produced for one message (not yet added to a session).
+
+        Args:
+            result: the pipeline's answer (transcript, emotion, risk, reply).
+            id: the new turn's id (its audio file names start with it).
+            conversation_id: an existing conversation.
+            index: the turn's place in the conversation.
+            user_file: the stored upload; None for a typed message.
+            reply_file: the stored reply audio; None when there is none (yet).
+            backends: stage → backend name that produced the result.
+            synthesis_error: why there is no reply audio (kept only when ``reply_file`` is None).
+            degraded: stages replaced by a fallback.
+            reply_clips: the sentences the reply will be spoken in, when its audio comes later;
+                the turn then does not count as missing its reply audio.
+            idempotency_key: the client's ``Idempotency-Key``.
+            typed: the message was typed rather than spoken (``input_kind`` ``text``).
+        """
+        return cls(
+            id=id,
+            conversation_id=conversation_id,
+            index=index,
+            created_at=utcnow(),
+            input_kind="text" if typed else "audio",
+            user_text=result.transcript.text,
+            reply_text=result.reply.text,
+            reply_kind=result.reply.kind,
+            reply_id=result.reply.reply_id,
+            emotion_label=result.emotion.label,
+            emotion_scores={label: float(score) for label, score in result.emotion.scores.items()},
+            risk_level=result.risk.level,
+            risk_reasons=list(result.risk.reasons),
+            risk_categories=list(result.risk.categories),
+            backends=dict(backends),
+            timings_ms=dict(result.timings_ms),
+            user_audio_path=user_file.path if user_file else None,
+            user_audio_sha256=user_file.sha256 if user_file else None,
+            reply_audio_path=reply_file.path if reply_file else None,
+            reply_audio_sha256=reply_file.sha256 if reply_file else None,
+            reply_audio_missing=reply_file is None and not reply_clips,
+            reply_clips=list(reply_clips),
+            synthesis_error=synthesis_error if reply_file is None else "",
+            reply_fallback=result.reply.fallback_reason[:REPLY_FALLBACK_MAX],
+            degraded=list(degraded),
+            idempotency_key=idempotency_key,
+        )
+
 
 class User(db.Model):
     """A counsellor or admin account (made with ``flask users create``; disabled, never deleted).
@@ -215,10 +288,12 @@ class User(db.Model):
 
     @property
     def is_active(self) -> bool:
+        """Whether the account may sign in (a disabled account is kept, never deleted)."""
         return self.active
 
     @property
     def is_admin(self) -> bool:
+        """Whether the account may use the admin pages."""
         return self.role == "admin"
 
     def get_id(self) -> str:

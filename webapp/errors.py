@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from pipeline.care.safety_net import HOTLINES_NOTE
 from pipeline.errors import AudioTooLargeError, BackendError, PipelineError
+from webapp.domain_errors import DomainError, TurnConflict
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,12 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
     429: ("too_many_requests", "요청이 너무 많아요. 잠시 쉬었다가 다시 시도해 주세요."),
     500: INTERNAL_ERROR,
     503: ("unavailable", "지금은 준비 중이에요. 잠시 후에 다시 시도해 주세요."),
+}
+
+
+#: Each service (domain) error → the HTTP status it answers with; the code and message follow the status.
+DOMAIN_ERRORS: dict[type[DomainError], int] = {
+    TurnConflict: 409,
 }
 
 
@@ -101,6 +108,9 @@ def describe_error(exc: BaseException) -> tuple[int, str, str]:
         return 503, *DATABASE_UNAVAILABLE
     if isinstance(exc, ApiError):
         return exc.status, exc.code, exc.message
+    if isinstance(exc, DomainError):
+        status = next((s for kind, s in DOMAIN_ERRORS.items() if isinstance(exc, kind)), 500)
+        return status, *HTTP_ERRORS.get(status, INTERNAL_ERROR)
     if isinstance(exc, PipelineError):
         if isinstance(exc, BackendError):
             status = 503  # a model failed to load or run: not the client's fault
@@ -127,6 +137,7 @@ def wants_json() -> bool:
 
 
 def handle_error(exc: Exception) -> Response:
+    """Answer ``exc`` as JSON (API, health) or as a Korean page, with its status and no internals."""
     status, body = error_body(exc)
     _log(exc, status)
     if request.endpoint in CRISIS_ENDPOINTS and HOTLINES_NOTE not in body["error"]["message"]:
@@ -165,6 +176,8 @@ def _log(exc: Exception, status: int) -> None:
             log.error("%s %s -> %s", request.method, request.path, status, exc_info=exc)
     elif isinstance(exc, PipelineError | ApiError):
         log.info("%s %s -> %s %s (%s)", request.method, request.path, status, exc.code, exc.detail or "-")
+    elif isinstance(exc, DomainError):
+        log.info("%s %s -> %s %s (%s)", request.method, request.path, status, type(exc).__name__, exc.detail or "-")
 
 
 def register(app: Flask) -> None:

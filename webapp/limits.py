@@ -14,11 +14,12 @@ import json
 import re
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask import json as flask_json
 from flask.wrappers import Request
 
 from webapp.errors import ApiError
+from webapp.extensions import get_settings
 
 JSON_TOO_LARGE = ("json_too_large", "보내신 내용이 너무 길어요. 조금 짧게 나누어 보내 주시겠어요?")
 JSON_TOO_DEEP = ("json_too_deep", "보내신 내용의 구조가 너무 복잡해서 읽을 수 없어요. 다시 보내 주시겠어요?")
@@ -58,7 +59,7 @@ def json_depth_exceeds(text: str, limit: int) -> bool:
 
 
 def _settings() -> Any:
-    return current_app.extensions["maum.settings"]
+    return get_settings()
 
 
 def load_request_json(data: str | bytes) -> Any:
@@ -100,6 +101,7 @@ class LimitedRequest(Request):
 
     @property  # type: ignore[override]
     def json_module(self) -> Any:
+        """The JSON module ``get_json`` uses: Flask's, with ``loads`` checked against the limits first."""
         return _LimitedJSON(self._json_provider)
 
     @json_module.setter

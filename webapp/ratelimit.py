@@ -22,13 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import request
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from webapp.config import AppSettings
 from webapp.db import RateLimitCounter, db
 from webapp.errors import ApiError
+from webapp.extensions import get_settings
 
 #: Each limited scope and the ``AppSettings`` field holding its limit per window.
 SCOPES: Mapping[str, str] = {
@@ -113,7 +114,7 @@ def enforce(scope: str, subject: str | None = None) -> None:
     Raises:
         ApiError: 429 ``rate_limited`` with ``Retry-After`` when the limit is used up.
     """
-    settings: AppSettings = current_app.extensions["maum.settings"]
+    settings: AppSettings = get_settings()
     limit = getattr(settings, SCOPES[scope])
     if limit <= 0:
         return

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from webapp.db import Turn, db
+from webapp.extensions import SWEPT, get_audio_store
 from webapp.storage import AudioStore, final_name_of, is_temporary, sha256_hex
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,13 @@ class RepairAction:
 
 @dataclass
 class RepairReport:
+    """What a repair sweep of the audio store did (or, with ``dry_run``, would do), one action each."""
+
     actions: list[RepairAction] = field(default_factory=list)
     dry_run: bool = False
 
     def count(self, action: str) -> int:
+        """How many actions of the kind ``action`` the sweep took."""
         return sum(1 for a in self.actions if a.action == action)
 
 
@@ -212,7 +216,7 @@ def _instance_lock(instance_path: str, *, blocking: bool) -> Iterator[bool]:
 def run_repair(app: Flask, *, dry_run: bool = False, min_age_s: float = ORPHAN_MIN_AGE_S) -> RepairReport:
     """The whole sweep under the instance lock (waits for a start-up sweep of another worker)."""
     with app.app_context(), _instance_lock(app.instance_path, blocking=True):
-        return repair(app.extensions["maum.audio_store"], dry_run=dry_run, min_age_s=min_age_s)
+        return repair(get_audio_store(app), dry_run=dry_run, min_age_s=min_age_s)
 
 
 def sweep_at_startup(app: Flask) -> RepairReport | None:
@@ -221,9 +225,9 @@ def sweep_at_startup(app: Flask) -> RepairReport | None:
     Returns:
         The report, or None when another worker was sweeping, this process already swept, or it failed.
     """
-    if app.extensions.get("maum.swept"):
+    if app.extensions.get(SWEPT):
         return None
-    app.extensions["maum.swept"] = True
+    app.extensions[SWEPT] = True
     marker = os.path.join(app.instance_path, MARKER)
     try:
         with app.app_context(), _instance_lock(app.instance_path, blocking=False) as locked:
@@ -232,7 +236,7 @@ def sweep_at_startup(app: Flask) -> RepairReport | None:
                 return None
             started = time.time()
             since = os.stat(marker).st_mtime - LOOKBACK_MARGIN_S if os.path.exists(marker) else None
-            report = repair(app.extensions["maum.audio_store"], since=since)
+            report = repair(get_audio_store(app), since=since)
             with open(marker, "a"):
                 pass
             os.utime(marker, (started, started))

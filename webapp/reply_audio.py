@@ -24,6 +24,7 @@ from pipeline.turn import Pipeline
 from pipeline.types import Speech
 from webapp.conversations import attach_reply_audio
 from webapp.db import Turn
+from webapp.extensions import get_audio_store, get_pipeline, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,8 @@ def speak_clip(pipeline: Pipeline, turn: Turn, n: int) -> Speech:
 
 def _assemble(app: Flask, turn_id: str, clips: list[str], tone: str) -> None:
     with app.app_context():
-        pipeline: Pipeline = app.extensions["maum.pipeline"]
-        store = app.extensions["maum.audio_store"]
+        pipeline: Pipeline = get_pipeline(app)
+        store = get_audio_store(app)
         try:
             parts = [pipeline.voice.speak_sentence(clip, tone)[0] for clip in clips]
             wav = join_speech(parts).wav
@@ -60,7 +61,7 @@ def _assemble(app: Flask, turn_id: str, clips: list[str], tone: str) -> None:
             attach_reply_audio(store, turn_id, None, getattr(exc, "code", "synthesis_failed"))
             return
         try:
-            settings = app.extensions["maum.settings"]
+            settings = get_settings(app)
             attach_reply_audio(
                 store, turn_id, wav, reply_format=settings.reply_audio_format, reply_kbps=settings.reply_opus_kbps
             )

@@ -27,6 +27,7 @@ PERMISSIONS_POLICY = "microphone=(self), camera=(), geolocation=()"
 
 
 def set_security_headers(response: Response) -> Response:
+    """Add the headers every response carries (no sniffing, no referrer), and CSP, framing and permissions on pages."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if response.mimetype == "text/html":

@@ -79,6 +79,7 @@ def mimetype_for(path: str | Path) -> str:
 
 
 def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` as 64 hex digits (kept beside each audio file's path)."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -229,6 +230,7 @@ class LocalAudioStore(AudioStore):
         self.resolve(rel_path)
 
     def put_raw(self, rel_path: str, blob: bytes) -> None:
+        """Write ``blob`` under its final name durably: a temporary file, fsync, rename, fsync the folder."""
         final = self.resolve(rel_path)
         if not final.parent.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -246,6 +248,7 @@ class LocalAudioStore(AudioStore):
         _fsync_dir(final.parent)
 
     def read_raw(self, rel_path: str) -> bytes:
+        """The stored (encrypted) bytes of a file; ``FileNotFoundError`` when it is missing."""
         return self.resolve(rel_path).read_bytes()
 
     def delete(self, rel_path: str) -> None:
@@ -345,12 +348,14 @@ class S3AudioStore(AudioStore):
         return self.prefix + rel_path
 
     def put_raw(self, rel_path: str, blob: bytes) -> None:
+        """Put ``blob`` into the bucket; ``OSError`` when the object store refuses it."""
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._key(rel_path), Body=blob)
         except Exception as exc:
             raise OSError(f"S3 refused {rel_path}: {exc}") from exc
 
     def read_raw(self, rel_path: str) -> bytes:
+        """The stored (encrypted) bytes of an object; ``FileNotFoundError`` when it is missing."""
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(rel_path))["Body"].read()
         except self.client.exceptions.NoSuchKey as exc:

@@ -35,6 +35,7 @@ class FakeTranscriber:
         self.settings = settings
 
     def transcribe(self, audio: Audio) -> Transcript:
+        """The configured text for any audio with sound in it; empty text for silence."""
         if loudest_dbfs(audio.samples, audio.sample_rate) < self.settings.silence_dbfs:
             return Transcript(text="", confidence=0.0)
         return Transcript(text=self.text, segments=(Segment(0.0, audio.duration_s, self.text),), confidence=1.0)
@@ -49,6 +50,7 @@ class FakeClassifier:
         pass
 
     def classify(self, text: str) -> Emotion:
+        """The first emotion whose cue word appears in ``text`` (``neutral`` otherwise), scored 0.7."""
         label = next((lab for lab, cues in _FAKE_CUES.items() if any(c in text for c in cues)), "neutral")
         scores = {lab: (0.7 if lab == label else 0.05) for lab in EMOTION_LABELS}
         return Emotion(label=label, scores=scores)
@@ -63,6 +65,7 @@ class FakeResponder:
         pass
 
     def respond(self, text: str, emotion: Emotion, risk: Risk, history: Sequence[HistoryTurn] = ()) -> Reply:
+        """A numbered acknowledgement, or a crisis reply with 109 at high risk."""
         if risk.level == "high":
             return Reply(text="지금 많이 힘드시군요. 109에 전화해 주세요.", kind="crisis", reply_id="fake-crisis")
         n = len(history) + 1
@@ -79,6 +82,7 @@ class FakeSynthesizer:
         pass
 
     def synthesize(self, text: str, *, tone: str = "") -> Speech:
+        """A sine tone as long as the text suggests (lower for a crisis or sad tone), as a WAV."""
         duration_s = min(5.0, 0.2 + 0.05 * len(text))
         t = np.arange(int(duration_s * self.sample_rate)) / self.sample_rate
         hz = 392.0 if tone in ("crisis", "sadness") else 440.0  # lower for a gentle tone, so tests can tell

@@ -138,6 +138,7 @@ class KerasEmotionClassifier:
         self._lock = threading.Lock()
 
     def classify(self, text: str) -> Emotion:
+        """One sentence → its ``Emotion`` (a batch of one)."""
         return self.classify_batch([text])[0]
 
     def classify_batch(self, texts: Sequence[str]) -> list[Emotion]:

@@ -56,6 +56,7 @@ class KlueBertClassifier:
         self._lock = threading.Lock()  # one forward pass at a time: keeps the CPU threads for one request
 
     def classify(self, text: str) -> Emotion:
+        """One sentence → its ``Emotion`` (a batch of one)."""
         return self.classify_batch([text])[0]
 
     def classify_batch(self, texts: Sequence[str]) -> list[Emotion]:

@@ -285,6 +285,11 @@ class KoGPT2Responder:
             )
 
     def respond(self, text: str, emotion: Emotion, risk: Risk, history: Sequence[HistoryTurn] = ()) -> Reply:
+        """A generated reply that passes the safety rails, or the curated one with the reason why not.
+
+        High risk, empty text, a budget that ran out or a rejected candidate all fall back to the
+        curated responder; ``Reply.fallback_reason`` says which.
+        """
         start = time.perf_counter()
         if risk.level == "high":
             return self._fall_back("high_risk", start, text, emotion, risk, history)

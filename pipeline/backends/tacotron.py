@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.audio import to_wav_bytes
+from pipeline.audio import join_sentences
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
 from pipeline.settings import Settings, resolve_device
 from pipeline.speech.tones import TONES
@@ -114,15 +114,5 @@ class TacotronSynthesizer:
         audio = self.audio
         if rate != 1.0:  # same frames, wider or narrower hop: slower or faster speech, same pitch
             audio = dataclasses.replace(audio, hop_length=max(1, round(audio.hop_length / rate)))
-        pause = np.zeros(int(_PAUSE_S * audio.sample_rate), dtype=np.float32)
-        pieces: list[np.ndarray] = []
-        for sentence in sentences:
-            samples = griffin_lim(self.spectrogram(sentence), audio, n_iter=self.griffin_lim_iters)
-            pieces += [pause, samples] if pieces else [samples]
-        samples = np.concatenate(pieces)
-        return Speech(
-            wav=to_wav_bytes(samples, audio.sample_rate),
-            sample_rate=audio.sample_rate,
-            duration_s=round(len(samples) / audio.sample_rate, 3),
-            latency_ms=(time.perf_counter() - start) * 1000.0,
-        )
+        pieces = [griffin_lim(self.spectrogram(s), audio, n_iter=self.griffin_lim_iters) for s in sentences]
+        return join_sentences(pieces, audio.sample_rate, pause_s=_PAUSE_S, started=start)

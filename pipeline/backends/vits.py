@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.audio import to_wav_bytes
+from pipeline.audio import join_sentences
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
 from pipeline.settings import Settings, resolve_device
 from pipeline.speech.tones import TONES
@@ -121,7 +121,6 @@ class VitsSynthesizer:
         if not sentences:
             raise BackendError(detail="nothing to synthesize")
         rate = TONES[tone].rate if tone in TONES else 1.0
-        pause = np.zeros(int(_PAUSE_S * self.sample_rate), dtype=np.float32)
         pieces: list[np.ndarray] = []
         unreadable: BackendError | None = None
         for sentence in sentences:
@@ -130,13 +129,7 @@ class VitsSynthesizer:
             except BackendError as exc:  # say the rest; fail only when nothing at all is readable
                 unreadable = exc
                 continue
-            pieces += [pause, samples] if pieces else [samples]
+            pieces.append(samples)
         if not pieces:
             raise unreadable or BackendError(detail="nothing to synthesize")
-        samples = np.concatenate(pieces)
-        return Speech(
-            wav=to_wav_bytes(samples, self.sample_rate),
-            sample_rate=self.sample_rate,
-            duration_s=round(len(samples) / self.sample_rate, 3),
-            latency_ms=(time.perf_counter() - start) * 1000.0,
-        )
+        return join_sentences(pieces, self.sample_rate, pause_s=_PAUSE_S, started=start)

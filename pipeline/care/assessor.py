@@ -209,6 +209,7 @@ class RiskAssessor:
 
     @property
     def uses_classifier(self) -> bool:
+        """Whether a trained head reads the text too (else phrase rules alone)."""
         return self.head is not None
 
     @classmethod

@@ -130,6 +130,7 @@ class ReplyBank:
 
 
 def default_bank_path() -> Path:
+    """The curated reply bank shipped with the package (``pipeline/care/data/replies.json``)."""
     return Path(str(resources.files("pipeline.care") / "data" / "replies.json"))
 
 

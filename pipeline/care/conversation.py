@@ -221,9 +221,11 @@ class CareState:
         return dataclasses.replace(self, screening=(*self.screening, ScreeningItem(key, QUESTIONS[key], turn)))
 
     def with_crisis(self, turn: int) -> CareState:
+        """A copy of the state with ``turn`` added to the turns that got a crisis reply."""
         return dataclasses.replace(self, crisis_turns=(*self.crisis_turns, turn))
 
     def as_risk(self) -> Risk:
+        """The conversation's risk as a ``Risk`` (level, reasons, categories)."""
         return Risk(level=self.level, reasons=self.reasons, categories=self.categories)
 
     def as_json(self) -> dict[str, Any]:

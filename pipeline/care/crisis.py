@@ -69,6 +69,7 @@ class CrisisData:
 
 
 def default_path() -> Path:
+    """The crisis resources shipped with the package (``pipeline/care/data/crisis.json``)."""
     return Path(str(resources.files("pipeline.care") / "data" / "crisis.json"))
 
 

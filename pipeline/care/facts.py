@@ -177,10 +177,12 @@ class Fact:
         return not pattern or re.search(pattern, reply_text) is not None
 
     def as_json(self) -> dict[str, object]:
+        """A plain JSON object for the stored care state."""
         return {"who": self.who, "event": self.event, "turn": self.turn, "said": self.said}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, object]) -> Fact:
+        """The fact ``as_json`` wrote (missing optional keys get their defaults)."""
         return cls(str(raw.get("who", "")), str(raw["event"]), int(raw.get("turn", 0)), str(raw.get("said", "")))
 
 

@@ -113,6 +113,7 @@ class Reflector:
 
     @property
     def kiwi(self):
+        """The Kiwi morphological analyser, loaded on first use."""
         if self._kiwi is None:
             from pipeline.text.morphology import kiwi
 

@@ -55,10 +55,12 @@ class FeatureConfig:
 
     @property
     def win_length(self) -> int:
+        """Samples per analysis window."""
         return int(round(self.sample_rate * self.window_ms / 1000.0))
 
     @property
     def hop_length(self) -> int:
+        """Samples per frame step."""
         return int(round(self.sample_rate * self.hop_ms / 1000.0))
 
     @property

@@ -92,6 +92,7 @@ class Vocabulary:
 
     @property
     def blank_id(self) -> int:
+        """The CTC blank's id: always 0."""
         return 0
 
     @classmethod

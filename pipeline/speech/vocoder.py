@@ -55,6 +55,7 @@ class AudioConfig:
 
     @property
     def frames_per_second(self) -> float:
+        """Spectrogram frames per second of audio."""
         return self.sample_rate / self.hop_length
 
     @classmethod

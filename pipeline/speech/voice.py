@@ -63,6 +63,7 @@ class Voice:
 
     @property
     def name(self) -> str:
+        """The primary synthesizer's name (for timings and the stored turn)."""
         return getattr(self.primary, "name", type(self.primary).__name__)
 
     def fallback(self) -> Any:

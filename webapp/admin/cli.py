@@ -18,6 +18,7 @@ from webapp.auth import AccountError, create_user, find_user, set_active, set_pa
 from webapp.counsellor.display import format_kst
 from webapp.counsellor.retention import purge
 from webapp.db import ROLES, User, db
+from webapp.extensions import get_audio_store, get_settings
 from webapp.repair import ORPHAN_MIN_AGE_S, run_repair
 from webapp.storage import reencrypt
 
@@ -129,11 +130,11 @@ def purge_command(dry_run: bool) -> None:
 
     Sign-in session rows (IP address, browser) that ended that long ago go too; the audit trail keeps their endings.
     """
-    days = current_app.extensions["maum.settings"].retention_days
+    days = get_settings().retention_days
     if days <= 0:
         click.echo("MAUM_RETENTION_DAYS가 0이라서 아무것도 지우지 않았어요 (모두 보관).")
         return
-    result = purge(current_app.extensions["maum.audio_store"], days, dry_run=dry_run)
+    result = purge(get_audio_store(), days, dry_run=dry_run)
     when = format_kst(result.cutoff)
     stale_sessions = sessions.forget_before(result.cutoff, dry_run=dry_run)
     if dry_run:
@@ -183,7 +184,7 @@ audio_cli = AppGroup("audio", help="Conversation audio at rest: encryption keys.
 @with_appcontext
 def reencrypt_command() -> None:
     """Rewrite every audio object under MAUM_AUDIO_KEY_ID (after a key rotation); safe to run again."""
-    report = reencrypt(current_app.extensions["maum.audio_store"])
+    report = reencrypt(get_audio_store())
     click.echo(
         f"새 키로 다시 암호화한 파일 {report.rewritten}개, 이미 새 키였던 파일 {report.current}개, "
         f"실패 {len(report.failed or [])}개."

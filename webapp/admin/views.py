@@ -19,11 +19,14 @@ from webapp.counsellor.display import KST
 from webapp.counsellor.forms import reason_field
 from webapp.counsellor.retention import delete_conversation
 from webapp.db import AuditEvent, Conversation, User, UserSession, db
+from webapp.extensions import get_audio_store
 
 PER_PAGE = 50
 
 
 class AuditFilterForm(Form):
+    """Filters of the audit log page (GET parameters, no CSRF token: it changes nothing)."""
+
     user = StringField("계정(이메일)", validators=[Optional(), Length(max=254)])
     action = SelectField("한 일", choices={"": "모두", **audit.ACTIONS}, default="", validators=[Optional()])
     date_from = DateField("시작일", validators=[Optional()])
@@ -32,16 +35,20 @@ class AuditFilterForm(Form):
 
 
 class DeleteForm(FlaskForm):
+    """The confirmation of a conversation's deletion, with the required reason."""
+
     reason = reason_field("지우는 사유 (예: 내담자 본인의 삭제 요청)")
 
 
 @bp.get("/")
 def index() -> Response:
+    """The admin home: straight on to the audit log."""
     return redirect(url_for(".audit_log"))
 
 
 @bp.get("/audit")
 def audit_log() -> str:
+    """The audit trail, newest first, filtered by account, action and KST dates (bad filters dropped, with a note)."""
     form = AuditFilterForm(request.args)
     valid = form.validate()
     if not valid:
@@ -84,6 +91,7 @@ def audit_log() -> str:
 
 @bp.get("/users")
 def users() -> str:
+    """Every counsellor and admin account (admins first); viewing the list is itself audited."""
     accounts = db.session.scalars(sa.select(User).order_by(User.role.desc(), User.email)).all()
     audit.record("view_users", commit=True)
     return render_template("admin/users.html", accounts=accounts)
@@ -114,6 +122,7 @@ def user_sessions(user_id: str) -> str:
 
 @bp.post("/users/<user_id>/sessions/<session_id>/end")
 def end_session(user_id: str, session_id: str) -> Response:
+    """End one of an account's sign-in sessions (that browser must sign in again); 404 for another account's session."""
     user = _account(user_id)
     row = db.session.get(UserSession, session_id)
     if row is None or row.user_id != user.id:
@@ -128,6 +137,7 @@ def end_session(user_id: str, session_id: str) -> Response:
 
 @bp.post("/users/<user_id>/sessions/end")
 def end_all_sessions(user_id: str) -> Response:
+    """End every live session of an account at once, e.g. after a lost phone."""
     user = _account(user_id)
     ended = sessions.end_all(user, "admin")
     db.session.commit()
@@ -137,13 +147,14 @@ def end_all_sessions(user_id: str) -> Response:
 
 @bp.route("/conversations/<conversation_id>/delete", methods=["GET", "POST"])
 def delete(conversation_id: str) -> Any:
+    """Confirm (GET) and delete (POST, with a reason) a conversation and all its audio; the audit log keeps it."""
     conversation = db.session.get(Conversation, conversation_id)
     if conversation is None:
         abort(404)
     form = DeleteForm()
     if form.validate_on_submit():
         files = delete_conversation(
-            current_app.extensions["maum.audio_store"],
+            get_audio_store(),
             conversation_id,
             action="delete_conversation",
             detail={"reason": (form.reason.data or "").strip()},

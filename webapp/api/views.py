@@ -20,7 +20,6 @@ from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.care.conversation import CareState, conversation_risk
 from pipeline.speech.voice import reply_sentences, spoken_text
-from pipeline.turn import Pipeline
 from webapp import alerts, ratelimit
 from webapp.api import bp
 from webapp.conversations import (
@@ -35,19 +34,12 @@ from webapp.conversations import (
 )
 from webapp.db import IDEMPOTENCY_KEY_MAX, Conversation, Turn, db
 from webapp.errors import ApiError
+from webapp.extensions import get_audio_store, get_pipeline, get_settings
 from webapp.reply_audio import speak_clip, start_reply_audio
-from webapp.storage import AudioStore, mimetype_for, read_audio
+from webapp.storage import mimetype_for, read_audio
 from webapp.validation import check_message_text, form_fields, refuse_unexpected_fields
 
 TOKEN_COOKIE = "maum_token"
-
-
-def _pipeline() -> Pipeline:
-    return current_app.extensions["maum.pipeline"]
-
-
-def _store() -> AudioStore:
-    return current_app.extensions["maum.audio_store"]
 
 
 def _request_token() -> str:
@@ -81,7 +73,7 @@ def _read_turn_input() -> tuple[str, Any]:
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_json", "보내신 내용을 읽을 수 없어요. 다시 보내 주시겠어요?")
         refuse_unexpected_fields(body, {"text"})
-        return "text", check_message_text(body.get("text"), _pipeline().settings.max_text_chars)
+        return "text", check_message_text(body.get("text"), get_pipeline().settings.max_text_chars)
     raise ApiError(415, "unsupported_media_type", detail=f"content type {request.mimetype!r}")
 
 
@@ -175,11 +167,13 @@ def served_document(max_text_chars: int) -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(served_document(_pipeline().settings.max_text_chars))
+    """The OpenAPI document of this API, with this deployment's text limit filled in."""
+    return jsonify(served_document(get_pipeline().settings.max_text_chars))
 
 
 @bp.post("/conversations")
 def create_conversation() -> tuple[Response, int]:
+    """Start a conversation: 201 with ``{"id", "token"}``, the token also set as an HttpOnly cookie."""
     ratelimit.enforce("conversations-ip")
     conversation, token = start_conversation()
     return _new_conversation_response(conversation, token)
@@ -187,6 +181,7 @@ def create_conversation() -> tuple[Response, int]:
 
 @bp.get("/conversations/<conversation_id>")
 def get_conversation(conversation_id: str) -> Response:
+    """A conversation's turns so far (what the page shows again after a reload); needs its token."""
     conversation = _open_conversation(conversation_id)
     response = jsonify(
         id=conversation.id,
@@ -200,6 +195,7 @@ def get_conversation(conversation_id: str) -> Response:
 
 @bp.post("/conversations/<conversation_id>/next")
 def create_next_conversation(conversation_id: str) -> tuple[Response, int]:
+    """Start a new conversation linked to this one (the same client, a fresh start); needs the old one's token."""
     # The token of the conversation being left proves the new one belongs to the same client; the
     # cookie scoped to its path comes with this request even after a reload.
     previous = _open_conversation(conversation_id)
@@ -225,6 +221,11 @@ def _idempotency_key() -> str | None:
 
 @bp.post("/conversations/<conversation_id>/turns")
 def create_turn(conversation_id: str) -> tuple[Response, int]:
+    """Answer one message (multipart ``audio`` or JSON ``{"text"}``) and store the turn: 201 with the turn.
+
+    A retry with the same ``Idempotency-Key`` gets the stored turn again (200); the reply audio
+    follows sentence by sentence (``turn_reply_clip``) and as one file later (``turn_audio``).
+    """
     ratelimit.enforce("turns-ip")
     conversation_id = _open_conversation(conversation_id).id
     # Only once the token opened it, so that strangers cannot use up a client's conversation.
@@ -239,17 +240,17 @@ def create_turn(conversation_id: str) -> tuple[Response, int]:
     care_state = care_state_of(conversation_id)
     db.session.close()  # no transaction stays open while the models run
 
-    pipeline = _pipeline()
+    pipeline = get_pipeline()
     # The answer does not wait for speech: the page fetches the reply sentence by sentence.
     if kind == "audio":
         result = pipeline.run_recording(payload, history, synthesize=False, care_state=care_state)
     else:
         result = pipeline.run_text(payload, history, synthesize=False, care_state=care_state)
 
-    settings = current_app.extensions["maum.settings"]
+    settings = get_settings()
     try:
         turn = record_turn(
-            _store(),
+            get_audio_store(),
             conversation_id,
             result,
             user_audio=payload if kind == "audio" else None,
@@ -282,7 +283,7 @@ def turn_reply_clip(conversation_id: str, turn_id: str, n: int) -> Response:
     turn = _find_turn(conversation_id, turn_id)
     db.session.close()  # no transaction stays open while the voice speaks
     try:
-        speech = speak_clip(_pipeline(), turn, n)
+        speech = speak_clip(get_pipeline(), turn, n)
     except IndexError:
         raise ApiError(404, "not_found", detail=f"the reply has no sentence {n}") from None
     except Exception as exc:  # noqa: BLE001 - every voice failed; the text is on the page already
@@ -297,11 +298,12 @@ def turn_reply_clip(conversation_id: str, turn_id: str, n: int) -> Response:
 
 @bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")
 def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
+    """A turn's stored recording (``user``) or reply audio (``reply``), decrypted; only for the conversation's token."""
     turn = _find_turn(conversation_id, turn_id)
     rel_path = turn.user_audio_path if which == "user" else turn.reply_audio_path
     if not rel_path:
         raise ApiError(404, "not_found", detail=f"turn has no {which} audio")
-    data = read_audio(_store(), turn.id, rel_path)
+    data = read_audio(get_audio_store(), turn.id, rel_path)
     if data is None:
         raise ApiError(404, "not_found", detail="file missing in the audio store")
     response = send_file(io.BytesIO(data), mimetype=mimetype_for(rel_path), conditional=True, etag=False)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 
 from pipeline.types import EMOTION_LABELS, EMOTION_NAMES_KO
 from webapp.chat import bp
+from webapp.extensions import get_settings
 
 
 @bp.get("/")
 def index() -> str:
-    app_settings = current_app.extensions["maum.settings"]
+    """The chat page: talk or type to Maum, with the crisis lines always in view."""
+    app_settings = get_settings()
     settings = app_settings.pipeline
     return render_template(
         "chat/index.html",

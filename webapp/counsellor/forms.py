@@ -32,6 +32,7 @@ class FilterForm(Form):
 
 
 def reason_field(label: str) -> TextAreaField:
+    """A required free-text reason (for a deletion or an export) between the allowed lengths."""
     return TextAreaField(
         label,
         validators=[
@@ -46,6 +47,8 @@ def reason_field(label: str) -> TextAreaField:
 
 
 class NoteForm(FlaskForm):
+    """A counsellor's note on a conversation (required, up to ``MAX_NOTE_CHARS`` characters)."""
+
     body = TextAreaField(
         "메모",
         validators=[

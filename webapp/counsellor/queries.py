@@ -169,6 +169,8 @@ def summaries(filters: Filters) -> sa.Select[Any]:
 
 @dataclass(frozen=True)
 class Summary:
+    """One row of the counsellor list: a conversation with its turn count, risk, main emotion and review state."""
+
     conversation: Conversation
     turn_count: int
     risk_level: str
@@ -190,6 +192,8 @@ class Snippet:
 
 @dataclass(frozen=True)
 class Page:
+    """One page of ``Summary`` rows, with the page number, the number of pages and the total count."""
+
     items: list[Summary]
     page: int
     pages: int

@@ -80,6 +80,8 @@ def delete_conversation(
 
 @dataclass(frozen=True)
 class PurgeResult:
+    """What a retention purge removed (or, with ``dry_run``, would remove) before ``cutoff``."""
+
     cutoff: datetime
     conversation_ids: list[str]
     files_removed: int

@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -27,14 +27,11 @@ from webapp.counsellor.display import emotion_name, format_kst, iso_kst
 from webapp.counsellor.forms import ExportForm, FilterForm, NoteForm, ReviewForm
 from webapp.counsellor.summary import summarize
 from webapp.db import AlertNotice, Conversation, Note, Turn, db, new_id, utcnow
-from webapp.storage import AudioStore, mimetype_for, read_audio
+from webapp.extensions import get_audio_store
+from webapp.storage import mimetype_for, read_audio
 
 #: Most conversations one export may hold; a longer list asks for narrower filters.
 MAX_EXPORT_CONVERSATIONS = 2000
-
-
-def _store() -> AudioStore:
-    return current_app.extensions["maum.audio_store"]
 
 
 def _filters_from(values: Any) -> tuple[queries.Filters, FilterForm]:
@@ -61,6 +58,7 @@ def _conversation_or_404(conversation_id: str, *, with_everything: bool = False)
 
 @bp.get("/")
 def index() -> str:
+    """The conversation list for counsellors: unreviewed high-risk ones pinned on top, then latest first; audited."""
     filters, form = _filters_from(request.args)
     page_number = request.args.get("page", 1, type=int) or 1
     page = queries.list_page(filters, page_number)
@@ -129,6 +127,7 @@ def care_view(conversation: Conversation) -> dict[str, Any]:
 
 @bp.get("/conversations/<conversation_id>")
 def conversation(conversation_id: str) -> str:
+    """One conversation in full: turns with audio, emotion over time, care state, alerts and notes; audited."""
     conversation = _conversation_or_404(conversation_id, with_everything=True)
     summary = queries.summary_of(conversation.id)
     audit.record("view_conversation", conversation_id=conversation.id)
@@ -160,13 +159,14 @@ def _audits_this_fetch() -> bool:
 @bp.get("/conversations/<conversation_id>/turns/<turn_id>/audio/<any(user, reply):which>")
 @returns_data
 def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
+    """A turn's recording or reply audio for a counsellor, in ranges for the player; each play is audited once."""
     turn = db.session.get(Turn, turn_id)
     if turn is None or turn.conversation_id != conversation_id:
         abort(404)
     rel_path = turn.user_audio_path if which == "user" else turn.reply_audio_path
     if not rel_path:
         abort(404)
-    data = read_audio(_store(), turn.id, rel_path)
+    data = read_audio(get_audio_store(), turn.id, rel_path)
     if data is None:
         abort(404)
     if _audits_this_fetch():
@@ -177,6 +177,7 @@ def turn_audio(conversation_id: str, turn_id: str, which: str) -> Response:
 
 @bp.post("/conversations/<conversation_id>/review")
 def review(conversation_id: str) -> Response:
+    """Mark a conversation as reviewed by the signed-in counsellor (the client's last activity time stays)."""
     conversation = _conversation_or_404(conversation_id)
     if ReviewForm().validate_on_submit():
         now = utcnow()
@@ -194,6 +195,7 @@ def review(conversation_id: str) -> Response:
 
 @bp.post("/conversations/<conversation_id>/notes")
 def add_note(conversation_id: str) -> Response:
+    """Add the signed-in counsellor's note to a conversation; form errors come back as messages."""
     conversation = _conversation_or_404(conversation_id)
     form = NoteForm()
     if form.validate_on_submit():
@@ -222,6 +224,7 @@ def _export_scope(form: ExportForm) -> tuple[queries.Filters, str | None]:
 
 @bp.route("/export", methods=["GET", "POST"])
 def export_view() -> Any:
+    """Choose (GET) and download (POST) an export of one conversation or of those matching the filters."""
     form = ExportForm(formdata=request.form if request.method == "POST" else request.args)
     filters, conversation_id = _export_scope(form)
     if conversation_id is not None:

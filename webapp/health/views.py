@@ -20,11 +20,12 @@ from functools import cache
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 
 from webapp.config import REPO_ROOT
 from webapp.db import db
 from webapp.errors import DATABASE_UNAVAILABLE, is_database_unavailable, is_schema_missing
+from webapp.extensions import get_pipeline, get_settings
 from webapp.health import bp
 
 log = logging.getLogger(__name__)
@@ -80,13 +81,19 @@ def check_database(timeout_ms: int, busy_timeout_ms: int) -> str:
 
 @bp.get("/healthz")
 def healthz() -> Response:
+    """Liveness: 200 whenever the process answers (loads nothing, touches no database)."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
 def readyz() -> Response | tuple[Response, int]:
-    settings = current_app.extensions["maum.settings"]
-    pipeline = current_app.extensions["maum.pipeline"]
+    """Readiness: loads the models and checks the database.
+
+    200 ``ready``, or 200 ``degraded`` naming backends that failed to load (turns are still
+    answered, so a load balancer keeps sending clients); 503 when the database cannot be reached.
+    """
+    settings = get_settings()
+    pipeline = get_pipeline()
     failed = pipeline.load_report()  # stage verb -> error code; logged by the pipeline
     try:
         problem = check_database(settings.ready_timeout_ms, settings.sqlite_busy_timeout_ms)

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from flask import Response, current_app, jsonify, render_template, request
+from flask import Response, jsonify, render_template, request
 
 from pipeline.audio import decode
 from pipeline.errors import PipelineError
@@ -21,20 +21,17 @@ from pipeline.pronunciation.g2p import pronounce
 from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS, scorer_for
 from pipeline.pronunciation.sentences import find_sentence, practice_sets
 from pipeline.stages import synthesize_in_tone
-from pipeline.turn import Pipeline, clean_text
+from pipeline.turn import clean_text
 from webapp import ratelimit
 from webapp.db import PracticeAttempt, db
 from webapp.errors import ApiError
+from webapp.extensions import get_pipeline
 from webapp.practice import bp
 from webapp.validation import check_practice_text, form_fields, refuse_unexpected_fields
 
 LEARNER_COOKIE = "maum_learner"
 LEARNER_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 HISTORY_LIMIT = 50
-
-
-def _pipeline() -> Pipeline:
-    return current_app.extensions["maum.pipeline"]
 
 
 def _hash(token: str) -> str:
@@ -126,7 +123,7 @@ def create_attempt() -> tuple[Response, int]:
     upload = request.files.get("audio")
     if upload is None:
         raise ApiError(400, "audio_missing", "녹음 파일이 오지 않았어요. 다시 녹음해 주시겠어요?")
-    pipe = _pipeline()
+    pipe = get_pipeline()
     audio = decode(upload.read(), pipe.settings)
     result = scorer_for(pipe).score(audio, text)
     data = result.as_dict()
@@ -187,7 +184,7 @@ def speech() -> Response:
     ratelimit.enforce("practice-ip")
     text = _target_text(request.args.get("text", ""))
     try:
-        spoken = synthesize_in_tone(_pipeline().synthesizer, pronounce(text).spoken or text)
+        spoken = synthesize_in_tone(get_pipeline().synthesizer, pronounce(text).spoken or text)
     except PipelineError:
         raise
     except Exception as exc:  # noqa: BLE001 - a synthesizer failure must not become a 500 page

@@ -1,182 +1,37 @@
-"""The web app on the fake pipeline: health, conversations, turns, stored audio, errors, the chat page."""
+"""The JSON API on the fake pipeline: conversations, turns, stored audio and errors."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import io
-import os
 import re
-import stat
 from pathlib import Path
 
-import flask_migrate
 import pytest
 import soundfile as sf
-import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 
-from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 from pipeline.types import EMOTION_LABELS
 from tests.databases import database_url  # noqa: F401  (every app test runs on SQLite and PostgreSQL)
 from tests.samples import encode_ffmpeg, tone
-from webapp import create_app
-from webapp.config import AppSettings
-from webapp.db import Conversation, Turn, db
-from webapp.reply_audio import wait_for_reply_audio
-
-EXPECTED_TURN_KEYS = {
-    "turn_id",
-    "transcript",
-    "emotion",
-    "risk",
-    "reply",
-    "conversation_risk",
-    "timings_ms",
-    "degraded",
-}
-CRISIS_NUMBERS = ("109", "1577-0199", "112", "119", "1388", "1366")
-
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def tone_wav(seconds: float = 1.0, frequency_hz: float = 220.0, amplitude: float = 0.3) -> bytes:
-    """A 16 kHz 16-bit WAV of a sine tone (silence when ``amplitude`` is 0)."""
-    buf = io.BytesIO()
-    sf.write(buf, tone(seconds, freq=frequency_hz, amp=amplitude), 16000, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
-@pytest.fixture
-def migrated_app():
-    """Make apps of their own (for settings other than the fixture's), tables created, engines closed after."""
-    made = []
-
-    def make(settings: AppSettings):
-        app = create_app(settings)
-        with app.app_context():
-            flask_migrate.upgrade()
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        with app.app_context():
-            db.engine.dispose()
-
-
-def start(client) -> tuple[str, str]:
-    response = client.post("/api/conversations")
-    assert response.status_code == 201
-    return response.json["id"], response.json["token"]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def say(client, conversation_id: str, token: str, text: str):
-    response = client.post(f"/api/conversations/{conversation_id}/turns", json={"text": text}, headers=bearer(token))
-    wait_for_reply_audio()  # the reply's complete file is made after the answer
-    return response
-
-
-def speak(client, conversation_id: str, token: str, audio: bytes, filename: str = "recording.wav"):
-    response = client.post(
-        f"/api/conversations/{conversation_id}/turns",
-        data={"audio": (io.BytesIO(audio), filename)},
-        headers=bearer(token),
-        content_type="multipart/form-data",
-    )
-    wait_for_reply_audio()  # the reply's complete file is made after the answer
-    return response
-
-
-def fetch(client, url: str, **kwargs):
-    """GET ``url``, read the whole body and close the response (file responses hold the file open)."""
-    response = client.get(url, **kwargs)
-    response.get_data()
-    response.close()
-    return response
-
-
-def settle() -> None:
-    """Wait for the background threads that assemble complete reply audio files."""
-    wait_for_reply_audio()
-
-
-def audio_files(app) -> list[Path]:
-    """Every file under the instance's audio folder, temporary ones included (after the reply audio is done)."""
-    settle()
-    root = Path(app.instance_path) / "audio"
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def turns(app) -> list[Turn]:
-    settle()
-    with app.app_context():
-        rows = db.session.scalars(sa.select(Turn).order_by(Turn.conversation_id, Turn.index)).all()
-        db.session.expunge_all()
-        return list(rows)
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    error = response.json["error"]
-    assert error["code"] == code
-    assert re.search("[가-힣]", error["message"]), "the message is for people, in Korean"
-
-
-class BrokenSynthesizer:
-    def synthesize(self, text: str):
-        raise RuntimeError("espeak-ng crashed")
-
-
-class ExplodingTranscriber:
-    def transcribe(self, audio):
-        raise RuntimeError("secret internal detail")
-
-
-# --- health ----------------------------------------------------------------------------------
-
-
-def test_healthz(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json == {"status": "ok"}
-
-
-def test_readyz_loads_every_fake_backend(app, client):
-    pipeline = app.extensions["maum.pipeline"]
-    assert not pipeline.loaded, "create_app must not load models"
-    response = client.get("/readyz")
-    assert response.status_code == 200
-    assert response.json == {
-        "status": "ready",
-        "backends": {"transcriber": "fake", "classifier": "fake", "responder": "fake", "synthesizer": "fake"},
-    }
-    assert pipeline.loaded
-
-
-def test_readyz_reports_a_backend_that_cannot_load_as_degraded(settings, migrated_app):
-    broken = dataclasses.replace(settings, pipeline=dataclasses.replace(settings.pipeline, synthesizer="no-such-tts"))
-    response = fetch(migrated_app(broken).test_client(), "/readyz")
-    assert response.status_code == 200, "turns are still answered: a load balancer must keep sending clients"
-    assert response.json["status"] == "degraded"
-    assert response.json["degraded"] == {"synthesize": "backend_unknown"}
-
-
-def test_create_app_loads_no_model_even_with_the_real_backends(tmp_path):
-    app = create_app(AppSettings(instance_path=str(tmp_path), secret_key="k"))
-    assert app.extensions["maum.pipeline"].backend_names()["transcriber"] == "whisper"
-    assert not app.extensions["maum.pipeline"].loaded
-
-
-# --- conversations ---------------------------------------------------------------------------
+from tests.web import (
+    CRISIS_NUMBERS,
+    EXPECTED_TURN_KEYS,
+    BrokenSynthesizer,
+    ExplodingTranscriber,
+    assert_error,
+    audio_files,
+    bearer,
+    fetch,
+    say,
+    settle,
+    speak,
+    start,
+    tone_wav,
+    turns,
+)
+from webapp.db import Conversation, db
 
 
 def test_create_conversation_returns_a_token_and_keeps_only_its_hash(app, client):
@@ -454,102 +309,10 @@ def test_script_in_user_text_is_returned_as_data_and_stored_verbatim(app, client
     assert turns(app)[0].user_text == text
 
 
-# --- pages -----------------------------------------------------------------------------------
+def test_a_service_error_is_answered_with_its_mapped_status_and_a_korean_message():
+    from webapp.domain_errors import TurnConflict
+    from webapp.errors import describe_error
 
-
-def test_chat_page_is_korean_self_contained_and_shows_crisis_lines(client):
-    response = client.get("/")
-    assert response.status_code == 200
-    html = response.get_data(as_text=True)
-    assert '<html lang="ko">' in html
-    assert 'name="viewport"' in html
-    for number in CRISIS_NUMBERS:
-        assert number in html
-    assert "AI" in html
-    assert "http://" not in html and "https://" not in html, "nothing may come from the internet"
-    sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert sources and all(src.startswith("/static/") for src in sources)
-    assert '"sadness": "\\uc2ac\\ud514"' in html or '"sadness": "슬픔"' in html
-    csp = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "media-src 'self' blob:" in csp
-    assert "unsafe-inline" not in csp
-
-
-@pytest.mark.parametrize("name", ["chat.js", "recorder.js", "chat.css"])
-def test_static_files_are_served(client, name):
-    response = fetch(client, f"/static/{name}")
-    assert response.status_code == 200
-    body = response.get_data(as_text=True)
-    assert "http://" not in body and "https://" not in body
-    if name.endswith(".js"):
-        assert "innerHTML" not in body, "user text goes into textContent only"
-
-
-def test_html_error_pages_are_korean_and_escape_what_they_show(client):
-    response = client.get("/<script>alert(1)</script>")
-    assert response.status_code == 404
-    assert response.mimetype == "text/html"
-    html = response.get_data(as_text=True)
-    assert "찾을 수 없어요" in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "<script>alert(1)" not in html
-    assert "Content-Security-Policy" in response.headers
-
-
-def test_html_500_page_is_korean_without_details(settings):
-    app = create_app(settings)
-
-    def boom():
-        raise RuntimeError("secret internal detail")
-
-    app.add_url_rule("/boom", view_func=boom)
-    response = app.test_client().get("/boom")
-    assert response.status_code == 500
-    assert response.mimetype == "text/html"
-    html = response.get_data(as_text=True)
-    assert "문제가 생겼어요" in html and "109" in html
-    assert "secret internal detail" not in html and "Traceback" not in html
-
-
-# --- database and configuration --------------------------------------------------------------
-
-
-def test_migrations_build_exactly_the_tables_in_webapp_db(app):
-    with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        assert compare_metadata(context, db.metadata) == []
-
-
-def test_migrations_downgrade_to_nothing_and_back(app):
-    with app.app_context():
-        flask_migrate.downgrade(revision="base")
-        assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
-        flask_migrate.upgrade()
-        assert {"conversations", "turns"} <= set(sa.inspect(db.engine).get_table_names())
-
-
-def test_settings_come_from_the_environment_only_when_asked():
-    env = {
-        "DATABASE_URL": "postgres://maum:pw@db.example/maum",
-        "MAUM_MAX_UPLOAD_BYTES": "1000",
-        "MAUM_TRANSCRIBER": "fake",
-    }
-    settings = AppSettings.from_env(env)
-    assert settings.max_upload_bytes == 1000
-    assert settings.pipeline == Settings(transcriber="fake")
-    assert settings.sqlalchemy_url(Path("/x")) == "postgresql+psycopg://maum:pw@db.example/maum"
-    own = AppSettings.from_env({**env, "MAUM_DATABASE_URL": "postgresql://a@b/c"})
-    assert own.sqlalchemy_url(Path("/x")) == "postgresql+psycopg://a@b/c"
-    assert AppSettings.from_env({}).sqlalchemy_url(Path("/x")) == "sqlite:////x/maum.sqlite3"
-    with pytest.raises(ValueError, match="MAUM_MAX_UPLOAD_BYTES"):
-        AppSettings.from_env({"MAUM_MAX_UPLOAD_BYTES": "lots"})
-
-
-def test_a_secret_key_is_generated_once_and_kept_private(tmp_path):
-    settings = AppSettings(instance_path=str(tmp_path / "instance"))
-    first = create_app(settings)
-    second = create_app(settings)
-    key_file = tmp_path / "instance" / "secret_key"
-    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"] == key_file.read_text().strip()
-    assert len(first.config["SECRET_KEY"]) >= 32
-    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    status, code, message = describe_error(TurnConflict("turn 3 of abc was taken meanwhile"))
+    assert (status, code) == (409, "conflict")
+    assert re.search("[가-힣]", message) and "taken" not in message, "the detail is for the logs only"
