@@ -16,6 +16,7 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 bench:
 	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pipeline_bench

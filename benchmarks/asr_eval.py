@@ -2,7 +2,7 @@ r"""Evaluate speech-to-text backends on a folder with ``transcripts.tsv``, clean
 
 For each backend, CER and WER (``pipeline.metrics``: spaces and punctuation ignored for CER) and
 the real-time factor on the clean recordings, then the same after mixing noise made in code
-(``pipeline.asr_noise``: white, pink, babble from the other recordings played backwards) at each
+(``pipeline.speech.asr_noise``: white, pink, babble from the other recordings played backwards) at each
 chosen signal-to-noise ratio. The original systems were compared on normal, far-field and
 near-field noisy speech; noise at 20/10/0 dB SNR stands in for that here.
 
@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from pipeline import registry
-from pipeline.asr_noise import NOISE_KINDS, make_noise, mix_at_snr
 from pipeline.audio import decode_file
 from pipeline.errors import PipelineError
 from pipeline.metrics import cer, read_transcripts, wer
 from pipeline.settings import Settings
+from pipeline.speech.asr_noise import NOISE_KINDS, make_noise, mix_at_snr
 from pipeline.types import Audio
 
 REPO = Path(__file__).resolve().parents[1]

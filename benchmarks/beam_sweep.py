@@ -3,7 +3,7 @@
 Transcribes, with each beam size, the three NIKL recordings (``../shared/eval/korean-speech``)
 and the 20 fixed replies of ``benchmarks.tts_intelligibility`` as spoken by each synthesizer
 (``kokoro`` and ``espeak``, synthesised once at the start). Both sides are compared as spoken
-text (``pipeline.normalize``), as in ``make bench-tts``. Prints CER and transcription time per
+text (``pipeline.text.normalize``), as in ``make bench-tts``. Prints CER and transcription time per
 beam and per set, so a beam that is as accurate for less time would show.
 
 Run::
@@ -26,9 +26,9 @@ from benchmarks.tts_intelligibility import REPLIES
 from pipeline import audio, registry
 from pipeline.backends.whisper import WhisperTranscriber
 from pipeline.metrics import cer, read_transcripts
-from pipeline.normalize import normalize
 from pipeline.settings import Settings
 from pipeline.stages import synthesize_in_tone
+from pipeline.text.normalize import normalize
 
 
 def speech_sets(settings: Settings, speech_dir: Path, synthesizers: list[str]) -> dict[str, list]:

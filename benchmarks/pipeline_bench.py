@@ -37,9 +37,9 @@ from pipeline import audio
 from pipeline.care.risk import assess_risk
 from pipeline.metrics import cer, read_transcripts
 from pipeline.settings import Settings
+from pipeline.speech.voice import reply_sentences, spoken_text
 from pipeline.stages import reply_tone, synthesize_in_tone
 from pipeline.turn import Pipeline
-from pipeline.voice import reply_sentences, spoken_text
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPEECH = REPO.parent / "shared" / "eval" / "korean-speech"
@@ -69,7 +69,7 @@ def distinct_sentences(repeat: int) -> list[str]:
 
 def forget_text_caches(pipe: Pipeline) -> None:
     """Drop the embeddings the classifier and responder kept, so a repeated turn is timed uncached."""
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     recent = getattr(shared_embedder(), "_recent", None)
     if recent is not None:

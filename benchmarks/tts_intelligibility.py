@@ -7,7 +7,7 @@ numbers, money and Latin letters) with each synthesizer (``--synthesizers``, def
 the synthesis real-time factor (synthesis seconds per second of speech) of each.
 
 Both sides are compared as spoken text: the reference and Whisper's transcript go through
-``pipeline.normalize`` (Whisper writes ``109`` or ``3시`` in digits), then ``pipeline.metrics.cer``
+``pipeline.text.normalize`` (Whisper writes ``109`` or ``3시`` in digits), then ``pipeline.metrics.cer``
 drops spaces and punctuation. ``cer_written`` compares the written reply with the raw transcript,
 for reference.
 
@@ -28,9 +28,9 @@ from pathlib import Path
 
 from pipeline import audio, registry
 from pipeline.metrics import cer
-from pipeline.normalize import normalize
 from pipeline.settings import Settings
 from pipeline.stages import synthesize_in_tone
+from pipeline.text.normalize import normalize
 from pipeline.turn import Pipeline
 
 REPLIES = [

@@ -4,7 +4,7 @@ The defaults reproduce the reference Korean setup (KsponSpeech): 3 convolution l
 bidirectional GRU layers of 512 units per direction, BatchNorm with momentum 0.99 (Keras
 convention, see ``DeepSpeech2Config.batch_norm_momentum``) and a CTC output over a vocabulary
 whose index ``blank_id`` is the CTC blank. The model knows nothing about what the output units
-mean: vocabularies (syllables, jamo, IPA) are built in ``pipeline.asr_vocab``.
+mean: vocabularies (syllables, jamo, IPA) are built in ``pipeline.speech.asr_vocab``.
 
 Shapes, everywhere below: ``B`` batch, ``F`` feature bins, ``T`` frames, ``V`` vocabulary size.
 

@@ -13,7 +13,7 @@ frames plus one stop-token logit per step.
 
 Shapes use ``B`` batch, ``N`` input symbols, ``T`` mel frames (a multiple of ``r``), ``S = T / r``
 decoder steps. Spectrogram values are whatever the feature code produced (normalised to about
-0..1 by ``pipeline.vocoder``); this file knows nothing of audio or text processing.
+0..1 by ``pipeline.speech.vocoder``); this file knows nothing of audio or text processing.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from models.checkpoint import read_checkpoint
 class TacotronConfig:
     """Architecture and decoding settings. Defaults follow the Tacotron 2 paper at 22.05 kHz with r=2."""
 
-    vocab_size: int = 74  # symbols incl. pad (id ``pad_id``) and end; pipeline.tts_text.SYMBOLS has 74
+    vocab_size: int = 74  # symbols incl. pad (id ``pad_id``) and end; pipeline.speech.tts_text.SYMBOLS has 74
     pad_id: int = 0
     embedding_dim: int = 512
     encoder_type: str = "conv"  # "conv" (Tacotron 2: convolutions + BiLSTM) or "cbhg" (Tacotron 1)

@@ -106,7 +106,7 @@ def cmd_reply(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 def cmd_normalize(pipe: Pipeline, args: argparse.Namespace) -> int:
     """``normalize``: each sentence with numbers and symbols read out in Hangul (``spoken``)."""
-    from pipeline.normalize import normalize
+    from pipeline.text.normalize import normalize
 
     for text in _lines():
         _emit({"text": text, "spoken": normalize(text)})

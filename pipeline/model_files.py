@@ -163,3 +163,17 @@ def prepare_kokoro(cache_dir: Path) -> Path:
     expected = (kokoro_data_dir() / "model.sha256").read_text().split()[0]
     parts = [_package_dir(package) / name for package, name in KOKORO_PARTS]
     return join_verified(parts, kokoro_dir(cache_dir) / KOKORO_MODEL_NAME, expected)
+
+
+def model_folder(path: str, setting_name: str) -> Path:
+    """The model folder named by a setting, checked to exist and to hold a ``config.json``.
+
+    Raises:
+        ModelFilesError: the setting is empty, or the folder or its config is missing.
+    """
+    if not path:
+        raise ModelFilesError(detail=f"{setting_name} is empty: set it to the model folder (see README, Train)")
+    folder = Path(path).expanduser()
+    if not (folder / "config.json").is_file():
+        raise ModelFilesError(detail=f"{setting_name}={path!r}: no config.json there (a model folder is needed)")
+    return folder

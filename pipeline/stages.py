@@ -5,7 +5,6 @@ Backends are looked up by name in ``pipeline.registry`` and built with a ``Setti
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -38,8 +37,7 @@ class Synthesizer(Protocol):
     def synthesize(self, text: str, *, tone: str = "") -> Speech:
         """Korean text to a WAV file; ``tone`` (see ``reply_tone``) may colour the voice.
 
-        ``tone`` is keyword-only and optional: a backend may ignore it, and older backends
-        that take only ``text`` are still called through ``synthesize_in_tone``.
+        Every synthesizer takes ``tone`` (keyword-only, optional); one that has no tones ignores it.
         """
         ...
 
@@ -50,10 +48,5 @@ def reply_tone(reply_kind: str, emotion_label: str) -> str:
 
 
 def synthesize_in_tone(synthesizer: Synthesizer, text: str, tone: str = "") -> Speech:
-    """``synthesizer.synthesize(text, tone=tone)``, or without ``tone`` for a backend that takes only text."""
-    try:
-        params = inspect.signature(synthesizer.synthesize).parameters
-    except (TypeError, ValueError):  # a builtin or C callable without a signature
-        params = {}
-    takes_tone = "tone" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    return synthesizer.synthesize(text, tone=tone) if takes_tone else synthesizer.synthesize(text)
+    """``synthesizer.synthesize(text, tone=tone)``: every ``Synthesizer`` takes ``tone``."""
+    return synthesizer.synthesize(text, tone=tone)

@@ -25,17 +25,27 @@ from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError, UnknownBackendError
 from pipeline.settings import Settings
-from pipeline.speech_cache import SpeechCache
-from pipeline.stages import reply_tone
-from pipeline.types import EMOTION_LABELS, Audio, Emotion, HistoryTurn, Reply, Risk, Transcript, TurnResult
-from pipeline.voice import Voice, reply_sentences, spoken_text
+from pipeline.speech.speech_cache import SpeechCache
+from pipeline.speech.voice import Voice, reply_sentences, spoken_text
+from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber, reply_tone
+from pipeline.types import (
+    EMOTION_LABELS,
+    Audio,
+    Emotion,
+    HistoryTurn,
+    Reply,
+    Risk,
+    StageVerb,
+    Transcript,
+    TurnResult,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 #: The verb of each stage, as named in ``TurnResult.degraded`` and in ``/readyz``.
-STAGE_VERBS = {
+STAGE_VERBS: dict[str, StageVerb] = {
     "transcriber": "transcribe",
     "classifier": "classify",
     "responder": "respond",
@@ -43,7 +53,7 @@ STAGE_VERBS = {
 }
 
 #: Error code recorded for a stage that failed with an exception that carries no ``code`` of its own.
-FAILURE_CODES = {
+FAILURE_CODES: dict[StageVerb, str] = {
     "transcribe": "transcription_failed",
     "classify": "classification_failed",
     "respond": "reply_failed",
@@ -210,19 +220,23 @@ class Pipeline:
         return counts
 
     @property
-    def transcriber(self) -> Any:
+    def transcriber(self) -> Transcriber:
+        """The ``Transcriber`` (``settings.transcriber``, or the one handed in), built on first use."""
         return self.backend("transcriber")
 
     @property
-    def classifier(self) -> Any:
+    def classifier(self) -> EmotionClassifier:
+        """The ``EmotionClassifier`` (``settings.classifier``, or the one handed in), built on first use."""
         return self.backend("classifier")
 
     @property
-    def responder(self) -> Any:
+    def responder(self) -> Responder:
+        """The ``Responder`` (``settings.responder``, or the one handed in), built on first use."""
         return self.backend("responder")
 
     @property
-    def synthesizer(self) -> Any:
+    def synthesizer(self) -> Synthesizer:
+        """The ``Synthesizer`` (``settings.synthesizer``, or the one handed in), built on first use."""
         return self.backend("synthesizer")
 
     def load_all(self) -> None:
@@ -317,12 +331,12 @@ class Pipeline:
     ) -> TurnResult:
         """Risk first; then every later stage degrades (``_degrade``) instead of failing the turn."""
         text = transcript.text
-        failed: dict[str, str] = {}  # stage verb -> error code
+        failed: dict[StageVerb, str] = {}  # stage verb -> error code
         t0 = time.perf_counter()
         risk = self._assess(text)  # before anything else answers
         timings["risk"] = (time.perf_counter() - t0) * 1e3
 
-        def classify(classifier: Any) -> Emotion:
+        def classify(classifier: EmotionClassifier) -> Emotion:
             return classifier.classify(text) if text else NO_EMOTION
 
         emotion = self._degrade("classifier", classify, lambda: NO_EMOTION, failed, timings, "emotion")
@@ -376,7 +390,7 @@ class Pipeline:
         stage: str,
         use: Callable[[Any], T],
         fallback: Callable[[], T],
-        failed: dict[str, str],
+        failed: dict[StageVerb, str],
         timings: dict[str, float],
         timing_key: str,
     ) -> T:

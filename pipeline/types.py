@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+#: One of the seven emotions (a type checker sees a misspelt label).
+EmotionLabel = Literal["fear", "surprise", "anger", "sadness", "neutral", "happiness", "disgust"]
+
 #: The seven emotion labels, in the order every score vector uses.
-EMOTION_LABELS: tuple[str, ...] = (
+EMOTION_LABELS: tuple[EmotionLabel, ...] = (
     "fear",
     "surprise",
     "anger",
@@ -34,11 +37,27 @@ EMOTION_NAMES_KO: Mapping[str, str] = {
     "disgust": "혐오",
 }
 
+#: How urgent a turn or a conversation is.
+RiskLevel = Literal["none", "watch", "high"]
+
 #: Risk levels, from least to most urgent.
-RISK_LEVELS: tuple[str, ...] = ("none", "watch", "high")
+RISK_LEVELS: tuple[RiskLevel, ...] = ("none", "watch", "high")
+
+#: What kind of risk (``Risk.categories``).
+RiskCategory = Literal[
+    "suicide",
+    "self_harm",
+    "harm_to_others",
+    "abuse",
+    "child_at_risk",
+    "school_violence",
+    "medical",
+    "imminent",
+    "caregiver",
+]
 
 #: Risk categories (``Risk.categories``), in the order they are listed when several apply.
-RISK_CATEGORIES: tuple[str, ...] = (
+RISK_CATEGORIES: tuple[RiskCategory, ...] = (
     "suicide",
     "self_harm",
     "harm_to_others",
@@ -50,8 +69,13 @@ RISK_CATEGORIES: tuple[str, ...] = (
     "caregiver",
 )
 
+#: What kind of reply the responder gave (``Reply.kind``).
+ReplyKind = Literal[
+    "empathy", "crisis", "greeting", "thanks", "goodbye", "identity", "listen", "fallback", "answer", "screening"
+]
+
 #: What kind of reply the responder gave.
-REPLY_KINDS: tuple[str, ...] = (
+REPLY_KINDS: tuple[ReplyKind, ...] = (
     "empathy",
     "crisis",
     "greeting",
@@ -63,6 +87,22 @@ REPLY_KINDS: tuple[str, ...] = (
     "answer",  # an honest answer to a direct question (a person? recorded? hospital? what to do?)
     "screening",  # one screening question about suicide risk (pipeline/care/screening.py)
 )
+
+#: A stage's verb, as ``TurnResult.degraded`` and ``/readyz`` name it.
+StageVerb = Literal["transcribe", "classify", "respond", "synthesize"]
+
+#: How one syllable of a practice sentence was said (``pipeline.pronunciation.feedback``): ``unsure``
+#: when the evidence is mixed, ``unjudgeable`` when the recording was too poor to judge.
+Rating = Literal["good", "unsure", "wrong", "unjudgeable"]
+
+#: The pronunciation ratings, from best to worst, then the one that is no judgement.
+RATINGS: tuple[Rating, ...] = ("good", "unsure", "wrong", "unjudgeable")
+
+#: How an expected syllable lines up with what was heard (``pipeline.pronunciation.alignment``).
+AlignmentStatus = Literal["correct", "substituted", "omitted", "inserted"]
+
+#: The alignment statuses.
+ALIGNMENT_STATUSES: tuple[AlignmentStatus, ...] = ("correct", "substituted", "omitted", "inserted")
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +159,7 @@ class Emotion:
         latency_ms: wall time the classifier took.
     """
 
-    label: str
+    label: EmotionLabel
     scores: Mapping[str, float]
     latency_ms: float = 0.0
 
@@ -140,9 +180,9 @@ class Risk:
         categories: what kind of risk (``suicide``, ``self_harm``, ``harm_to_others``, ``abuse``).
     """
 
-    level: str = "none"
+    level: RiskLevel = "none"
     reasons: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
+    categories: tuple[RiskCategory, ...] = ()
 
     def __post_init__(self) -> None:
         if self.level not in RISK_LEVELS:
@@ -177,7 +217,7 @@ class Reply:
     """
 
     text: str
-    kind: str = "empathy"
+    kind: ReplyKind = "empathy"
     reply_id: str = ""
     latency_ms: float = 0.0
     fallback_reason: str = ""
@@ -222,5 +262,5 @@ class TurnResult:
     speech: Speech | None
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     synthesis_error: str = ""
-    degraded: tuple[str, ...] = ()
+    degraded: tuple[StageVerb, ...] = ()
     care_state: Any = None

@@ -1,4 +1,4 @@
-"""``python -m pipeline.care.risk_eval --conversations``: per-turn level recall, false alarms, reply checks."""
+"""``python -m pipeline.risk_eval --conversations``: per-turn level recall, false alarms, reply checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.care.risk_eval import evaluate_conversations, main, read_conversations
+from pipeline.risk_eval import evaluate_conversations, main, read_conversations
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 

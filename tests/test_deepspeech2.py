@@ -22,11 +22,11 @@ from models.deepspeech2 import (
     save_checkpoint,
 )
 from pipeline import registry
-from pipeline.asr_features import FeatureConfig, extract_features
-from pipeline.asr_noise import make_noise, mix_at_snr
-from pipeline.asr_vocab import Vocabulary, normalize_transcript, unit_error_rate
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
+from pipeline.speech.asr_features import FeatureConfig, extract_features
+from pipeline.speech.asr_noise import make_noise, mix_at_snr
+from pipeline.speech.asr_vocab import Vocabulary, normalize_transcript, unit_error_rate
 from tests.samples import tone
 from training.asr_data import AugmentConfig, read_manifest, read_pcm, spec_augment
 from training.asr_schedule import TriStageSchedule, tri_stage_scheduler
@@ -240,7 +240,8 @@ def test_syllable_and_jamo_vocabularies_round_trip():
 
 
 def test_ipa_vocabulary_has_the_36_phonemes():
-    from pipeline.pronunciation.ipa import IPA_SYMBOLS, to_ipa_symbols
+    from pipeline.pronunciation.g2p import to_ipa_symbols
+    from pipeline.pronunciation.ipa import IPA_SYMBOLS
 
     vocab = Vocabulary.build("ipa", ["anything"])
     assert len(vocab) == 37 and set(vocab.tokens[1:]) == set(IPA_SYMBOLS)
@@ -393,7 +394,7 @@ def test_prepare_kspon_writes_manifests_and_vocabularies(tmp_path, with_scripts)
     assert [u.text for u in dev] == ["음 국물이 맛있어요"]
     assert train[0].duration_s == pytest.approx(1.0) and train[1].duration_s == pytest.approx(0.9375, abs=1e-3)
     # IPA from the pronunciation side: 칠십 퍼센트, not 70%.
-    from pipeline.pronunciation.ipa import to_ipa_symbols
+    from pipeline.pronunciation.g2p import to_ipa_symbols
 
     assert train[0].ipa[:3] == ("tɕʰ", "i", "l")
     assert train[0].ipa == tuple(s for s in to_ipa_symbols("칠십 퍼센트 확률이라니 아 뭐 그렇게 돼") if s != " ")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.backends import e5
+from pipeline.text import e5
 
 
 @pytest.mark.slow

@@ -11,9 +11,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pipeline.backends.e5_head import CharNgramVectorizer, E5HeadClassifier, EmotionHead, char_ngrams, default_head_path
+from pipeline.backends.e5_head import E5HeadClassifier, EmotionHead
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
+from pipeline.text.e5_head import CharNgramVectorizer, char_ngrams, default_head_path
 from pipeline.types import EMOTION_LABELS
 from training import train_emotion_head as trainer
 
@@ -242,7 +243,7 @@ def test_an_e5_only_head_can_be_trained_too(tmp_path):
 
 @pytest.fixture(scope="module")
 def embed():
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     embedder, cache = shared_embedder(), {}
 

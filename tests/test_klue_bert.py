@@ -18,11 +18,11 @@ from tokenizers import BertWordPieceTokenizer
 from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizer
 
 from pipeline import registry
-from pipeline.backends.emotion_labels import canonical_label, label_order, reorder
 from pipeline.backends.klue_bert import KlueBertClassifier
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
 from pipeline.stages import EmotionClassifier
+from pipeline.text.emotion_labels import canonical_label, label_order, reorder
 from pipeline.turn import Pipeline
 from pipeline.types import EMOTION_LABELS, EMOTION_NAMES_KO
 from training import finetune_emotion_bert as ft

@@ -20,7 +20,6 @@ from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
 
 from pipeline import registry
-from pipeline.backends import generation_safety as rails
 from pipeline.backends.fake import FakeResponder
 from pipeline.backends.kogpt2 import (
     FORMAT_TOKENS,
@@ -34,6 +33,7 @@ from pipeline.backends.kogpt2 import (
     format_ids,
     prepare_tokenizer,
 )
+from pipeline.care import generation_safety as rails
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
 from pipeline.stages import Responder

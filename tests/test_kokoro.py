@@ -12,12 +12,13 @@ import soundfile as sf
 
 from pipeline import audio
 from pipeline.errors import ModelFilesError
-from pipeline.kokoro_text import BEFORE_I, KOKORO_SYMBOLS, ipa_to_kokoro, kokoro_phonemes
 from pipeline.metrics import cer
 from pipeline.model_files import join_verified, kokoro_data_dir, prepare_kokoro, sha256_file
-from pipeline.normalize import normalize
-from pipeline.pronunciation.ipa import IPA_SYMBOLS, to_ipa_symbols
+from pipeline.pronunciation.g2p import to_ipa_symbols
+from pipeline.pronunciation.ipa import IPA_SYMBOLS
 from pipeline.settings import Settings
+from pipeline.speech.kokoro_text import BEFORE_I, KOKORO_SYMBOLS, ipa_to_kokoro, kokoro_phonemes
+from pipeline.text.normalize import normalize
 from pipeline.turn import Pipeline
 from pipeline.types import Reply
 

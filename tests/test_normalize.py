@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -16,11 +17,11 @@ import soundfile as sf
 
 from pipeline.backends.fake import FakeSynthesizer
 from pipeline.errors import BackendError
-from pipeline.normalize import normalize, read_native, read_sino, split_sentences
 from pipeline.settings import Settings
+from pipeline.speech.voice import reply_sentences, spoken_text
 from pipeline.stages import reply_tone, synthesize_in_tone
+from pipeline.text.normalize import normalize, read_native, read_sino, split_sentences
 from pipeline.turn import Pipeline
-from pipeline.voice import reply_sentences, spoken_text
 from tests.samples import REPO
 
 CASES = [
@@ -441,11 +442,14 @@ def test_turn_speaks_the_reply_in_its_tone(said, tone):
     assert result.speech is not None
 
 
-def test_turn_still_calls_a_synthesizer_that_takes_only_text():
+def test_a_synthesizer_that_takes_no_tone_costs_the_voice_never_the_reply():
     legacy = TextOnlySynthesizer()
-    result = Pipeline(FAKES, synthesizer=legacy).run_text("그냥 죽고 싶어요")
-    assert legacy.calls == reply_sentences(spoken_text(result.reply))
-    assert result.speech is not None and not result.synthesis_error
+    no_fallback = dataclasses.replace(FAKES, synthesizer_fallback="")
+    result = Pipeline(no_fallback, synthesizer=legacy).run_text("그냥 죽고 싶어요")
+    assert legacy.calls == []  # every Synthesizer takes ``tone``; one that does not is not called twice
+    assert result.reply.kind == "crisis" and "109" in result.reply.text
+    assert result.speech is None and result.synthesis_error == "synthesis_failed"
+    assert "synthesize" in result.degraded
 
 
 def test_reply_tone_and_synthesize_in_tone():

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.pronunciation import feedback
 from pipeline.pronunciation.alignment import CORRECT, OMITTED, SUBSTITUTED, Unit, align, edit_operations
-from pipeline.pronunciation.g2p import RULES, pronounce, tensed_compounds
+from pipeline.pronunciation.g2p import RULES, pronounce, tensed_compounds, to_ipa_symbols
 from pipeline.pronunciation.ipa import (
     CODAS,
     IPA_SYMBOLS,
@@ -25,7 +25,6 @@ from pipeline.pronunciation.ipa import (
     split_ipa,
     syllabify_ipa,
     syllable_ipa,
-    to_ipa_symbols,
 )
 from pipeline.pronunciation.scoring import PronunciationScorer, expected_units, measure_fluency
 from pipeline.types import Audio, Transcript
@@ -411,8 +410,8 @@ def _tiny_deepspeech2(path: Path, vocab_kind: str) -> Path:
     import torch
 
     from models.deepspeech2 import DeepSpeech2, DeepSpeech2Config, save_checkpoint
-    from pipeline.asr_features import FeatureConfig
-    from pipeline.asr_vocab import Vocabulary
+    from pipeline.speech.asr_features import FeatureConfig
+    from pipeline.speech.asr_vocab import Vocabulary
 
     torch.manual_seed(0)
     vocab = Vocabulary.ipa() if vocab_kind == "ipa" else Vocabulary.build("syllable", ["국물 맛"])

@@ -1,7 +1,7 @@
 """The crisis/risk detector: targets on the blind test sets, the development set, idioms, spacing and
 typos, context rules, the pattern file.
 
-Figures: ``python -m pipeline.care.risk_eval tests/data/risk_test.tsv tests/data/risk_holdout.tsv``;
+Figures: ``python -m pipeline.risk_eval tests/data/risk_test.tsv tests/data/risk_holdout.tsv``;
 how the sets were written and what was measured when: ``tests/data/risk_test.md``.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.care import risk as risk_module
 from pipeline.care.risk import CATEGORIES, KINDS, PATTERNS_FILE, assess_risk, expand_macros, load_rules, normalize
-from pipeline.care.risk_eval import evaluate, main, read_cases
+from pipeline.risk_eval import evaluate, main, read_cases
 from pipeline.types import RISK_LEVELS, Risk
 
 DATA = Path(__file__).parent / "data"

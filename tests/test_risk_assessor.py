@@ -22,8 +22,8 @@ from pipeline.care.assessor import (
     joint_label,
 )
 from pipeline.care.risk import assess_risk
-from pipeline.care.risk_eval import evaluate, main
 from pipeline.errors import ModelFilesError
+from pipeline.risk_eval import evaluate, main
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 from pipeline.types import Risk
@@ -253,7 +253,7 @@ def test_the_command_line_prints_categories():
 
 @pytest.fixture(scope="module")
 def real_assessor():
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     return RiskAssessor(RiskHead.load(default_risk_head_path()), shared_embedder().embed_queries)
 

@@ -15,10 +15,10 @@ import soundfile as sf
 from pipeline.audio import to_wav_bytes
 from pipeline.errors import BackendError
 from pipeline.settings import Settings
-from pipeline.speech_cache import SpeechCache, cache_key
+from pipeline.speech.speech_cache import SpeechCache, cache_key
+from pipeline.speech.voice import Voice, reply_sentences
 from pipeline.turn import Pipeline
 from pipeline.types import Speech
-from pipeline.voice import Voice, reply_sentences
 
 FAKES = Settings(transcriber="fake", classifier="fake", responder="fake", synthesizer="fake")
 

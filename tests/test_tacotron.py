@@ -25,10 +25,10 @@ from pipeline import registry
 from pipeline.audio import loudest_dbfs
 from pipeline.errors import BackendError, ModelFilesError
 from pipeline.settings import Settings
+from pipeline.speech.tts_text import LEADS, SYMBOLS, TAILS, VOWELS, TextEncoder, to_jamo
+from pipeline.speech.vocoder import AudioConfig, griffin_lim, load_wav, spectrograms
 from pipeline.stages import Synthesizer
-from pipeline.tts_text import LEADS, SYMBOLS, TAILS, VOWELS, TextEncoder, to_jamo
 from pipeline.turn import Pipeline
-from pipeline.vocoder import AudioConfig, griffin_lim, load_wav, spectrograms
 from training import train_tacotron as trainer
 from training.espeak_kss import pick_sentences, write_espeak_kss
 

@@ -18,7 +18,7 @@ FAKES = Settings(transcriber="fake", classifier="fake", responder="fake", synthe
 
 
 class BrokenSynthesizer:
-    def synthesize(self, text):
+    def synthesize(self, text, *, tone=""):
         raise BackendError(detail="speaker on fire")
 
 

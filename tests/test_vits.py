@@ -12,10 +12,10 @@ import torch
 
 from pipeline import registry
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
-from pipeline.normalize import normalize
 from pipeline.settings import Settings
+from pipeline.speech.tts_text import LEADS, TAILS, VOWELS
 from pipeline.stages import Synthesizer
-from pipeline.tts_text import LEADS, TAILS, VOWELS
+from pipeline.text.normalize import normalize
 from pipeline.turn import Pipeline
 
 transformers = pytest.importorskip("transformers")

@@ -100,7 +100,7 @@ def assert_error(response, status: int, code: str) -> None:
 
 
 class BrokenSynthesizer:
-    def synthesize(self, text: str):
+    def synthesize(self, text: str, *, tone: str = ""):
         raise RuntimeError("espeak-ng crashed")
 
 

@@ -24,11 +24,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from pipeline.asr_features import FeatureConfig, extract_features
-from pipeline.asr_noise import NOISE_KINDS, make_noise, mix_at_snr
-from pipeline.asr_vocab import Vocabulary
 from pipeline.audio import SAMPLE_RATE, to_mono_16k
 from pipeline.metrics import read_transcripts
+from pipeline.speech.asr_features import FeatureConfig, extract_features
+from pipeline.speech.asr_noise import NOISE_KINDS, make_noise, mix_at_snr
+from pipeline.speech.asr_vocab import Vocabulary
 
 MANIFEST_COLUMNS = ("path", "text", "ipa", "duration_s")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from pipeline.tts_text import to_jamo
+from pipeline.speech.tts_text import to_jamo
 
 CORPUS = Path(__file__).parent / "data" / "emotion" / "train.tsv"
 

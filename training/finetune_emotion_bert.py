@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.backends.emotion_labels import canonical_label
 from pipeline.settings import resolve_device
+from pipeline.text.emotion_labels import canonical_label
 from pipeline.types import EMOTION_LABELS
 from training.cli import parse_config
 from training.finetune_steps import Evaluation, plan_steps, train_until_best

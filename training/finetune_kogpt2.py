@@ -46,7 +46,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.backends.emotion_labels import canonical_label
 from pipeline.backends.kogpt2 import (
     FORMAT_FILE,
     FORMAT_TOKENS,
@@ -57,6 +56,7 @@ from pipeline.backends.kogpt2 import (
     prepare_tokenizer,
 )
 from pipeline.settings import resolve_device
+from pipeline.text.emotion_labels import canonical_label
 from training.cli import parse_config
 from training.finetune_steps import Evaluation, plan_steps, train_until_best
 

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.asr_vocab import normalize_transcript
 from pipeline.metrics import cer, wer
 from pipeline.settings import resolve_device
+from pipeline.speech.asr_vocab import normalize_transcript
 from training.asr_data import LengthBatchSampler, Utterance, audio_duration_s, load_audio, read_manifest
 from training.asr_schedule import TriStageSchedule, tri_stage_scheduler
 from training.cli import add_config_options, build_config, config_overrides, load_config_file

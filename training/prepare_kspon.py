@@ -42,7 +42,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.asr_vocab import Vocabulary
+from pipeline.speech.asr_vocab import Vocabulary
 from training.asr_data import Utterance, audio_duration_s, read_pcm, write_manifest
 
 __all__ = ["KsponLine", "clean_kspon_text", "read_pcm", "read_trn", "prepare"]
@@ -148,7 +148,7 @@ class PrepareOptions:
 
 
 def _ipa_symbols(pronunciation: str) -> tuple[str, ...]:
-    from pipeline.pronunciation.ipa import to_ipa_symbols
+    from pipeline.pronunciation.g2p import to_ipa_symbols
 
     return tuple(s for s in to_ipa_symbols(pronunciation) if s.strip())
 

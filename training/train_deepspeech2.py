@@ -51,10 +51,10 @@ from models.deepspeech2 import (
     load_checkpoint,
     save_checkpoint,
 )
-from pipeline.asr_features import FeatureConfig
-from pipeline.asr_vocab import KINDS, Vocabulary, normalize_transcript, unit_error_rate
 from pipeline.metrics import cer, wer
 from pipeline.settings import resolve_device
+from pipeline.speech.asr_features import FeatureConfig
+from pipeline.speech.asr_vocab import KINDS, Vocabulary, normalize_transcript, unit_error_rate
 from training.asr_data import (
     AsrDataset,
     AugmentConfig,

@@ -45,7 +45,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from pipeline.backends.e5_head import CharNgramVectorizer, E5Head, EmotionHead, default_head_path, log_softmax
+from pipeline.backends.e5_head import EmotionHead
+from pipeline.text.e5_head import CharNgramVectorizer, E5Head, default_head_path, log_softmax
 from pipeline.types import EMOTION_LABELS
 from training.cli import add_config_options, build_config, config_overrides
 
@@ -276,7 +277,7 @@ def evaluate(head_path: str | Path, dev_path: str | Path, embed: Embed | None = 
 
 
 def _e5_embed() -> Embed:
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     return shared_embedder().embed_queries
 

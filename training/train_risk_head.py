@@ -18,7 +18,7 @@ together), never on dev:
 The head goes to ``pipeline/assets/risk_head.npz`` (weights, labels, thresholds, config and dev
 figures in its metadata); a rerun writes the same file. The dev report compares the rules alone,
 the classifier alone and the hybrid (what a turn uses) with the figures of
-``python -m pipeline.care.risk_eval``.
+``python -m pipeline.risk_eval``.
 
 Reproduce the shipped head (prints the dev report as JSON; ~2 minutes on 2 cores)::
 
@@ -48,7 +48,7 @@ import numpy as np
 
 from pipeline.care.assessor import RiskAssessor, RiskHead, combine, default_risk_head_path, joint_label
 from pipeline.care.risk import assess_details
-from pipeline.care.risk_eval import evaluate
+from pipeline.risk_eval import evaluate
 from pipeline.types import Risk
 from training.cli import add_config_options, build_config, config_overrides
 from training.train_emotion_head import HeadTrainingConfig, fit_head
@@ -242,7 +242,7 @@ def evaluate_saved(config: RiskHeadTrainingConfig, embed: Embed | None = None) -
 
 def shared_e5() -> Embed:
     """The process-wide e5 embedder (single sentences, as a turn calls it)."""
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     return shared_embedder().embed_queries
 
@@ -252,7 +252,7 @@ EMBED_BATCH = 64
 
 
 def _e5_embed() -> Embed:
-    from pipeline.backends.e5 import shared_embedder
+    from pipeline.text.e5 import shared_embedder
 
     embed = shared_embedder().embed_queries
 

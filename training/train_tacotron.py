@@ -10,9 +10,9 @@ symbols written out), decomposed script (the expanded one in jamo), duration in 
 translation. ``--text-column`` picks original, expanded (default) or decomposed; a file with only
 ``path|text`` works too (any speaker, any folder laid out that way).
 
-Text goes through ``pipeline.tts_text`` (normaliser, then jamo); audio is resampled to the
+Text goes through ``pipeline.speech.tts_text`` (normaliser, then jamo); audio is resampled to the
 ``AudioConfig`` rate, trimmed, and turned into normalised mel (and, for a CBHG post-net, linear)
-spectrograms by ``pipeline.vocoder``. Training uses teacher forcing, masked L1 spectrogram losses,
+spectrograms by ``pipeline.speech.vocoder``. Training uses teacher forcing, masked L1 spectrogram losses,
 a stop-token BCE, and a guided-attention loss (a diagonal prior, Tachibana et al. 2017) that makes
 the attention align early (on 100 espeak-ng utterances, ``training/espeak_kss.py``: within ~200
 steps with it, not at all in 465 steps without it). Every
@@ -64,8 +64,8 @@ from models.tacotron import (
     sequence_mask,
 )
 from pipeline.settings import resolve_device
-from pipeline.tts_text import SYMBOLS, TextEncoder
-from pipeline.vocoder import AudioConfig, griffin_lim, load_wav, spectrograms
+from pipeline.speech.tts_text import SYMBOLS, TextEncoder
+from pipeline.speech.vocoder import AudioConfig, griffin_lim, load_wav, spectrograms
 from training.cli import add_config_options, build_config, config_overrides, parse_assignments
 from training.loop import train_step
 

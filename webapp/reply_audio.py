@@ -18,10 +18,10 @@ import time
 
 from flask import Flask
 
+from pipeline.speech.voice import join_speech
 from pipeline.stages import reply_tone
 from pipeline.turn import Pipeline
 from pipeline.types import Speech
-from pipeline.voice import join_speech
 from webapp.conversations import attach_reply_audio
 from webapp.db import Turn
 from webapp.extensions import get_audio_store, get_pipeline, get_settings

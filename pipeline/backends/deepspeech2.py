@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.asr_features import FeatureConfig, extract_features
-from pipeline.asr_vocab import Vocabulary
 from pipeline.errors import MissingDependencyError, ModelFilesError
 from pipeline.settings import Settings, resolve_device
+from pipeline.speech.asr_features import FeatureConfig, extract_features
+from pipeline.speech.asr_vocab import Vocabulary
 from pipeline.types import Audio, Segment, Transcript
 
 try:

@@ -1,6 +1,6 @@
 """Text to speech with the espeak-ng Korean voice (offline, fast, robotic).
 
-The text is first read out by ``pipeline.normalize`` (numbers, dates, phone numbers, Latin
+The text is first read out by ``pipeline.text.normalize`` (numbers, dates, phone numbers, Latin
 letters, symbols → Hangul; markup and emoji dropped), because espeak-ng's own Korean rules read
 ``109`` or ``3시`` badly, then cut into sentences with ``split_sentences``. Each sentence is one
 espeak-ng process (run side by side), joined with a short pause.
@@ -9,7 +9,7 @@ espeak-ng is a Debian package, run as a subprocess with the text as one argument
 so nothing in the text is interpreted: SSML and phoneme input stay off.
 
 Speed and pitch follow the reply's tone (``pipeline.stages.reply_tone``) within a modest range:
-crisis and sad replies are slower and a little lower, happy ones a little brighter (``TONES``).
+crisis and sad replies are slower and a little lower, happy ones a little brighter (``pipeline.speech.tones.TONES``).
 """
 
 from __future__ import annotations
@@ -18,43 +18,21 @@ import io
 import shutil
 import subprocess
 import time
-from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
 
 from pipeline.audio import to_wav_bytes
 from pipeline.errors import BackendError, MissingDependencyError
-from pipeline.normalize import normalize, split_sentences
 from pipeline.settings import Settings
+from pipeline.speech.tones import TONES
+from pipeline.text.normalize import normalize, split_sentences
 from pipeline.types import Speech
 
 _TIMEOUT_S = 20
 _MAX_CHARS = 2000
 _PAUSE_S = 0.25  # between sentences
 _PARALLEL = 4  # espeak-ng processes at a time
-_PITCH_NEUTRAL = 50  # espeak-ng's default pitch (0-99)
-
-
-class Tone(NamedTuple):
-    """How a tone changes the voice: a factor on the configured rate and an espeak-ng pitch."""
-
-    rate: float
-    pitch: int
-
-
-#: Voice per tone (a reply kind or the client's emotion label). Unknown tones sound neutral.
-TONES: dict[str, Tone] = {
-    "": Tone(1.0, _PITCH_NEUTRAL),
-    "neutral": Tone(1.0, _PITCH_NEUTRAL),
-    "crisis": Tone(0.85, 42),  # calm, slow and steady: every word of a crisis line must be clear
-    "sadness": Tone(0.88, 44),
-    "fear": Tone(0.9, 46),
-    "anger": Tone(0.94, 46),  # calm, not matching the heat
-    "disgust": Tone(0.95, 48),
-    "surprise": Tone(1.0, 54),
-    "happiness": Tone(1.05, 56),
-}
 
 
 class EspeakSynthesizer:
@@ -80,7 +58,7 @@ class EspeakSynthesizer:
 
         Args:
             text: the reply as written; it is normalised and split into sentences here.
-            tone: ``crisis`` or an emotion label (see ``TONES``); empty or unknown is neutral.
+            tone: ``crisis`` or an emotion label (see ``pipeline.speech.tones.TONES``); empty or unknown is neutral.
 
         Raises:
             BackendError: nothing speakable in ``text``, or espeak-ng failed or timed out.

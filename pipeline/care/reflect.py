@@ -101,7 +101,7 @@ class Reflector:
 
         Args:
             reflect_words: situation → class → lexicon key → display form (``ReplyBank.reflect_words``).
-            kiwi: a kiwipiepy ``Kiwi``; the shared ``pipeline.morph.kiwi()`` when omitted.
+            kiwi: a kiwipiepy ``Kiwi``; the shared ``pipeline.text.morphology.kiwi()`` when omitted.
         """
         self.index: dict[str, list[tuple[str, str, str]]] = {}
         for situation, classes in reflect_words.items():
@@ -115,7 +115,7 @@ class Reflector:
     def kiwi(self):
         """The Kiwi morphological analyser, loaded on first use."""
         if self._kiwi is None:
-            from pipeline.morph import kiwi
+            from pipeline.text.morphology import kiwi
 
             self._kiwi = kiwi()
         return self._kiwi

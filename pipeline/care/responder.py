@@ -36,10 +36,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline.backends.e5 import shared_embedder
 from pipeline.care.bank import BankReply, cue_embeddings, load_bank
 from pipeline.care.reflect import KeyWord, Reflector, split_first_sentence
 from pipeline.settings import Settings
+from pipeline.text.e5 import shared_embedder
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
 
 # How much the classifier's probability for a reply's emotion adds to its cosine score. e5

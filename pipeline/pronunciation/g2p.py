@@ -1,10 +1,10 @@
 """Standard pronunciation (표준발음법) of Korean text, with every applied rule reported.
 
 Hand-written: no PyPI grapheme-to-phoneme converter works offline here (g2pkk downloads data at
-import). Morphology comes from Kiwi (``pipeline.morph.kiwi``): it decides, for example, whether
+import). Morphology comes from Kiwi (``pipeline.text.morphology.kiwi``): it decides, for example, whether
 신고 is the noun (신고[신고]) or the verb 신다 + 고 (신고[신ː꼬], 제24항).
 
-The text is first read out (numbers and symbols in Hangul, ``pipeline.normalize``); characters that
+The text is first read out (numbers and symbols in Hangul, ``pipeline.text.normalize``); characters that
 are neither Hangul syllables nor spaces are dropped. Every syllable keeps its place: the output has
 exactly one pronounced syllable for each spelled syllable and the spaces where the input had them,
 so ``RuleChange.index`` points into both ``Pronunciation.spoken`` and ``Pronunciation.hangul``.
@@ -250,7 +250,7 @@ def _base_tag(tag: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _known_word(part: str, tags: frozenset[str]) -> bool:
     """Whether Kiwi reads ``part`` alone as one known (non-OOV) morpheme with a tag in ``tags``."""
-    from pipeline.morph import kiwi
+    from pipeline.text.morphology import kiwi
 
     tokens = kiwi().tokenize(part)
     return len(tokens) == 1 and tokens[0].form == part and not tokens[0].oov and _base_tag(tokens[0].tag) in tags
@@ -320,7 +320,7 @@ class _Engine:
         self.morphs: list[_Morph] = []
         if not n:
             return
-        from pipeline.morph import kiwi
+        from pipeline.text.morphology import kiwi
 
         char_to_syl = {c: i for i, c in enumerate(self.pos)}
         for tok in kiwi().tokenize(self.spoken, split_complex=True):
@@ -818,9 +818,9 @@ _SPACES = re.compile(r"\s+")
 
 
 def spoken_form(text: str) -> str:
-    """Text read out (``pipeline.normalize``), kept to Hangul syllables and single spaces."""
+    """Text read out (``pipeline.text.normalize``), kept to Hangul syllables and single spaces."""
     try:
-        from pipeline.normalize import normalize
+        from pipeline.text.normalize import normalize
     except ImportError:  # pragma: no cover - normalize ships with the pipeline
         normalize = None
     spoken = normalize(text) if normalize is not None else text
@@ -860,3 +860,16 @@ def pronounce(text: str) -> Pronunciation:
 def pronounce_many(texts: Sequence[str]) -> list[Pronunciation]:
     """``pronounce`` for each text."""
     return [pronounce(t) for t in texts]
+
+
+def to_ipa_symbols(text: str) -> list[str]:
+    """Korean text → its standard pronunciation as IPA phoneme symbols.
+
+    The text goes through ``pronounce`` (numbers read out, 표준발음법 rules applied), then each
+    pronounced syllable is converted. Words are separated by one
+    ``WORD_BOUNDARY`` (``" "``), which is not in ``IPA_SYMBOLS``; drop it for a phoneme-only
+    sequence. Punctuation and non-Korean letters are dropped.
+
+    Example: ``to_ipa_symbols("국물")`` → ``["k", "u", "ŋ", "m", "u", "l"]``.
+    """
+    return hangul_to_ipa_symbols(pronounce(text).hangul)

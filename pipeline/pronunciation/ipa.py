@@ -14,8 +14,9 @@ The transcription is broad (phonemic) with the allophones that matter for feedba
   voicing of lax stops between voiced sounds (ㄱ [ɡ] in 아기), ㅅ [ɕ] before i/j, ㅎ [ɦ] between
   vowels, vowel length.
 
-``to_ipa_symbols`` returns one list of symbols with a single ``" "`` (``WORD_BOUNDARY``, not in
-``IPA_SYMBOLS``) between words; ``syllable_symbols`` keeps the symbols of each syllable apart.
+``pipeline.pronunciation.g2p.to_ipa_symbols`` (text → symbols) returns one list of symbols with a
+single ``" "`` (``WORD_BOUNDARY``, not in ``IPA_SYMBOLS``) between words; ``syllable_symbols`` keeps
+the symbols of each syllable apart.
 """
 
 from __future__ import annotations
@@ -160,21 +161,6 @@ def syllable_symbols(pronounced: str) -> list[tuple[str, ...]]:
 def hangul_to_ipa_symbols(pronounced: str) -> list[str]:
     """Pronounced Hangul (already through the standard pronunciation) → flat IPA symbol list."""
     return [symbol for syllable in syllable_symbols(pronounced) for symbol in syllable]
-
-
-def to_ipa_symbols(text: str) -> list[str]:
-    """Korean text → its standard pronunciation as IPA phoneme symbols.
-
-    The text goes through ``pipeline.pronunciation.g2p.pronounce`` (numbers read out, 표준발음법
-    rules applied), then each pronounced syllable is converted. Words are separated by one
-    ``WORD_BOUNDARY`` (``" "``), which is not in ``IPA_SYMBOLS``; drop it for a phoneme-only
-    sequence. Punctuation and non-Korean letters are dropped.
-
-    Example: ``to_ipa_symbols("국물")`` → ``["k", "u", "ŋ", "m", "u", "l"]``.
-    """
-    from pipeline.pronunciation.g2p import pronounce  # g2p imports this module
-
-    return hangul_to_ipa_symbols(pronounce(text).hangul)
 
 
 def ipa_string(symbols: Iterable[str]) -> str:

@@ -53,6 +53,7 @@ from pipeline.pronunciation.ipa import (
     syllabify_ipa,
     syllable_symbols,
 )
+from pipeline.registry import backend_class
 from pipeline.settings import Settings
 from pipeline.types import Audio
 
@@ -320,14 +321,14 @@ def load_phoneme_recognizer(settings: Settings) -> PhonemeRecognizer | None:
         return None
     target = Path(path)
     if target.is_file():
-        from pipeline.backends.deepspeech2 import DeepSpeech2Transcriber
+        DeepSpeech2Transcriber = backend_class("transcriber", "deepspeech2")  # a class, through the registry
 
         backend = DeepSpeech2Transcriber(dataclasses.replace(settings, deepspeech2_checkpoint=path))
         if not backend.recognizes_phonemes:
             raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r} writes {backend.vocab.kind}, not IPA")
         return backend
     if target.is_dir():
-        from pipeline.backends.wav2vec2 import Wav2Vec2Transcriber
+        Wav2Vec2Transcriber = backend_class("transcriber", "wav2vec2")  # a class, through the registry
 
         backend = Wav2Vec2Transcriber(dataclasses.replace(settings, wav2vec2_model=path))
         vocab = backend.processor.tokenizer.get_vocab()

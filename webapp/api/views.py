@@ -19,7 +19,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request, send_file, url_for
 
 from pipeline.care.conversation import CareState, conversation_risk
-from pipeline.voice import reply_sentences, spoken_text
+from pipeline.speech.voice import reply_sentences, spoken_text
 from webapp import alerts, ratelimit
 from webapp.api import bp
 from webapp.conversations import (

@@ -8,7 +8,7 @@ from the conversation (its review, and a care state when the running schema has 
   the categories in the order of ``RISK_CATEGORIES``, and one jump link per risky turn.
 - Emotions: the mean of each label's score over the first half of the turns and over the second
   half (the first half takes the middle turn of an odd count); each half shows its two strongest.
-- Topics and facts: nouns of the client's words by Kiwi (``pipeline/morph.py``), sorted into people
+- Topics and facts: nouns of the client's words by Kiwi (``pipeline/text/morphology.py``), sorted into people
   and life events by two small word lists; the other nouns are topics, most frequent first.
 """
 
@@ -196,7 +196,7 @@ def facts(texts: Iterable[str], *, nouns_of: Any = None) -> tuple[tuple[str, ...
 @lru_cache(maxsize=4096)
 def _kiwi_nouns(text: str) -> tuple[tuple[str, str], ...]:
     """Nouns of one turn. Kiwi takes a few ms a sentence; a conversation viewed again costs nothing."""
-    from pipeline.morph import kiwi
+    from pipeline.text.morphology import kiwi
 
     return tuple((t.form, t.tag) for t in kiwi().tokenize(text) if t.tag in ("NNG", "NNP"))
 

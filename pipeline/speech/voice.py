@@ -24,9 +24,9 @@ import soxr
 
 from pipeline.audio import to_wav_bytes
 from pipeline.errors import BackendError
-from pipeline.normalize import split_sentences
-from pipeline.speech_cache import SpeechCache
+from pipeline.speech.speech_cache import SpeechCache
 from pipeline.stages import synthesize_in_tone
+from pipeline.text.normalize import split_sentences
 from pipeline.types import Speech
 
 log = logging.getLogger(__name__)

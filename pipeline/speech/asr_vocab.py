@@ -9,7 +9,7 @@ recognition. Index 0 is always the CTC blank. Kinds:
   different units: U+1100…U+11FF), so ~70 units cover every syllable; decoding recomposes them
   with Unicode NFC.
 - ``ipa``: the 36 IPA phoneme symbols of the pronunciation module (``pipeline.pronunciation.ipa``);
-  text is turned into symbols by its ``to_ipa_symbols``, so targets follow the standard
+  text is turned into symbols by ``pipeline.pronunciation.g2p.to_ipa_symbols``, so targets follow the standard
   pronunciation (표준발음법). Word boundaries are dropped.
 
 Vocabularies are plain data (``to_dict``/``from_dict``) and travel inside checkpoints.
@@ -58,7 +58,9 @@ def text_to_units(text: str, kind: str) -> list[str]:
     if kind == "jamo":
         return list(unicodedata.normalize("NFD", normalize_transcript(text)))
     if kind == "ipa":
-        return [s for s in _ipa_module().to_ipa_symbols(text) if s.strip()]
+        from pipeline.pronunciation.g2p import to_ipa_symbols
+
+        return [s for s in to_ipa_symbols(text) if s.strip()]
     raise ValueError(f"unknown vocabulary kind {kind!r}; valid: {', '.join(KINDS)}")
 
 

@@ -1,6 +1,6 @@
 """Text front end for the Tacotron synthesizer: Korean text → jamo symbol ids.
 
-Text is first read out by ``pipeline.normalize.normalize`` (numbers, symbols and Latin letters in
+Text is first read out by ``pipeline.text.normalize.normalize`` (numbers, symbols and Latin letters in
 Hangul), then each Hangul syllable is split into its leading consonant, vowel and optional
 trailing consonant with the ``jamo`` package (conjoining jamo U+1100…U+11FF). Trailing consonants
 get their own symbols, distinct from the leading ones: ㄱ in 가 and in 각 are different symbols,
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import jamo
 
-from pipeline.normalize import normalize
+from pipeline.text.normalize import normalize
 
 PAD = "_"  # id 0: padding
 EOS = "~"  # id 1: end of the sentence

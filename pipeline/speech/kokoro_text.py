@@ -4,7 +4,7 @@ Kokoro-82M was trained on IPA-like symbols (its ``vocab.json``) but has no Korea
 *standard pronunciation* of a sentence in Kokoro's own symbols, its Japanese voices speak
 understandable Korean with a Japanese accent. The steps:
 
-1. ``pipeline.normalize.normalize`` reads numbers, hotlines (109 → 일공구), dates and Latin letters
+1. ``pipeline.text.normalize.normalize`` reads numbers, hotlines (109 → 일공구), dates and Latin letters
    out in Hangul and leaves only ``. , ? !`` as punctuation;
 2. each stretch between punctuation marks goes through ``pipeline.pronunciation.g2p.pronounce``
    (표준발음법: liaison, nasalisation, tensing…) and ``pipeline.pronunciation.ipa``;
@@ -27,9 +27,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from pipeline.normalize import normalize
 from pipeline.pronunciation.g2p import pronounce
 from pipeline.pronunciation.ipa import WORD_BOUNDARY, hangul_to_ipa_symbols
+from pipeline.text.normalize import normalize
 
 #: IPA symbol (``pipeline.pronunciation.ipa``) → (Kokoro symbols where it stands, Kokoro symbols
 #: between two voiced sounds of one word). Every IPA symbol of Korean has an entry.

@@ -1,7 +1,7 @@
 """Measure the risk assessment on labelled sentences, and the care layer on whole conversations.
 
-    python -m pipeline.care.risk_eval tests/data/risk_test.tsv tests/data/risk_holdout.tsv [--misses] [--rules-only]
-    python -m pipeline.care.risk_eval --conversations tests/data/care_conversations_dev.jsonl [--misses]
+    python -m pipeline.risk_eval tests/data/risk_test.tsv tests/data/risk_holdout.tsv [--misses] [--rules-only]
+    python -m pipeline.risk_eval --conversations tests/data/care_conversations_dev.jsonl [--misses]
 
 By default sentences are measured as a turn assesses them: the rules and the trained classifier
 together (``pipeline.care.assessor``; the classifier as ``MAUM_RISK_CLASSIFIER``/``MAUM_RISK_HEAD``
@@ -228,7 +228,7 @@ def evaluate_conversations(conversations: Iterable[Mapping[str, Any]], pipeline:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the figures of each file as one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.care.risk_eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipeline.risk_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", help="labelled TSV files (text, level[, category, note])")
     parser.add_argument("--conversations", action="append", default=[], metavar="FILE.jsonl",
                         help="conversations, one JSON object per line (see the module docstring)")  # fmt: skip
