@@ -73,3 +73,21 @@ def test_a_bad_conversation_file_says_what_is_wrong(tmp_path):
 def test_the_dev_conversations_are_well_formed():
     conversations = read_conversations(Path(__file__).parent / "data" / "care_conversations_dev.jsonl")
     assert len(conversations) >= 15 and len({c["id"] for c in conversations}) == len(conversations)
+
+
+def test_the_command_keeps_its_first_name() -> None:
+    """``python -m pipeline.care.risk_eval`` (the name issue 13 gave it) still runs the evaluation."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    table = Path(__file__).parent / "data" / "risk_test.tsv"
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.care.risk_eval", str(table), "--rules-only"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    figures = json.loads(done.stdout.splitlines()[0])
+    assert figures["file"] == str(table) and figures["rows"] > 0 and 0.0 <= figures["recall"] <= 1.0
