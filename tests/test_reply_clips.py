@@ -11,6 +11,7 @@ import soundfile as sf
 
 from pipeline.turn import Pipeline
 from pipeline.types import Reply
+from pipeline.voice import FIRST_CLIP_MAX, first_clause, reply_sentences, speakable_len
 from tests.test_speech_cache import BrokenSynthesizer, CountingSynthesizer
 from webapp.audio_format import to_wav
 from webapp.db import Turn, db
@@ -168,3 +169,55 @@ def test_a_clip_no_voice_can_speak_is_a_503_in_korean(app, settings, tmp_path):
     with app.app_context():
         turn = db.session.get(Turn, body["turn_id"])
         assert turn.reply_audio_missing and turn.reply_audio_path is None
+
+
+# --- the short first clip ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "head"),
+    [
+        ("지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요.", "지금 많이 힘드시면"),  # a clause ending
+        ("청소년 상담은 1388, 여성 긴급전화는 1366이에요.", "청소년 상담은 1388,"),  # a comma first
+        ("요즘 3주 동안 잠을 잘 못 주무셨군요.", "요즘 3주 동안 잠을"),  # a noun phrase, not 잘 못 | 주무셨군요
+        ("친구 2명에게 먼저 연락해 보는 건 어떨까요?", "친구 2명에게"),
+    ],
+)
+def test_a_long_first_sentence_is_cut_after_its_first_clause(sentence, head):
+    first, rest = first_clause(sentence)
+    assert first == head
+    assert f"{first} {rest}" == sentence, "nothing is lost or reordered"
+    assert speakable_len(first) <= FIRST_CLIP_MAX
+
+
+def test_a_short_first_sentence_and_the_later_ones_stay_whole():
+    text = "많이 힘드셨겠어요. 지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요."
+    assert reply_sentences(text) == ["많이 힘드셨겠어요.", "지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요."]
+
+
+def test_numbers_and_words_are_never_split_and_a_lone_word_is_not_left_behind():
+    for sentence in (
+        "정신건강위기상담 전화는 1577-0199예요.",
+        "상담 센터 번호는 02-123-4567이에요.",
+        "자살예방상담전화번호를꼭기억해주세요.",
+    ):
+        clips = reply_sentences(sentence)
+        assert " ".join(clips) == sentence
+        assert all(speakable_len(c) >= 5 for c in clips)
+        assert not any(c.endswith(("-", "15", "02")) for c in clips[:-1])
+
+
+def test_the_first_clip_of_a_long_reply_is_short_and_the_answer_lists_it_first(app, settings, tmp_path):
+    reply = Reply("지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요. 저는 여기 있어요.")
+    app.extensions["maum.pipeline"] = Pipeline(
+        dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "tts")),
+        synthesizer=CountingSynthesizer(),
+        responder=FixedResponder(reply),
+    )
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    clips = [c["text"] for c in body["reply"]["clips"]]
+    assert clips == ["지금 많이 힘드시면", "자살예방상담전화 109에 전화해 주세요.", "저는 여기 있어요."]
+    assert get(client, body["reply"]["clips"][0]["url"], headers).status_code == 200
+    wait_for_reply_audio()

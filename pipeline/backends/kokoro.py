@@ -30,7 +30,7 @@ from pipeline.backends.espeak import TONES
 from pipeline.errors import BackendError, MissingDependencyError
 from pipeline.kokoro_text import encode, kokoro_phonemes
 from pipeline.model_files import kokoro_data_dir, prepare_kokoro
-from pipeline.normalize import normalize, split_sentences
+from pipeline.normalize import split_sentences
 from pipeline.settings import Settings
 from pipeline.types import Speech
 
@@ -118,7 +118,9 @@ class KokoroSynthesizer:
         """
         start = time.perf_counter()
         speed = self.speed_for(tone)
-        pieces = [self.render(s, speed) for s in split_sentences(normalize(text[: _MAX_CHARS * 2])[:_MAX_CHARS])]
+        # Cut the text as written: each sentence is read out in ``render``, where its digits are
+        # still there to be pronounced as numbers (``kokoro_text.number_pronunciation``).
+        pieces = [self.render(s, speed) for s in split_sentences(text[:_MAX_CHARS])]
         pieces = [p for p in pieces if len(p)]
         if not pieces:
             raise BackendError(detail="nothing to synthesize")
