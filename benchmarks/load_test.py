@@ -11,7 +11,8 @@ back to back with all clients starting together: a worst-case burst, not a conve
 
 By default the script starts ``gunicorn wsgi:app -c gunicorn.conf.py`` itself (the deployed
 configuration: 2 workers × 2 threads, models loaded lazily) on a free port with a throw-away
-instance folder, warms every worker, and stops it afterwards. ``--url`` targets a running server.
+instance folder and an empty sentence cache (``MAUM_TTS_CACHE_DIR`` inside it, unless set), warms
+every worker, and stops it afterwards. ``--url`` targets a running server.
 
 Run::
 
@@ -132,6 +133,9 @@ def gunicorn_server(workers: int):
         # The caller's MAUM_* settings apply (e.g. MAUM_WHISPER_CPU_THREADS); its database never does.
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "MAUM_DATABASE_URL"}}
         env.update(HF_HUB_OFFLINE="1", MAUM_INSTANCE_PATH=tmp)
+        # An empty sentence cache: first audio is synthesised, not read from earlier runs' cache
+        # (replies repeated within the run hit it, as curated replies do in service).
+        env.setdefault("MAUM_TTS_CACHE_DIR", str(Path(tmp) / "tts-cache"))
         # Every simulated client comes from 127.0.0.1: per-address rate limits would count them as one.
         env.setdefault("MAUM_RATE_TURNS_PER_IP", "0")
         env.setdefault("MAUM_RATE_CONVERSATIONS_PER_IP", "0")
@@ -201,6 +205,7 @@ def run(base: str, clients: int, turns: int, think: bool, speech_dir: Path) -> d
         "error_samples": out["errors"][:5],
         "wall_s": round(wall_s, 1),
         "turns_per_s": round(len(latencies_ms) / wall_s, 2),
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "latency_ms": p,  # time to the reply text
         "first_audio_ms": percentiles([s * 1000 for s in out["first_audio"]]) if out["first_audio"] else {},
         "targets": {

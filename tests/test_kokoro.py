@@ -17,7 +17,14 @@ from pipeline.model_files import join_verified, kokoro_data_dir, prepare_kokoro,
 from pipeline.pronunciation.g2p import to_ipa_symbols
 from pipeline.pronunciation.ipa import IPA_SYMBOLS
 from pipeline.settings import Settings
-from pipeline.speech.kokoro_text import BEFORE_I, KOKORO_SYMBOLS, ipa_to_kokoro, kokoro_phonemes
+from pipeline.speech.kokoro_text import (
+    BEFORE_I,
+    DIGIT_SYMBOLS,
+    KOKORO_SYMBOLS,
+    ipa_to_kokoro,
+    kokoro_phonemes,
+    number_pronunciation,
+)
 from pipeline.text.normalize import normalize
 from pipeline.turn import Pipeline
 from pipeline.types import Reply
@@ -69,6 +76,46 @@ def test_hotlines_are_read_digit_by_digit_with_their_punctuation():
     assert "ilɡoŋɡue" in phonemes  # 일공구에
     assert phonemes.endswith(".")
     assert kokoro_phonemes("그래요? 네, 좋아요!") == "kɯɾɛjo? ne, ʨoajo!"
+
+
+@pytest.mark.parametrize(
+    ("spoken", "said"),
+    [
+        ("일일이나", "이리리나"),  # 112: a final links to the next digit
+        ("일일구에", "이릴구에"),  # 119
+        ("일공구에", "일공구에"),  # 109: 공 keeps its ㅇ, no ㄴ is added
+        ("공일구구예요", "공일구구예요"),  # not [공닐구구]: Whisper heard 1억 77019 from that
+        ("일삼팔팔", "일쌈팔팔"),  # 1388: ㅅ after ㄹ is tense (제26항)
+        ("일삼육육이에요", "일쌈늉뉴기에요"),  # 1366: 육 after a final takes ㄴ, ㄱ before it is nasal
+        ("이천이십오", "이처니시보"),  # 2025 as a year: linked, not [이천니십오]
+        ("십육", "심뉵"),
+        ("십구", "십꾸"),
+    ],
+)
+def test_numbers_are_pronounced_as_a_korean_speaker_reads_them(spoken, said):
+    assert number_pronunciation(spoken) == said
+
+
+def test_no_n_is_added_inside_a_number_read_out_in_a_sentence():
+    assert "iʨʰʌniɕibo" in kokoro_phonemes("다음 상담은 2025년 11월이에요.")  # 이천이십오, not 이천니십오
+    assert "ilʔsamnjuŋnjuɡiejo" in kokoro_phonemes("여성 긴급전화는 1366이에요.")
+
+
+def test_a_phone_number_is_read_digit_by_digit_with_a_pause_between_its_groups():
+    phonemes = kokoro_phonemes("정신건강위기상담 전화는 1577-0199예요.")
+    assert "il oː ʨʰil ʨʰil, koŋ il ku kujejo." in phonemes
+    assert kokoro_phonemes("번호는 02-123-4567이에요.").endswith("koŋ iː, il iː sam, sa oː juk ʨʰiɾiejo.")
+
+
+def test_two_hotlines_in_a_row_are_two_numbers_not_one_phone_number():
+    phonemes = kokoro_phonemes("112나 119에 바로 연락하세요.")
+    assert phonemes.startswith("iɾiɾina iɾilɡue")  # each linked as one number, no pause between digits
+
+
+def test_every_digit_spelling_is_known_to_kokoro():
+    vocab = kokoro_vocab()
+    assert set(DIGIT_SYMBOLS) == set("공영일이삼사오육칠팔구")
+    assert all(ch in vocab for spelling in DIGIT_SYMBOLS.values() for ch in spelling if ch != " ")
 
 
 def test_text_with_nothing_speakable_gives_nothing():

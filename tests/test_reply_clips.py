@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import time
 from dataclasses import dataclass
 
 import pytest
 import soundfile as sf
 
+from pipeline.speech.voice import FIRST_CLIP_MAX, first_clause, reply_sentences, speakable_len
 from pipeline.turn import Pipeline
 from pipeline.types import Reply
 from tests.test_speech_cache import BrokenSynthesizer, CountingSynthesizer
 from webapp.audio_format import to_wav
 from webapp.db import Turn, db
+from webapp.repair import STALE_ASSEMBLY_S, repair, reply_finisher
 from webapp.reply_audio import wait_for_reply_audio
 
 THREE_SENTENCES = "많이 힘드셨겠어요. 천천히 이야기해 주세요. 109에 전화해도 좋아요."
@@ -168,3 +171,99 @@ def test_a_clip_no_voice_can_speak_is_a_503_in_korean(app, settings, tmp_path):
     with app.app_context():
         turn = db.session.get(Turn, body["turn_id"])
         assert turn.reply_audio_missing and turn.reply_audio_path is None
+
+
+# --- the short first clip ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "head"),
+    [
+        ("지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요.", "지금 많이 힘드시면"),  # a clause ending
+        ("청소년 상담은 1388, 여성 긴급전화는 1366이에요.", "청소년 상담은 1388,"),  # a comma first
+        ("요즘 3주 동안 잠을 잘 못 주무셨군요.", "요즘 3주 동안 잠을"),  # a noun phrase, not 잘 못 | 주무셨군요
+        ("친구 2명에게 먼저 연락해 보는 건 어떨까요?", "친구 2명에게"),
+    ],
+)
+def test_a_long_first_sentence_is_cut_after_its_first_clause(sentence, head):
+    first, rest = first_clause(sentence)
+    assert first == head
+    assert f"{first} {rest}" == sentence, "nothing is lost or reordered"
+    assert speakable_len(first) <= FIRST_CLIP_MAX
+
+
+def test_a_short_first_sentence_and_the_later_ones_stay_whole():
+    text = "많이 힘드셨겠어요. 지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요."
+    assert reply_sentences(text) == ["많이 힘드셨겠어요.", "지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요."]
+
+
+def test_numbers_and_words_are_never_split_and_a_lone_word_is_not_left_behind():
+    for sentence in (
+        "정신건강위기상담 전화는 1577-0199예요.",
+        "상담 센터 번호는 02-123-4567이에요.",
+        "자살예방상담전화번호를꼭기억해주세요.",
+    ):
+        clips = reply_sentences(sentence)
+        assert " ".join(clips) == sentence
+        assert all(speakable_len(c) >= 5 for c in clips)
+        assert not any(c.endswith(("-", "15", "02")) for c in clips[:-1])
+
+
+def test_the_first_clip_of_a_long_reply_is_short_and_the_answer_lists_it_first(app, settings, tmp_path):
+    reply = Reply("지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요. 저는 여기 있어요.")
+    app.extensions["maum.pipeline"] = Pipeline(
+        dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "tts")),
+        synthesizer=CountingSynthesizer(),
+        responder=FixedResponder(reply),
+    )
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    body = say(client, conversation_id, headers)
+    clips = [c["text"] for c in body["reply"]["clips"]]
+    assert clips == ["지금 많이 힘드시면", "자살예방상담전화 109에 전화해 주세요.", "저는 여기 있어요."]
+    assert get(client, body["reply"]["clips"][0]["url"], headers).status_code == 200
+    wait_for_reply_audio()
+
+
+# --- a reply file a dead worker never finished ---------------------------------------------------
+
+
+def abandoned_turn(app, monkeypatch) -> tuple[str, dict[str, str], dict]:
+    """A turn answered by a worker that died before it assembled the complete reply file."""
+    monkeypatch.setattr("webapp.api.views.start_reply_audio", lambda app, turn: None)
+    client = app.test_client()
+    conversation_id, headers = start(client)
+    return conversation_id, headers, say(client, conversation_id, headers)
+
+
+def test_the_repair_sweep_finishes_a_reply_file_a_dead_worker_left(voice_app, monkeypatch):
+    app, _ = voice_app
+    conversation_id, headers, body = abandoned_turn(app, monkeypatch)
+    with app.app_context():
+        young = repair(app.extensions["maum.audio_store"], min_age_s=0, finish=reply_finisher(app))
+        assert young.count("finish_reply_audio") == 0, "a reply still being assembled is left alone"
+        later = time.time() + STALE_ASSEMBLY_S + 1
+        preview = repair(app.extensions["maum.audio_store"], dry_run=True, now=later)
+        assert [a.action for a in preview.actions] == ["finish_reply_audio"]
+        report = repair(app.extensions["maum.audio_store"], now=later, finish=reply_finisher(app))
+        assert [(a.action, a.turn_id) for a in report.actions] == [("finish_reply_audio", body["turn_id"])]
+    client = app.test_client()
+    whole = get(client, f"/api/conversations/{conversation_id}/turns/{body['turn_id']}/audio/reply", headers)
+    assert whole.status_code == 200
+    sentence_s = sum(0.1 + 0.02 * len(c["text"]) for c in body["reply"]["clips"])
+    assert sf.info(io.BytesIO(to_wav(whole.data))).duration == pytest.approx(sentence_s + 2 * 0.3, abs=0.05)
+
+
+def test_an_abandoned_reply_that_cannot_be_finished_is_marked_not_left_pending(voice_app, monkeypatch):
+    app, _ = voice_app
+    conversation_id, headers, body = abandoned_turn(app, monkeypatch)
+    with app.app_context():
+        report = repair(app.extensions["maum.audio_store"], now=time.time() + STALE_ASSEMBLY_S + 1)
+        assert [a.action for a in report.actions] == ["mark_reply_audio_unfinished"]
+        assert "마저 만들지 못했어요" in report.actions[0].line()
+        turn = db.session.get(Turn, body["turn_id"])
+        assert turn.reply_audio_missing and turn.synthesis_error == "assembly_interrupted"
+    past = app.test_client().get(f"/api/conversations/{conversation_id}", headers=headers)
+    assert past.status_code == 200
+    shown = [t for t in past.json["turns"] if t["turn_id"] == body["turn_id"]][0]
+    assert shown["reply"]["audio_missing"] is True and shown["reply"]["audio_url"] is None

@@ -8,7 +8,13 @@ crash leaves at worst files that no row refers to. The sweep:
    is put in place (``restore_file``); otherwise the row is marked (``mark_reply_audio_missing``
    or ``mark_user_audio_missing``: path cleared, ``store_audio`` added to ``degraded``) so the
    counsellor page shows that the file was lost instead of a dead player.
-2. Removes hidden temporary files (``remove_temporary``) and files no row refers to
+2. Finishes replies whose audio was still being assembled when a worker died: a turn answered
+   with clips but without its complete reply file, older than ``STALE_ASSEMBLY_S``, is spoken
+   again from its clips (mostly in the sentence cache) and gets its file
+   (``finish_reply_audio``); when that fails, or in a sweep without a voice, it is marked
+   ``reply_audio_missing`` with ``assembly_interrupted`` (``mark_reply_audio_unfinished``), so
+   neither the counsellor nor the client waits on a file that will never come.
+3. Removes hidden temporary files (``remove_temporary``) and files no row refers to
    (``remove_orphan``), but only when older than ``min_age_s``: a younger file may belong to a
    turn another worker is committing right now. This makes sweeps safe with several workers
    and nodes; a file lock also keeps two workers of one instance from sweeping at once.
@@ -25,7 +31,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +50,10 @@ log = logging.getLogger(__name__)
 #: wait between writing a turn's files and its commit is bounded by the database timeouts).
 ORPHAN_MIN_AGE_S = 600.0
 
+#: A reply file is assembled within seconds of the answer; one still missing after this long was
+#: abandoned by a worker that died (a stopping worker waits for its own, ``wait_for_reply_audio``).
+STALE_ASSEMBLY_S = 600.0
+
 #: The start-up sweep also looks this far back before the previous sweep (clock skew, slow commits).
 LOOKBACK_MARGIN_S = 3600.0
 
@@ -55,6 +65,8 @@ ACTION_LINES_KO = {
     "restore_file": "되살림 (남아 있던 임시 파일에서)",
     "mark_reply_audio_missing": "표시함 (답 음성 파일이 없어요)",
     "mark_user_audio_missing": "표시함 (내담자 녹음 파일이 없어요)",
+    "finish_reply_audio": "마저 만듦 (멈춘 작업자가 남긴 답 음성 파일)",
+    "mark_reply_audio_unfinished": "표시함 (답 음성 파일을 마저 만들지 못했어요)",
     "remove_temporary": "지움 (쓰다 만 임시 파일)",
     "remove_orphan": "지움 (어느 대화 기록에도 없는 파일)",
 }
@@ -93,6 +105,7 @@ def repair(
     min_age_s: float = ORPHAN_MIN_AGE_S,
     since: float | None = None,
     now: float | None = None,
+    finish: Callable[[Turn], bool] | None = None,
 ) -> RepairReport:
     """Find and fix what crashes left in ``store`` and the turns table (see the module docstring).
 
@@ -103,6 +116,8 @@ def repair(
         since: a Unix time; only turns created and folders modified since then are looked at
             (None: everything).
         now: the current Unix time (tests).
+        finish: speaks an abandoned reply's clips and attaches the file; True when the turn got
+            it (None: such turns are only marked).
 
     Returns:
         What was done, in order.
@@ -136,6 +151,7 @@ def repair(
                 _mark_missing(turn_id, which)
     if not dry_run:
         db.session.commit()
+    _finish_abandoned(report, now=now, since=since, dry_run=dry_run, finish=finish)
 
     emptied: set[str] = set()
     referenced = _referenced_paths({PurePosixPath(p).parent.name for p, _ in files})
@@ -150,6 +166,40 @@ def repair(
     for folder in sorted(emptied):
         store.remove_folder_if_empty(folder)
     return report
+
+
+def _finish_abandoned(
+    report: RepairReport, *, now: float, since: float | None, dry_run: bool, finish: Callable[[Turn], bool] | None
+) -> None:
+    """Give the turns whose reply file a dead worker never finished their file, or mark them."""
+    cutoff = datetime.fromtimestamp(now - STALE_ASSEMBLY_S, UTC)
+    query = sa.select(Turn).where(
+        Turn.reply_audio_path.is_(None), Turn.reply_audio_missing.is_(False), Turn.created_at < cutoff
+    )
+    if since is not None:
+        query = query.where(Turn.created_at >= datetime.fromtimestamp(since, UTC))
+    abandoned = [turn for turn in db.session.scalars(query).all() if turn.reply_clips]
+    db.session.rollback()  # no transaction stays open while a voice speaks
+    for turn in abandoned:
+        label = f"{turn.conversation_id}/{turn.id}-reply"
+        if dry_run:
+            report.actions.append(RepairAction("finish_reply_audio", label, turn.id))
+            continue
+        done = False
+        if finish is not None:
+            try:
+                done = finish(turn)
+            except Exception:  # noqa: BLE001 - the turn is marked below instead
+                log.exception("repair sweep: could not finish the reply audio of turn %s", turn.id)
+        if done:
+            report.actions.append(RepairAction("finish_reply_audio", label, turn.id))
+            continue
+        row = db.session.get(Turn, turn.id)
+        if row is not None and row.reply_audio_path is None and not row.reply_audio_missing:
+            row.reply_audio_missing, row.synthesis_error = True, "assembly_interrupted"
+            row.degraded = [*(row.degraded or []), "synthesize"]
+            db.session.commit()
+        report.actions.append(RepairAction("mark_reply_audio_unfinished", label, turn.id))
 
 
 def _restore(store: AudioStore, rel_path: str, sha: str | None, candidates: Iterable[str], dry_run: bool) -> str:
@@ -195,6 +245,20 @@ def _referenced_paths(conversation_ids: set[str], chunk: int = 500) -> set[str]:
     return referenced
 
 
+def reply_finisher(app: Flask) -> Callable[[Turn], bool]:
+    """Speaks an abandoned turn's clips with the app's voice and attaches the complete file."""
+
+    def finish(turn: Turn) -> bool:
+        from webapp.reply_audio import assemble_reply_audio, turn_tone
+
+        assemble_reply_audio(app, turn.id, list(turn.reply_clips), turn_tone(turn))
+        db.session.expire_all()  # the file was attached in another session
+        row = db.session.get(Turn, turn.id)
+        return row is not None and row.reply_audio_path is not None
+
+    return finish
+
+
 @contextmanager
 def _instance_lock(instance_path: str, *, blocking: bool) -> Iterator[bool]:
     """Hold the instance's repair lock; yields False when not blocking and another process holds it."""
@@ -216,7 +280,7 @@ def _instance_lock(instance_path: str, *, blocking: bool) -> Iterator[bool]:
 def run_repair(app: Flask, *, dry_run: bool = False, min_age_s: float = ORPHAN_MIN_AGE_S) -> RepairReport:
     """The whole sweep under the instance lock (waits for a start-up sweep of another worker)."""
     with app.app_context(), _instance_lock(app.instance_path, blocking=True):
-        return repair(get_audio_store(app), dry_run=dry_run, min_age_s=min_age_s)
+        return repair(get_audio_store(app), dry_run=dry_run, min_age_s=min_age_s, finish=reply_finisher(app))
 
 
 def sweep_at_startup(app: Flask) -> RepairReport | None:
@@ -236,7 +300,7 @@ def sweep_at_startup(app: Flask) -> RepairReport | None:
                 return None
             started = time.time()
             since = os.stat(marker).st_mtime - LOOKBACK_MARGIN_S if os.path.exists(marker) else None
-            report = repair(get_audio_store(app), since=since)
+            report = repair(get_audio_store(app), since=since, finish=reply_finisher(app))
             with open(marker, "a"):
                 pass
             os.utime(marker, (started, started))

@@ -49,7 +49,8 @@ def speak_clip(pipeline: Pipeline, turn: Turn, n: int) -> Speech:
     return speech
 
 
-def _assemble(app: Flask, turn_id: str, clips: list[str], tone: str) -> None:
+def assemble_reply_audio(app: Flask, turn_id: str, clips: list[str], tone: str) -> None:
+    """Speak ``clips``, join them and attach the file to the turn (marked missing when that fails)."""
     with app.app_context():
         pipeline: Pipeline = get_pipeline(app)
         store = get_audio_store(app)
@@ -74,7 +75,7 @@ def start_reply_audio(app: Flask, turn: Turn) -> threading.Thread | None:
     if not turn.reply_clips:
         return None
     thread = threading.Thread(
-        target=_assemble,
+        target=assemble_reply_audio,
         args=(app, turn.id, list(turn.reply_clips), turn_tone(turn)),
         name=f"{THREAD_PREFIX}{turn.id}",
         daemon=True,

@@ -31,7 +31,7 @@ from pipeline.model_files import kokoro_data_dir, prepare_kokoro
 from pipeline.settings import Settings
 from pipeline.speech.kokoro_text import encode, kokoro_phonemes
 from pipeline.speech.tones import TONES
-from pipeline.text.normalize import normalize, split_sentences
+from pipeline.text.normalize import split_sentences
 from pipeline.types import Speech
 
 try:
@@ -118,7 +118,9 @@ class KokoroSynthesizer:
         """
         start = time.perf_counter()
         speed = self.speed_for(tone)
-        pieces = [self.render(s, speed) for s in split_sentences(normalize(text[: _MAX_CHARS * 2])[:_MAX_CHARS])]
+        # Cut the text as written: each sentence is read out in ``render``, where its digits are
+        # still there to be pronounced as numbers (``kokoro_text.number_pronunciation``).
+        pieces = [self.render(s, speed) for s in split_sentences(text[:_MAX_CHARS])]
         pieces = [p for p in pieces if len(p)]
         if not pieces:
             raise BackendError(detail="nothing to synthesize")

@@ -19,6 +19,14 @@ understandable Korean with a Japanese accent. The steps:
    * ㄹ is a flap ``ɾ`` as an initial and a lateral ``l`` as a final (as ``ipa`` already marks);
    * ㅅ/ㅆ before ``i``/``j`` are alveolo-palatal (``ɕ``), see ``BEFORE_I``.
 
+Numbers are read as a Korean speaker reads them aloud, not as if they were words
+(``number_pronunciation``): the general rules would add a ㄴ between the syllables of a read-out
+number (공일구구 → [공닐구구], 이천이십오 → [이천니시보]) and Whisper then hears other digits.
+Inside a number, a final consonant links to the next syllable (일일이 [이리리], 이천이십오
+[이처니시보]), 육 after a final consonant takes ㄴ (ㄹ after ㄹ: 삼육 [삼뉵], 칠육 [칠륙]), a final
+ㄱ/ㅂ before it becomes nasal (육육 [융뉵], 십육 [심뉵]), and a lenis consonant after ㄱ/ㅂ, or ㄷ ㅅ ㅈ
+after ㄹ, is tensed (십구 [십꾸], 일삼 [일쌈]), as in 표준발음법 제26·29항.
+
 Punctuation is kept: Kokoro pauses at commas and falls or rises at ``.`` and ``?``.
 """
 
@@ -28,8 +36,8 @@ import re
 from collections.abc import Mapping, Sequence
 
 from pipeline.pronunciation.g2p import pronounce
-from pipeline.pronunciation.ipa import WORD_BOUNDARY, hangul_to_ipa_symbols
-from pipeline.text.normalize import normalize
+from pipeline.pronunciation.ipa import WORD_BOUNDARY, hangul_to_ipa_symbols, join_syllable, split_syllable
+from pipeline.text.normalize import normalize, read_digits, read_sino
 
 #: IPA symbol (``pipeline.pronunciation.ipa``) → (Kokoro symbols where it stands, Kokoro symbols
 #: between two voiced sounds of one word). Every IPA symbol of Korean has an entry.
@@ -64,6 +72,11 @@ VOICED: frozenset[str] = frozenset({"a", "ɛ", "ʌ", "e", "o", "u", "ɯ", "i", "
 MAX_SYMBOLS = 500
 
 _PUNCT = re.compile(r"([.,?!])")
+_NUMBER = re.compile(r"\d[\d,]*")
+
+#: Lenis onset → its tense form (after ㄱ/ㅂ, and ㄷ ㅅ ㅈ after ㄹ, inside a number).
+_TENSE = {"ㄱ": "ㄲ", "ㄷ": "ㄸ", "ㅂ": "ㅃ", "ㅅ": "ㅆ", "ㅈ": "ㅉ"}
+_NASAL = {"ㄱ": "ㅇ", "ㅂ": "ㅁ"}
 
 
 def ipa_to_kokoro(symbols: Sequence[str]) -> str:
@@ -88,13 +101,121 @@ def ipa_to_kokoro(symbols: Sequence[str]) -> str:
     return " ".join("".join(out).split())
 
 
+#: One digit read out in a phone number or hotline, as Kokoro symbols: each digit its own word,
+#: word-initial (unvoiced), and the one-vowel digits 이 and 오 long, as a careful speaker reads a
+#: number over the phone (otherwise Whisper hears 일오칠칠 as 1억 77).
+DIGIT_SYMBOLS: Mapping[str, str] = {
+    "공": "koŋ", "영": "jʌŋ", "일": "il", "이": "iː", "삼": "sam", "사": "sa", "오": "oː", "육": "juk",
+    "칠": "ʨʰil", "팔": "pʰal", "구": "ku",
+}  # fmt: skip
+
+
+def number_readings(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """How the numbers written in ``text`` may be read out: ``(digit by digit, as cardinals)``.
+
+    Only numbers of two digits or more (a one-syllable reading has nothing to link inside it).
+    """
+    digits_read: set[str] = set()
+    cardinals: set[str] = set()
+    for m in _NUMBER.finditer(text):
+        digits = m.group().replace(",", "")
+        if len(digits) < 2:
+            continue
+        digits_read.update({read_digits(digits), read_digits(digits, zero="영")})
+        cardinals.add(read_sino(int(digits)))
+    return frozenset(digits_read), frozenset(r for r in cardinals if len(r.replace(" ", "")) >= 2)
+
+
+def number_pronunciation(syllables: str) -> str:
+    """The spoken Hangul of a cardinal number read out (and of the particle after it in its word).
+
+    ``syllables`` is Hangul with spaces between words (``이천이십오``); the result has the same
+    number of syllables and spaces (``이처니시보``). See the module docstring for the rules.
+    """
+    chars = list(syllables)
+    idx = [i for i, ch in enumerate(chars) if ch != " "]
+    parts = [list(split_syllable(chars[i])) for i in idx]
+    for k in range(len(parts) - 1):
+        left, right = parts[k], parts[k + 1]
+        if " " in syllables[idx[k] : idx[k + 1]]:
+            continue  # separate words: read apart
+        coda = left[2]
+        if not coda:
+            continue
+        if right[0] == "ㅇ" and right[1] == "ㅠ" and right[2] == "ㄱ":  # 육 after a final: [뉵]/[륙]
+            right[0] = "ㄹ" if coda == "ㄹ" else "ㄴ"
+            left[2] = _NASAL.get(coda, coda)
+        elif right[0] == "ㅇ" and coda != "ㅇ":  # a final links to a vowel
+            right[0], left[2] = coda, ""
+        elif right[0] in _TENSE and (coda in ("ㄱ", "ㅂ") or (coda == "ㄹ" and right[0] in "ㄷㅅㅈ")):
+            right[0] = _TENSE[right[0]]
+    for i, (onset, vowel, coda) in zip(idx, parts, strict=True):
+        chars[i] = join_syllable(onset, vowel, coda)
+    return "".join(chars)
+
+
+def _starts_with(word: str, readings: frozenset[str]) -> str:
+    """The longest reading ``word`` starts with ("" when none)."""
+    return max((r for r in readings if word.startswith(r)), key=len, default="")
+
+
+def _phrase_symbols(part: str, readings: tuple[frozenset[str], frozenset[str]]) -> str:
+    """One stretch between punctuation marks (normalised Hangul) → Kokoro symbols.
+
+    The groups of a phone number (two or more words in a row that begin with digits read one by
+    one: 1577-0199) are spoken digit by digit (``DIGIT_SYMBOLS``), the last digit linked to its
+    particle, with a short pause between groups. A single group (a hotline: 109, 1388) and a
+    cardinal (이천이십오) are pronounced by ``number_pronunciation``; every other word by the
+    standard pronunciation of the phrase.
+    """
+    digits_read, cardinals = readings
+    words = part.split()
+    hangul = pronounce(part).hangul.split()
+    if len(hangul) != len(words):  # g2p kept every syllable and space; if not, speak it plainly
+        return ipa_to_kokoro(hangul_to_ipa_symbols(pronounce(part).hangul))
+    out: list[str] = []
+    ordinary: list[str] = []
+    previous_digits = False
+
+    def flush() -> None:
+        if ordinary:
+            out.append(ipa_to_kokoro(hangul_to_ipa_symbols(" ".join(ordinary))))
+            ordinary.clear()
+
+    digit_words = [_starts_with(word, digits_read) for word in words]
+    for k, (word, spoken) in enumerate(zip(words, hangul, strict=True)):
+        digits = digit_words[k]
+        # Groups of one number are bare digits followed by digits (1577-0199: 일오칠칠 공일구구예요);
+        # 112나 119에 are two numbers.
+        grouped = bool(digits) and (
+            (k > 0 and bool(digit_words[k - 1]) and words[k - 1] == digit_words[k - 1])
+            or (k + 1 < len(words) and bool(digit_words[k + 1]) and word == digits)
+        )
+        if grouped:  # one group of a phone number: digit by digit, a pause before the next group
+            flush()
+            tail = number_pronunciation(word[len(digits) - 1 :])  # the last digit with its particle
+            symbols = [DIGIT_SYMBOLS[d] for d in digits[:-1]]
+            last = DIGIT_SYMBOLS[digits[-1]] if len(tail) == 1 else ipa_to_kokoro(hangul_to_ipa_symbols(tail))
+            if previous_digits and out:
+                out[-1] += ","
+            out.append(" ".join([*symbols, last]))
+            previous_digits = True
+            continue
+        previous_digits = False
+        # A hotline (one group) or a cardinal: linked as a number, never with an added ㄴ.
+        ordinary.append(number_pronunciation(word) if digits or _starts_with(word, cardinals) else spoken)
+    flush()
+    return " ".join(out)
+
+
 def kokoro_phonemes(text: str) -> str:
     """Korean text (one sentence or more, as written) → Kokoro symbols with its punctuation.
 
     Example: ``kokoro_phonemes("109에 전화해 주세요.")`` reads the hotline digit by digit
-    (일공구에) and gives ``"ilɡoŋɡue ʨʌnhwahɛ ʨusejo."``.
+    (일 공 구에) and gives ``"il koŋ kue ʨʌnhwahɛ ʨusejo."``.
     """
     pieces: list[str] = []
+    readings = number_readings(text)
     for part in _PUNCT.split(normalize(text)):
         if not part.strip():
             continue
@@ -102,7 +223,7 @@ def kokoro_phonemes(text: str) -> str:
             if pieces and pieces[-1] not in ".,?!":
                 pieces.append(part)
             continue
-        phonemes = ipa_to_kokoro(hangul_to_ipa_symbols(pronounce(part).hangul))
+        phonemes = _phrase_symbols(part.strip(), readings)
         if phonemes:
             pieces.append(phonemes)
     joined = ""

@@ -1,7 +1,9 @@
 """How the pipeline speaks a reply: sentence by sentence, through the cache, with a fallback voice.
 
-``reply_sentences`` cuts a reply into the sentences it is spoken in; each is one clip the page
-can play as soon as it exists. ``Voice.speak_sentence`` returns one sentence's speech from the
+``reply_sentences`` cuts a reply into the clips it is spoken in; each is one clip the page can
+play as soon as it exists. The first clip is short (the first clause of a long first sentence)
+so that it is synthesised fast: the client hears it while the rest is made; the next clip is
+synthesised while it plays. ``Voice.speak_sentence`` returns one sentence's speech from the
 ``SpeechCache`` or synthesises (and stores) it; ``Voice.speak`` joins a whole reply from its
 sentences (the file a counsellor listens to).
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,10 +36,68 @@ log = logging.getLogger(__name__)
 
 PAUSE_S = 0.3  # between the sentences of a joined reply
 
+#: A first sentence with more speakable characters than this is cut at its first clause. Kokoro
+#: speaks ~7 syllables a second at a real-time factor ≈ 0.45: 14 characters take ~0.9 s to make.
+FIRST_CLIP_MAX = 14
+#: Where the first clip is cut, in speakable characters, when no clause ends early enough.
+FIRST_CLIP_TARGET = 10
+#: Shortest head and rest of a cut first sentence (a lone word sounds odd on its own).
+MIN_HEAD, MIN_REST = 5, 6
+_SPEAKABLE = re.compile(r"[가-힣A-Za-z0-9]")
+# Word endings that close a clause (…하면, …하고, …해서, …한데, …지만, …며, …니까, …도록).
+_CLAUSE_END = re.compile(r"(?:면|고|[해어아워라]서|[는은인한]데|지만|며|니까|도록|요)$")
+# Word endings of a noun phrase (a particle): the next best place to pause.
+_PHRASE_END = re.compile(r"(?:은|는|이|가|을|를|에|에게|께|도|와|과|로|으로|처럼|까지|부터)$")
+# Words that lean on the next one (잘 못 | 주무셨군요 would split a verb from its adverb).
+_LEANING = frozenset({"못", "안", "잘", "더", "좀", "꼭", "다", "또", "너무", "아주", "정말", "많이"})
+
+
+def speakable_len(text: str) -> int:
+    """Hangul syllables, Latin letters and digits in ``text`` (what takes time to say)."""
+    return len(_SPEAKABLE.findall(text))
+
+
+def first_clause(sentence: str) -> tuple[str, str]:
+    """``(head, rest)``: a long sentence cut after its first clause; ``(sentence, "")`` when short.
+
+    A sentence of more than ``FIRST_CLIP_MAX`` speakable characters is cut, in this order of
+    preference, after the first comma, else after the first word that ends a clause (지금 많이
+    힘드시면 | …), that leaves a head of ``MIN_HEAD`` to ``FIRST_CLIP_MAX`` characters; else at
+    the end of a noun phrase (a particle), or any space, nearest to ``FIRST_CLIP_TARGET``
+    characters. The rest keeps at least ``MIN_REST`` characters. Words, numbers and hotlines are never split.
+    """
+    total = speakable_len(sentence)
+    if total <= FIRST_CLIP_MAX:
+        return sentence, ""
+    cuts = []  # (head length, cut index, after a comma, after a clause ending)
+    for m in re.finditer(r"\s+", sentence):
+        head = sentence[: m.start()]
+        size = speakable_len(head)
+        if size >= MIN_HEAD and total - size >= MIN_REST:
+            last = head.split()[-1]
+            cuts.append((size, m.start(), head.endswith(","), bool(_CLAUSE_END.search(head)),
+                         bool(_PHRASE_END.search(last)) and last not in _LEANING))  # fmt: skip
+    within = [c for c in cuts if c[0] <= FIRST_CLIP_MAX]
+    chosen = next((c for c in within if c[2]), None) or next((c for c in within if c[3]), None)
+    if chosen is None and cuts:
+        # Nearest to the target, a noun phrase's end before any other space.
+        chosen = min(cuts, key=lambda c: (not c[4], abs(c[0] - FIRST_CLIP_TARGET), c[0]))
+    if chosen is None:
+        return sentence, ""
+    return sentence[: chosen[1]].strip(), sentence[chosen[1] :].strip()
+
 
 def reply_sentences(text: str) -> list[str]:
-    """The sentences ``text`` is spoken in, as written (numbers are read out when each is spoken)."""
-    return split_sentences(text)
+    """The clips ``text`` is spoken in, as written (numbers are read out when each is spoken).
+
+    The first sentence's first clause (``first_clause``), then the rest of it, then the other
+    sentences (``split_sentences`` has already joined the very short ones to a neighbour).
+    """
+    sentences = split_sentences(text)
+    if not sentences:
+        return []
+    head, rest = first_clause(sentences[0])
+    return [head, *([rest] if rest else []), *sentences[1:]]
 
 
 def spoken_text(reply: Any) -> str:
