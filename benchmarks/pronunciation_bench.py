@@ -8,9 +8,11 @@ the transcript, the per-syllable probabilities of the target (spelled and pronou
 another sentence, and the VAD stretches. The scorer is then replayed on the cache, so thresholds
 can be tried in seconds.
 
-Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` split separately:
+Prints one JSON object with, for the ``calibration`` and the frozen ``holdout_v2`` split separately:
 
 * ``false_wrong_rate``: share of syllables of correct readings rated ``wrong``;
+* ``false_wrong_beside_planted``: the same for the correct syllables of readings with a planted
+  error, and ``false_wrong_all_correct_syllables`` for both together;
 * ``unjudgeable_rate`` and ``unsure_rate`` on correct readings;
 * ``recall``: share of planted errors whose syllable was rated ``wrong`` (by kind, too), and
   ``recall_wrong_or_unsure``: rated anything but good;
@@ -19,7 +21,7 @@ Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` 
 * ``ms_per_attempt``: live cost of one attempt (transcribe + acoustic evidence + VAD), median.
 
 Run: ``make bench-pronounce`` or
-``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout]``;
+``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout_v2]``;
 ``--grid`` prints the calibration split under a grid of thresholds (how they were chosen: the
 best recall with at most 3 % of correct syllables wrong); ``--collect`` only computes missing
 evidence; ``--cached-only`` leaves out (and counts) clips whose evidence is not cached yet;
@@ -289,6 +291,9 @@ def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: 
             for k, v in sorted(by_source.items())
         },
         "false_wrong_beside_planted": _rate(*wrong_in_error_readings),
+        "false_wrong_all_correct_syllables": _rate(
+            ratings["wrong"] + wrong_in_error_readings[0], n_correct + wrong_in_error_readings[1]
+        ),
         "recall": _rate(total_caught, total_planted),
         "planted": total_planted,
         "recall_wrong_or_unsure": _rate(*flagged),
@@ -318,6 +323,9 @@ def records(
             continue
         for condition in conditions_for(item):
             key_path = item.path
+            if not key_path.exists() and cached_only:
+                _SKIPPED[item.split] = _SKIPPED.get(item.split, 0) + 1
+                continue
             if not key_path.exists():
                 raise SystemExit(f"missing {key_path}: run python -m tests.data.pronunciation_set.generate")
             try:
@@ -402,7 +410,14 @@ def _grid(cached_only: bool = False) -> int:
             for context in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7):
                 scoring.ACOUSTIC_POOR, scoring.WRONG_CONTEXT = poor, context
                 m = evaluate(recs, scoring.PronunciationScorer)
-                keys = ("false_wrong_rate", "unsure_rate", "recall", "recall_wrong_or_unsure", "fluency_other_max")
+                keys = (
+                    "false_wrong_rate",
+                    "false_wrong_beside_planted",
+                    "unsure_rate",
+                    "recall",
+                    "recall_wrong_or_unsure",
+                    "fluency_other_max",
+                )
                 print(json.dumps({"poor": poor, "context": context, **{k: m[k] for k in keys}}), flush=True)
     finally:
         scoring.ACOUSTIC_POOR, scoring.WRONG_CONTEXT = keep
