@@ -83,13 +83,16 @@ UNCLEAR_CONFIDENCE = 0.45
 # A syllable is wrong only where the recogniser follows the speaker: at least WRONG_CONTEXT of the
 # other syllables heard and supported (p ≥ ACOUSTIC_GOOD), or at most OTHER_SENTENCE_CONTEXT
 # (another sentence read). Calibrated with ACOUSTIC_POOR on the calibration split (``--grid``).
-WRONG_CONTEXT = 0.4
+WRONG_CONTEXT = 0.6
 OTHER_SENTENCE_CONTEXT = 0.1
 OTHER_SENTENCE_CONFIDENCE = 0.5
 #: Texts force-read in one batch (the learner-like variants of a sentence: ``variants``).
 ALIGN_BATCH = 16
-# Fluency: the rate-and-pause score times the share of target syllables the audio supports
-# (probability ≥ ACOUSTIC_POOR); a reading of another sentence covers little and cannot score high.
+# Fluency: the rate-and-pause score times the squared share of target syllables the audio supports
+# (probability ≥ SUPPORTED); a reading of another sentence covers little and cannot score high.
+# A syllable at or above SUPPORTED also counts as said (completeness). Kept apart from
+# ACOUSTIC_POOR so that moving the verdict threshold does not move fluency and completeness.
+SUPPORTED = 0.02
 
 
 @runtime_checkable
@@ -541,7 +544,7 @@ class PronunciationScorer:
         n = len(syllables) or 1
         coverage = sum(s.said for s in syllables) / n
         if known:
-            coverage = sum(p is not None and p >= ACOUSTIC_POOR for p in probabilities) / len(known)
+            coverage = sum(p is not None and p >= SUPPORTED for p in probabilities) / len(known)
         timing = measure_fluency(stretches, len(heard), coverage)
         accuracy = round(sum(s.score for s in syllables) / n, 1)
         completeness = round(100.0 * sum(s.said for s in syllables) / n, 1)
@@ -753,7 +756,7 @@ def _said(status: str, matched: float, p: float | None) -> bool:
 
     A syllable swapped for something unrelated was not said.
     """
-    if p is not None and p >= ACOUSTIC_POOR:
+    if p is not None and p >= SUPPORTED:
         return True
     return status != OMITTED and matched >= 0.5
 
