@@ -8,9 +8,11 @@ the transcript, the per-syllable probabilities of the target (spelled and pronou
 another sentence, and the VAD stretches. The scorer is then replayed on the cache, so thresholds
 can be tried in seconds.
 
-Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` split separately:
+Prints one JSON object with, for the ``calibration`` and the frozen ``holdout_v2`` split separately:
 
 * ``false_wrong_rate``: share of syllables of correct readings rated ``wrong``;
+* ``false_wrong_beside_planted``: the same for the correct syllables of readings with a planted
+  error, and ``false_wrong_all_correct_syllables`` for both together;
 * ``unjudgeable_rate`` and ``unsure_rate`` on correct readings;
 * ``recall``: share of planted errors whose syllable was rated ``wrong`` (by kind, too), and
   ``recall_wrong_or_unsure``: rated anything but good;
@@ -19,10 +21,12 @@ Prints one JSON object with, for the ``calibration`` and the frozen ``holdout`` 
 * ``ms_per_attempt``: live cost of one attempt (transcribe + acoustic evidence + VAD), median.
 
 Run: ``make bench-pronounce`` or
-``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout]``;
+``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout_v2]``;
 ``--grid`` prints the calibration split under a grid of thresholds (how they were chosen: the
-lowest false-wrong rate, ≤ 3 %, then the best recall); ``--scorer-file FILE`` replays another
-version of ``scoring.py`` on the same evidence (first-run figures: main's scorer, see README).
+best recall with at most 3 % of correct syllables wrong); ``--collect`` only computes missing
+evidence; ``--cached-only`` leaves out (and counts) clips whose evidence is not cached yet;
+``--scorer-file FILE`` replays another version of ``scoring.py`` on the same evidence (first-run
+figures: the scorer before tuning, see README).
 """
 
 from __future__ import annotations
@@ -56,7 +60,8 @@ NIKL_DIR = (
 )
 CACHE = Path.home() / ".cache" / "maum" / "pronunciation-bench"
 CONDITIONS = ("clean", "tel", "noisy", "tel_noisy")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+HOLDOUT = "holdout_v2"
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ class Item:
 
 
 def load_items() -> list[Item]:
-    """Every clip of the set, NIKL recordings included (all three in the holdout)."""
+    """Every clip of the set, NIKL recordings included (all three in the holdout), the holdout first."""
     rows = [json.loads(line) for line in (SET_DIR / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
     by_split: dict[str, list[str]] = {}
     for row in rows:
@@ -101,8 +106,8 @@ def load_items() -> list[Item]:
     nikl = [line.split("\t")[:2] for line in lines]
     for k, (name, text) in enumerate(nikl):
         other = nikl[(k + 1) % len(nikl)][1]
-        items.append(Item(name, NIKL_DIR / "audio" / name, text, "holdout", "nikl", "correct", (), other))
-    return items
+        items.append(Item(name, NIKL_DIR / "audio" / name, text, HOLDOUT, "nikl", "correct", (), other))
+    return sorted(items, key=lambda item: item.split != HOLDOUT)
 
 
 def conditions_for(item: Item) -> tuple[str, ...]:
@@ -115,7 +120,7 @@ def conditions_for(item: Item) -> tuple[str, ...]:
     if item.source == "nikl":
         return CONDITIONS
     if item.source == "espeak":
-        return ("clean",) if item.split == "holdout" else ()
+        return ("clean",) if item.split == HOLDOUT else ()
     if item.kind != "correct":
         return ("clean",)
     digest = int(hashlib.sha256(item.name.encode()).hexdigest(), 16)
@@ -162,10 +167,16 @@ def texts_to_align(item: Item) -> list[str]:
     return list(dict.fromkeys([own.spoken, own.hangul, pronounce(item.other_text).spoken]))
 
 
+def cache_path(item: Item, condition: str) -> Path:
+    """Where one clip's evidence under one condition is cached (keyed by the audio's content)."""
+    audio_sha = hashlib.sha256(item.path.read_bytes()).hexdigest()
+    key = hashlib.sha256(f"{CACHE_VERSION}/{audio_sha}/{condition}/{item.text}/{item.other_text}".encode())
+    return CACHE / f"{key.hexdigest()[:20]}.json"
+
+
 def collect(item: Item, condition: str, scorer: Any) -> dict[str, Any]:
     """Evidence for one clip under one condition (cached on disk)."""
-    key = hashlib.sha256(f"{CACHE_VERSION}/{item.path}/{condition}/{item.text}/{item.other_text}".encode())
-    path = CACHE / f"{key.hexdigest()[:20]}.json"
+    path = cache_path(item, condition)
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
     audio = load_audio(item, condition)
@@ -280,6 +291,9 @@ def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: 
             for k, v in sorted(by_source.items())
         },
         "false_wrong_beside_planted": _rate(*wrong_in_error_readings),
+        "false_wrong_all_correct_syllables": _rate(
+            ratings["wrong"] + wrong_in_error_readings[0], n_correct + wrong_in_error_readings[1]
+        ),
         "recall": _rate(total_caught, total_planted),
         "planted": total_planted,
         "recall_wrong_or_unsure": _rate(*flagged),
@@ -294,8 +308,13 @@ def evaluate(records: Sequence[tuple[Item, str, dict[str, Any]]], scorer_class: 
     }
 
 
-def records(split: str | None, sources: Sequence[str] | None = None) -> Iterator[tuple[Item, str, dict[str, Any]]]:
-    """Cached evidence for every clip and condition of a split (computing what is missing)."""
+def records(
+    split: str | None, sources: Sequence[str] | None = None, cached_only: bool = False
+) -> Iterator[tuple[Item, str, dict[str, Any]]]:
+    """Cached evidence for every clip and condition of a split (computing what is missing).
+
+    With ``cached_only``, clips without cached evidence are left out (``evaluate`` counts them).
+    """
     scorer = None
     for item in load_items():
         if split and item.split != split:
@@ -304,20 +323,56 @@ def records(split: str | None, sources: Sequence[str] | None = None) -> Iterator
             continue
         for condition in conditions_for(item):
             key_path = item.path
+            if not key_path.exists() and cached_only:
+                _SKIPPED[item.split] = _SKIPPED.get(item.split, 0) + 1
+                continue
             if not key_path.exists():
                 raise SystemExit(f"missing {key_path}: run python -m tests.data.pronunciation_set.generate")
             try:
                 data = _cached(item, condition)
             except FileNotFoundError:
+                if cached_only:
+                    _SKIPPED[item.split] = _SKIPPED.get(item.split, 0) + 1
+                    continue
                 if scorer is None:
                     scorer = _live_scorer()
                 data = collect(item, condition, scorer)
             yield item, condition, data
 
 
+_SKIPPED: dict[str, int] = {}
+
+
 def _cached(item: Item, condition: str) -> dict[str, Any]:
-    key = hashlib.sha256(f"{CACHE_VERSION}/{item.path}/{condition}/{item.text}/{item.other_text}".encode())
-    return json.loads((CACHE / f"{key.hexdigest()[:20]}.json").read_text(encoding="utf-8"))
+    return json.loads(cache_path(item, condition).read_text(encoding="utf-8"))
+
+
+def collect_all(split: str | None) -> int:
+    """Compute the evidence still missing for every clip whose audio exists (the holdout first)."""
+    scorer = None
+    done = missing = 0
+    todo = [(item, c) for item in load_items() if not split or item.split == split for c in conditions_for(item)]
+    # Most telling first: Kokoro clips clean, the two splits in turn; then the rest.
+    rank: dict[str, int] = {}
+    order = []
+    for item, condition in todo:
+        first = item.source == "kokoro" and condition == "clean"
+        rank[item.split + str(first)] = n = rank.get(item.split + str(first), -1) + 1
+        order.append((not first, n, item.split != HOLDOUT))
+    todo = [t for _, t in sorted(zip(order, todo, strict=True), key=lambda z: z[0])]
+    for item, condition in todo:
+        if not item.path.exists():
+            missing += 1
+            continue
+        if cache_path(item, condition).exists():
+            done += 1
+            continue
+        scorer = scorer or _live_scorer()
+        data = collect(item, condition, scorer)
+        done += 1
+        print(item.split, item.name, condition, round(sum(data["ms"].values())), "ms", flush=True)
+    print(json.dumps({"collected": done, "audio_missing": missing}))
+    return 0
 
 
 def _live_scorer() -> Any:
@@ -341,23 +396,31 @@ def _scorer_from(path: str) -> Any:
     return module.PronunciationScorer
 
 
-def _grid() -> int:
-    """How the thresholds were chosen: every (ACOUSTIC_POOR, ACOUSTIC_GOOD) pair on the calibration split."""
+def _grid(cached_only: bool = False) -> int:
+    """How the thresholds were chosen: (ACOUSTIC_POOR, WRONG_CONTEXT) pairs on the calibration split.
+
+    The rule: the highest recall of planted errors with at most 3 % of correct syllables wrong.
+    """
     from pipeline.pronunciation import scoring
 
-    recs = list(records("calibration"))
-    keep = (scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD)
+    recs = list(records("calibration", cached_only=cached_only))
+    keep = (scoring.ACOUSTIC_POOR, scoring.WRONG_CONTEXT)
     try:
-        for poor in (0.01, 0.02, 0.05, 0.08, 0.12, 0.15, 0.2):
-            for good in (0.15, 0.3, 0.5):
-                if good < poor:
-                    continue
-                scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD = poor, good
+        for poor in (0.02, 0.05, 0.1, 0.2, 0.3):
+            for context in (0.0, 0.3, 0.4, 0.5, 0.6, 0.7):
+                scoring.ACOUSTIC_POOR, scoring.WRONG_CONTEXT = poor, context
                 m = evaluate(recs, scoring.PronunciationScorer)
-                keys = ("false_wrong_rate", "unsure_rate", "recall", "recall_wrong_or_unsure", "fluency_other_max")
-                print(json.dumps({"poor": poor, "good": good, **{k: m[k] for k in keys}}))
+                keys = (
+                    "false_wrong_rate",
+                    "false_wrong_beside_planted",
+                    "unsure_rate",
+                    "recall",
+                    "recall_wrong_or_unsure",
+                    "fluency_other_max",
+                )
+                print(json.dumps({"poor": poor, "context": context, **{k: m[k] for k in keys}}), flush=True)
     finally:
-        scoring.ACOUSTIC_POOR, scoring.ACOUSTIC_GOOD = keep
+        scoring.ACOUSTIC_POOR, scoring.WRONG_CONTEXT = keep
     return 0
 
 
@@ -366,7 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.pronunciation.scoring import PronunciationScorer
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("calibration", "holdout"), help="one split only (default: both)")
+    parser.add_argument("--split", choices=("calibration", HOLDOUT), help="one split only (default: both)")
+    parser.add_argument("--collect", action="store_true", help="only compute the missing evidence (clips with audio)")
+    parser.add_argument(
+        "--cached-only", action="store_true", help="leave out clips whose evidence is not cached yet (counted)"
+    )
     parser.add_argument("--sources", nargs="*", help="only these sources (kokoro, espeak, nikl)")
     parser.add_argument(
         "--grid", action="store_true", help="calibration only: metrics for a grid of the two acoustic thresholds"
@@ -376,15 +443,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="replay the PronunciationScorer of another scoring.py (e.g. main's, for first-run figures)",
     )
     args = parser.parse_args(argv)
+    if args.collect:
+        return collect_all(args.split)
     if args.grid:
-        return _grid()
+        return _grid(args.cached_only)
     if args.scorer_file:
         PronunciationScorer = _scorer_from(args.scorer_file)  # noqa: N806
-    splits = [args.split] if args.split else ["calibration", "holdout"]
+    splits = [args.split] if args.split else ["calibration", HOLDOUT]
     out = {}
     for split in splits:
-        recs = list(records(split, args.sources))
+        recs = list(records(split, args.sources, args.cached_only))
         out[split] = evaluate(recs, PronunciationScorer)
+        out[split]["left_out_uncached"] = _SKIPPED.get(split, 0)
         out[split]["without_espeak"] = evaluate([r for r in recs if r[0].source != "espeak"], PronunciationScorer)
     print(json.dumps(out, ensure_ascii=False, indent=1))
     return 0

@@ -23,8 +23,8 @@ thresholds were calibrated on the calibration split of ``tests/data/pronunciatio
 
 Scores are 0–100: ``accuracy`` (per-syllable: half the share of phonemes heard right, half the
 acoustic probability, when there is one), ``completeness`` (share of syllables heard at all),
-``fluency`` ((rate within a comfortable reading range − long pauses) × the share of the target the
-audio supports; see ``measure_fluency``), and ``overall`` (0.6·accuracy + 0.2·completeness +
+``fluency`` ((rate within a comfortable reading range − long pauses) × (the share of the target the
+audio supports)²; see ``measure_fluency``), and ``overall`` (0.6·accuracy + 0.2·completeness +
 0.2·fluency, fluency counting fully only once accuracy ≥ 60).
 """
 
@@ -81,8 +81,19 @@ ACOUSTIC_FULL = 0.5  # at or above: full acoustic credit in the 0–100 score
 UNCLEAR_SNR_DB = 6.0
 UNCLEAR_ACOUSTIC = 0.25
 UNCLEAR_CONFIDENCE = 0.45
-# Fluency: the rate-and-pause score times the share of target syllables the audio supports
-# (probability ≥ ACOUSTIC_POOR); a reading of another sentence covers little and cannot score high.
+# A syllable is wrong only where the recogniser follows the speaker: at least WRONG_CONTEXT of the
+# other syllables heard and supported (p ≥ ACOUSTIC_GOOD), or at most OTHER_SENTENCE_CONTEXT
+# (another sentence read). Calibrated with ACOUSTIC_POOR on the calibration split (``--grid``).
+WRONG_CONTEXT = 0.6
+OTHER_SENTENCE_CONTEXT = 0.1
+OTHER_SENTENCE_CONFIDENCE = 0.5
+#: Texts force-read in one batch (the learner-like variants of a sentence: ``variants``).
+ALIGN_BATCH = 16
+# Fluency: the rate-and-pause score times the squared share of target syllables the audio supports
+# (probability ≥ SUPPORTED); a reading of another sentence covers little and cannot score high.
+# A syllable at or above SUPPORTED also counts as said (completeness). Kept apart from
+# ACOUSTIC_POOR so that moving the verdict threshold does not move fluency and completeness.
+SUPPORTED = 0.02
 
 
 @runtime_checkable
@@ -100,6 +111,19 @@ class AcousticEvidence(Protocol):
         The recogniser reads ``spoken`` over ``audio``; spaces get None.
         """
         ...
+
+
+@dataclass(frozen=True)
+class TextEvidence:
+    """One text force-read over a recording.
+
+    Attributes:
+        probabilities: per character of the text, its syllable's probability (None for spaces).
+        logprob: natural-log probability of the whole text (sum over its tokens).
+    """
+
+    probabilities: list[float | None]
+    logprob: float
 
 
 @dataclass(frozen=True)
@@ -260,8 +284,20 @@ class WhisperEvidence:
 
     def probabilities_for(self, audio: Audio, texts: Sequence[str]) -> list[list[float | None]]:
         """``syllable_probabilities`` for several texts over one recording, encoding it once."""
-        results: list[list[float | None]] = [[None] * len(t) for t in texts]
-        if not any(t.strip() for t in texts):
+        return [t.probabilities for t in self.align_texts(audio, texts)]
+
+    def align_texts(self, audio: Audio, texts: Sequence[str]) -> list[TextEvidence]:
+        """Force-read each of ``texts`` over one recording (encoded once, aligned in batches).
+
+        Returns, per text, the per-syllable probabilities and the summed log-probability of all its
+        tokens (how well the whole reading fits the audio; comparable between variants of one
+        sentence, see ``variants``).
+        """
+        import ctranslate2
+
+        results = [TextEvidence([None] * len(t), float("-inf")) for t in texts]
+        todo = [n for n, t in enumerate(texts) if t.strip()]
+        if not todo:
             return results
         features = self.model.feature_extractor(audio.samples[: int(MAX_PRACTICE_S * audio.sample_rate)])
         content = min(int(features.shape[-1]), self.n_frames)
@@ -269,18 +305,27 @@ class WhisperEvidence:
         if features.shape[-1] < self.n_frames:
             features = np.pad(features, ((0, 0), (0, self.n_frames - features.shape[-1])))
         encoded = self.model.encode(features)
-        for n, spoken in enumerate(texts):
-            if not spoken.strip():
-                continue
-            encoding = self.tokenizer.tokenizer.encode(" " + spoken, add_special_tokens=False)
-            ids = list(encoding.ids)
-            result = self.model.model.align(encoded, self.tokenizer.sot_sequence, [ids], content)[0]
-            out = results[n]
-            for (start, end), p in zip(encoding.offsets, result.text_token_probs, strict=False):
-                for c in range(max(start, 1), end):
-                    k = c - 1
-                    if k < len(spoken) and not spoken[k].isspace():
-                        out[k] = p if out[k] is None else min(out[k], p)  # type: ignore[type-var]
+        array = np.asarray(encoded) if len(todo) > 1 else None
+        for first in range(0, len(todo), ALIGN_BATCH):
+            batch = todo[first : first + ALIGN_BATCH]
+            encodings = [self.tokenizer.tokenizer.encode(" " + texts[n], add_special_tokens=False) for n in batch]
+            view = encoded
+            if array is not None:
+                view = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(array, len(batch), axis=0)))
+            aligned = self.model.model.align(
+                view, self.tokenizer.sot_sequence, [list(e.ids) for e in encodings], [content] * len(batch)
+            )
+            for n, encoding, result in zip(batch, encodings, aligned, strict=True):
+                spoken = texts[n]
+                out = results[n].probabilities
+                probs = list(result.text_token_probs)
+                for (start, end), p in zip(encoding.offsets, probs, strict=False):
+                    for c in range(max(start, 1), end):
+                        k = c - 1
+                        if k < len(spoken) and not spoken[k].isspace():
+                            out[k] = p if out[k] is None else min(out[k], p)  # type: ignore[type-var]
+                logprob = float(sum(np.log(max(p, 1e-9)) for p in probs))
+                results[n] = TextEvidence(out, logprob)
         return results
 
 
@@ -356,11 +401,12 @@ def speech_stretches(audio: Audio) -> list[tuple[float, float]]:
 def measure_fluency(stretches: Sequence[tuple[float, float]], syllables_heard: int, coverage: float = 1.0) -> Fluency:
     """Speech rate, long pauses and how much of the target was read → a 0–100 fluency score.
 
-    ``fluency = (rate_score − pause_penalty) × coverage``, clipped to 0–100, where the rate score
+    ``fluency = (rate_score − pause_penalty) × coverage²``, clipped to 0–100, where the rate score
     is 100 inside ``RATE_RANGE_SPS``, falls to 0 at 0.8 syllables/s and to 50 at 11 syllables/s;
     the pause penalty is 15 points per long pause plus 10 per second of pausing beyond one; and
-    ``coverage`` (0–1) is the share of the target's syllables the audio supports. Reading another
-    sentence fluently covers little of the target, so it cannot score high.
+    ``coverage`` (0–1) is the share of the target's syllables the audio supports. Squared, so that
+    reading another sentence that shares a few endings with the target (…도 …다: a third of the
+    syllables) stays far below 40, while a reading of the whole target keeps its rate score.
     """
     if not stretches or syllables_heard <= 0:
         return Fluency(0.0, 0.0, 0, 0.0, 0.0)
@@ -378,7 +424,7 @@ def measure_fluency(stretches: Sequence[tuple[float, float]], syllables_heard: i
     else:
         rate_score = 100.0
     penalty = 15.0 * len(long_gaps) + 10.0 * max(0.0, pause_s - 1.0)
-    score = max(0.0, min(100.0, (rate_score - penalty) * max(0.0, min(1.0, coverage))))
+    score = max(0.0, min(100.0, (rate_score - penalty) * max(0.0, min(1.0, coverage)) ** 2))
     return Fluency(round(speech_s, 2), round(rate, 2), len(long_gaps), round(pause_s, 2), round(score, 1))
 
 
@@ -495,11 +541,11 @@ class PronunciationScorer:
         no_speech = not stretches and confidence < UNCLEAR_CONFIDENCE
         noisy = snr_db < UNCLEAR_SNR_DB and mean_p is not None and mean_p < UNCLEAR_ACOUSTIC
         unclear = no_speech or noisy
-        syllables = self._judge(target, alignment, probabilities, unclear)
+        syllables = self._judge(target, alignment, probabilities, unclear, confidence >= OTHER_SENTENCE_CONFIDENCE)
         n = len(syllables) or 1
         coverage = sum(s.said for s in syllables) / n
         if known:
-            coverage = sum(p is not None and p >= ACOUSTIC_POOR for p in probabilities) / len(known)
+            coverage = sum(p is not None and p >= SUPPORTED for p in probabilities) / len(known)
         timing = measure_fluency(stretches, len(heard), coverage)
         accuracy = round(sum(s.score for s in syllables) / n, 1)
         completeness = round(100.0 * sum(s.said for s in syllables) / n, 1)
@@ -545,17 +591,25 @@ class PronunciationScorer:
         alignment: Alignment,
         probabilities: Sequence[float | None],
         unclear: bool,
+        confident: bool = True,
     ) -> list[SyllableScore]:
         spans = feedback.word_spans(target.spoken)
         word_of = {k: w for w, (a, b) in enumerate(spans) for k in range(a, b)}
         out: list[SyllableScore] = []
-        for sa in alignment.syllables:
+        heard_well = [
+            sa.status == "correct" and (p := _at(probabilities, sa.expected.index)) is not None and p >= ACOUSTIC_GOOD
+            for sa in alignment.syllables
+        ]
+        for n, sa in enumerate(alignment.syllables):
+            others = len(heard_well) - 1
+            context = (sum(heard_well) - heard_well[n]) / others if others > 0 else 1.0
+            other_sentence = confident and context <= OTHER_SENTENCE_CONTEXT
             unit = sa.expected
             k = unit.index
             p = probabilities[k] if k < len(probabilities) else None
             rules_here = target.rules_at(k)
             followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
-            verdict = judge_syllable(sa.status, sa.matched, p, followed_spelling, unclear)
+            verdict = judge_syllable(sa.status, sa.matched, p, followed_spelling, unclear, context, other_sentence)
             w = word_of.get(k, 0)
             a, b = spans[w] if spans else (0, len(target.spoken))
             # Only the rules that change this syllable (국물's 연음 belongs to 물, not 국).
@@ -605,12 +659,18 @@ class Verdict:
     reason: str = ""
 
 
+def _at(values: Sequence[float | None], index: int) -> float | None:
+    return values[index] if index < len(values) else None
+
+
 def judge_syllable(
     status: str,
     matched: float,
     p: float | None,
     followed_spelling: bool = False,
     unclear: bool = False,
+    context: float = 1.0,
+    other_sentence: bool = False,
 ) -> Verdict:
     """Rate one target syllable from the acoustics of the target and what the transcript heard.
 
@@ -623,6 +683,14 @@ def judge_syllable(
     never harsher than unsure for a near match. When the whole attempt is ``unclear`` every
     syllable is ``unjudgeable``.
 
+    A "wrong" also needs the recogniser to show that it follows this speaker: ``context``, the
+    share of the *other* syllables that were both heard and well supported by the audio, must be
+    at least ``WRONG_CONTEXT`` — unless the attempt is ``other_sentence``: at most
+    ``OTHER_SENTENCE_CONTEXT`` of the target supported and a confident transcript (confidence ≥
+    ``OTHER_SENTENCE_CONFIDENCE``) of something else. Otherwise, where Whisper misreads a good
+    share of a correct reading (a strong accent, the telephone band, a robotic voice), the same
+    evidence only makes the syllable unsure: a recognition error must not become the learner's.
+
     Whisper forced to read the *pronounced* form ("궁무리") is no help for rules: Whisper writes
     spelling, so that probability is low for correct readings too (median 0.05 of the spelled
     form's on the calibration split), and it is not used.
@@ -633,6 +701,8 @@ def judge_syllable(
         p: probability of the target syllable given the audio (None: no acoustic evidence).
         followed_spelling: the transcript heard the written syllable where a rule changes it.
         unclear: the recording is too poor to judge.
+        context: share of the other target syllables heard and supported by the audio (0–1).
+        other_sentence: the transcript confidently heard something else for almost all of the target.
     """
     heard = 0.0 if status == OMITTED else matched
     other_reason = feedback.REASON_OMITTED if status == OMITTED else feedback.REASON_SUBSTITUTED
@@ -656,8 +726,10 @@ def judge_syllable(
         return Verdict(feedback.GOOD, max(score, round(100.0 * acoustic, 1)))
     other_heard = status != "correct"
     if p < ACOUSTIC_POOR:
-        if other_heard:
+        if other_heard and (context >= WRONG_CONTEXT or other_sentence):
             return Verdict(feedback.WRONG, score, other_reason)
+        if other_heard:
+            return Verdict(feedback.UNSURE, score, other_reason)
         return Verdict(feedback.UNSURE, score, feedback.REASON_UNCLEAR)
     if other_heard:
         return Verdict(feedback.UNSURE, score, feedback.REASON_UNCLEAR)
@@ -685,7 +757,7 @@ def _said(status: str, matched: float, p: float | None) -> bool:
 
     A syllable swapped for something unrelated was not said.
     """
-    if p is not None and p >= ACOUSTIC_POOR:
+    if p is not None and p >= SUPPORTED:
         return True
     return status != OMITTED and matched >= 0.5
 
