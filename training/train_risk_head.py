@@ -187,7 +187,8 @@ def dev_report(head: RiskHead, dev: RiskRows, embed: Embed) -> dict:
         return Risk(s.level, (s.reason,), (s.category,)) if s.level != "none" else Risk()
 
     def hybrid(text: str) -> Risk:
-        return combine(details[text].risk, signals[text], softened=details[text].softened)
+        d = details[text]
+        return combine(d.risk, signals[text], softened=d.softened, imminent=d.imminent)
 
     out = {}
     for name, assess in (("rules", lambda t: details[t].risk), ("classifier", classifier_only), ("hybrid", hybrid)):
