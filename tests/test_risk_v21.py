@@ -97,3 +97,38 @@ def test_a_risk_phrase_the_rules_kept_high_is_not_capped():
 def test_a_classifier_only_signal_still_gives_at_least_watch():
     risk = hybrid("요즘은 눈 뜨는 게 제일 싫어요", signal("watch", p_risk=0.8, p_high=0.3))
     assert risk.level in ("watch", "high") and any("자동 분류" in r for r in risk.reasons)
+
+
+# --- farewell acts and places, written for this file -------------------------------------------------
+
+FAREWELL = [
+    ("적금 통장이랑 도장 둔 곳 누나한테 적어 줬어요 내가 없어도 찾을 수 있게", "high"),
+    ("우리 토끼 돌봐 줄 사람 구해요 앞으로 제가 못 챙길 것 같아서", "high"),
+    ("학교 옥상 문이 잠겨 있는지 쉬는 시간마다 가 봐요", None),  # at least watch
+    ("그 육교 난간 생각보다 낮던데", None),
+]
+
+
+@pytest.mark.parametrize(("text", "level"), FAREWELL)
+def test_farewell_acts_and_scouting_a_place_are_flagged(text, level):
+    risk = assess_risk(text)
+    assert risk.level == (level or risk.level) and risk.level in ("watch", "high")
+    assert "suicide" in risk.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "이사 가는 집이 원룸이라 고양이 맡아 줄 사람 찾아요 이제 못 키우게 돼서",
+        "혹시 몰라서 현관 비밀번호 친구한테 알려 줬어 택배 받아 달라고",
+        "엄마한테 카드 비밀번호 알려 줬어 장 봐 달라고",
+        "한강 가는 버스 타고 있어 치킨 먹으러",  # an imminence phrase alone raises nothing
+    ],
+)
+def test_everyday_look_alikes_of_the_farewell_patterns_stay_none(text):
+    assert assess_risk(text) == Risk()
+
+
+def test_on_the_way_to_a_bridge_is_imminence():
+    assert assess_details("서강대교 가는 택시 타고 있어요").imminent
+    assert assess_details("지금 다리 한가운데쯤이에요").imminent
