@@ -132,3 +132,15 @@ def test_everyday_look_alikes_of_the_farewell_patterns_stay_none(text):
 def test_on_the_way_to_a_bridge_is_imminence():
     assert assess_details("서강대교 가는 택시 타고 있어요").imminent
     assert assess_details("지금 다리 한가운데쯤이에요").imminent
+
+
+@pytest.mark.parametrize(
+    "text", ["메이플에서 보스한테 세 번 죽었어", "게임에서 다리에서 뛰어내렸더니 살았어", "반 애들이랑 농구 하다가 공에 맞았어요"]
+)
+def test_games_and_ball_games_are_look_alikes(text):
+    assert assess_risk(text) == Risk()
+
+
+def test_a_blow_in_a_ball_game_on_purpose_still_counts():
+    assert assess_risk("반 애들이 축구하다가 일부러 공으로 때려요").level == "high"
+    assert assess_risk("게임하다 말고 옥상에서 뛰어내리고 싶었어").level == "high"
