@@ -135,7 +135,12 @@ def test_on_the_way_to_a_bridge_is_imminence():
 
 
 @pytest.mark.parametrize(
-    "text", ["메이플에서 보스한테 세 번 죽었어", "게임에서 다리에서 뛰어내렸더니 살았어", "반 애들이랑 농구 하다가 공에 맞았어요"]
+    "text",
+    [
+        "메이플에서 보스한테 세 번 죽었어",
+        "게임에서 다리에서 뛰어내렸더니 살았어",
+        "반 애들이랑 농구 하다가 공에 맞았어요",
+    ],
 )
 def test_games_and_ball_games_are_look_alikes(text):
     assert assess_risk(text) == Risk()
