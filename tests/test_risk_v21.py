@@ -149,3 +149,15 @@ def test_games_and_ball_games_are_look_alikes(text):
 def test_a_blow_in_a_ball_game_on_purpose_still_counts():
     assert assess_risk("반 애들이 축구하다가 일부러 공으로 때려요").level == "high"
     assert assess_risk("게임하다 말고 옥상에서 뛰어내리고 싶었어").level == "high"
+
+
+def test_the_assessor_a_turn_calls_passes_imminence_to_the_combination():
+    from pipeline.care.assessor import RiskAssessor
+
+    class Seeing(RiskAssessor):
+        def classify(self, text):
+            return signal("watch", p_risk=0.83, p_high=0.5)
+
+    risk = Seeing().assess("오늘 새벽 세 시에 할 거예요")
+    assert risk.level == "high" and risk.categories == ("suicide", "imminent")
+    assert RiskAssessor().assess("오늘 새벽 세 시에 할 거예요") == Risk()  # rules alone: nothing
