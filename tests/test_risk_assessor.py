@@ -137,7 +137,9 @@ def test_calibration_keeps_the_out_of_fold_false_alarms_within_bounds():
     config = RiskHeadTrainingConfig(max_false_alarm=0.05, max_false_high=0.02)
     watch_t, high_t = calibrate(p_risk, p_high, levels, config)
     assert np.mean(p_risk[:200] >= watch_t) <= 0.05
-    assert np.mean(p_high[:250] >= high_t) <= 0.02 and high_t >= watch_t
+    assert np.mean(p_high[:200] >= high_t) <= 0.02 and high_t >= watch_t
+    # vague hopelessness (watch rows) does not hold the high threshold up: look-alikes do
+    assert high_t <= np.quantile(p_high[:250], 0.98)
 
 
 @pytest.mark.parametrize(

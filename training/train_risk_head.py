@@ -13,7 +13,10 @@ together), never on dev:
 - ``watch_threshold``: the lowest probability of "risk statement" (watch or high) at which at most
   ``--max-false-alarm`` of the out-of-fold look-alikes (``none`` rows) are flagged;
 - ``high_threshold``: the lowest probability of ``high`` at which at most ``--max-false-high`` of
-  the out-of-fold rows below ``high`` come out ``high``.
+  the out-of-fold look-alikes (``none`` rows) come out ``high``. ``watch`` rows (vague
+  hopelessness) do not bound it: a counsellor said ``high`` to many statements the classifier put
+  just under a threshold bounded by them, and a ``watch`` row that comes out ``high`` still gets a
+  person and the crisis numbers, where a ``high`` row that comes out ``watch`` does not.
 
 The head goes to ``pipeline/assets/risk_head.npz`` (weights, labels, thresholds, config and dev
 figures in its metadata); a rerun writes the same file. The dev report compares the rules alone,
@@ -70,7 +73,9 @@ class RiskHeadTrainingConfig(HeadTrainingConfig):
     folds: int = 5  # out-of-fold predictions for the threshold calibration
     embeddings_cache: str = ""  # .npz of sentence embeddings to reuse across runs (written if missing); "" = none
     max_false_alarm: float = 0.05  # out-of-fold look-alikes flagged (watch or high) at the watch threshold
-    max_false_high: float = 0.02  # out-of-fold rows below high assessed high at the high threshold (a crisis reply)
+    max_false_high: float = (
+        0.02  # out-of-fold look-alikes (none rows) assessed high at the high threshold (a crisis reply)
+    )
 
 
 @dataclass(frozen=True)
@@ -155,7 +160,7 @@ def calibrate(p_risk: np.ndarray, p_high: np.ndarray, levels: Sequence[str], con
         return min(0.99, math.ceil(t * 10_000) / 10_000)
 
     watch_t = up(max(0.05, lowest(p_risk[levels == "none"], config.max_false_alarm)))
-    high_t = max(watch_t, up(lowest(p_high[levels != "high"], config.max_false_high)))
+    high_t = max(watch_t, up(lowest(p_high[levels == "none"], config.max_false_high)))
     return watch_t, high_t
 
 
@@ -187,7 +192,8 @@ def dev_report(head: RiskHead, dev: RiskRows, embed: Embed) -> dict:
         return Risk(s.level, (s.reason,), (s.category,)) if s.level != "none" else Risk()
 
     def hybrid(text: str) -> Risk:
-        return combine(details[text].risk, signals[text], softened=details[text].softened)
+        d = details[text]
+        return combine(d.risk, signals[text], softened=d.softened, imminent=d.imminent)
 
     out = {}
     for name, assess in (("rules", lambda t: details[t].risk), ("classifier", classifier_only), ("hybrid", hybrid)):

@@ -10,9 +10,14 @@ multilingual-e5-small query embedding and character n-grams, as the emotion head
   risk statement (``watch`` or ``high``) reaches ``watch_threshold``, and ``high`` only when the
   probability of ``high`` reaches ``high_threshold``. Both thresholds were calibrated by the
   training script on out-of-fold predictions of the training split and travel in the head file;
-* where the rules recognised a look-alike and let it go (an idiom such as 배고파 죽겠어요, a film,
-  a resolved past), the classifier alone may raise the turn to ``watch`` at most: the rule knows
-  the idiom, the classifier only knows the word;
+* where the rules recognised a look-alike and let it go or lowered it (an idiom such as 배고파
+  죽겠어요, a film, a resolved past, a denial such as 죽고 싶다는 생각은 한 번도 해 본 적 없어요),
+  the classifier may say ``watch`` at most: the rule knows the idiom, the classifier only knows
+  the word;
+* a phrase of imminence the rules found (지금 다리 위야, 오늘 밤에 할 거예요: a place, means in
+  hand, a time set) makes the turn ``high`` with ``imminent`` beside any other risk signal (the
+  rules' ``watch`` or the classifier's): the classifier knows what "it" is, the rules know when.
+  Alone, such a phrase raises nothing (오늘 밤에 할 거예요 may be homework);
 * every signal is a reason a counsellor can read: the rules' phrases as the client said them, and
   for the classifier one Korean line such as ``문장 전체의 의미(자동 분류): 자살 위험 0.91``.
 
@@ -162,32 +167,53 @@ class RiskHead(E5Head):
         return out
 
 
-def combine(rules: Risk, signal: ClassifierSignal | None, *, softened: bool = False) -> Risk:
+def combine(
+    rules: Risk, signal: ClassifierSignal | None, *, softened: bool = False, imminent: Sequence[str] = ()
+) -> Risk:
     """The hybrid verdict of the rules and the classifier (see the module docstring).
 
     Args:
         rules: what ``assess_risk`` found.
         signal: what the classifier read; ``None`` when it is off or failed.
-        softened: the rules matched a risk phrase and let it go as a look-alike (idiom, film,
-            resolved past); the classifier alone may then raise the level to ``watch`` at most.
+        softened: the rules matched a risk phrase and let it go or lowered it as a look-alike
+            (idiom, film, resolved past, denial); the classifier may then say ``watch`` at most.
+        imminent: phrases of imminence the rules saw (``RuleAssessment.imminent``). Beside any
+            risk signal (the rules' ``watch``, or the classifier at ``watch`` or more) they make the
+            turn ``high`` and add ``imminent``: "오늘 밤에 할 거예요 다 준비했어요" is a plan with a
+            time, whichever signal says what "it" is. Alone they raise nothing.
 
     Returns:
-        The higher level of the two, the rules' reasons plus the classifier's line when it
-        flagged, and the categories in the shared order (the classifier's category only where it
-        raised the level or the rules named none).
+        The higher level of the two, the rules' reasons plus the imminence phrases and the
+        classifier's line where they counted, and the categories in the shared order (the
+        classifier's category only where it raised the level or the rules named none).
     """
-    if signal is None or signal.level == "none":
-        return rules
-    level = signal.level
-    if softened and rules.level == "none":
+    flagged = signal is not None and signal.level != "none"
+    level = signal.level if flagged else "none"
+    if flagged and softened:
         level = "watch"
+    urgent = (
+        bool(imminent)
+        and "imminent" not in rules.categories
+        and (rules.level != "none" or flagged)
+        and not (softened and rules.level == "none")
+    )
+    if urgent:
+        level = "high"
+    if level == "none":
+        return rules
     combined = max(rules.level, level, key=_RANK.__getitem__)
     categories = set(rules.categories)
-    if _RANK[level] > _RANK[rules.level] or not categories:
+    if flagged and (_RANK[level] > _RANK[rules.level] or not categories):
         categories.add(signal.category)
+    reasons = list(rules.reasons)
+    if urgent:
+        categories.add("imminent")
+        reasons.extend(p for p in imminent if p not in reasons)
+    if flagged:
+        reasons.append(signal.reason)
     return Risk(
         level=combined,
-        reasons=(*rules.reasons, signal.reason),
+        reasons=tuple(reasons),
         categories=tuple(sorted(categories, key=CATEGORIES.index)),
     )
 
@@ -249,7 +275,7 @@ class RiskAssessor:
         """Assess one utterance: rules, classifier, and their combination (see ``combine``)."""
         start = time.perf_counter()
         details = assess_details(text)
-        risk = combine(details.risk, self.classify(text), softened=details.softened)
+        risk = combine(details.risk, self.classify(text), softened=details.softened, imminent=details.imminent)
         log.debug("risk %s in %.1f ms", risk.level, (time.perf_counter() - start) * 1e3)
         return risk
 

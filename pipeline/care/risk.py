@@ -361,6 +361,7 @@ class _ContextRule:
     all_of: tuple[_Condition, ...]
     any_of: tuple[_Condition, ...]
     none_of: tuple[_Condition, ...] = ()
+    softens_classifier: bool = True  # a match it lowers counts as a recognised look-alike
 
 
 @dataclass(frozen=True)
@@ -525,7 +526,10 @@ def load_rules(data: dict[str, Any] | None = None) -> _Rules:
         none_of = tuple(_condition(c, macros, f"context rule {rid}") for c in spec.get("none_of", ()))
         if not all_of and not any_of:
             raise ValueError(f"context rule {rid}: has no conditions")
-        rules.append(_ContextRule(rid, level, category, kinds, categories, all_of, any_of, none_of))
+        softens = spec.get("softens_classifier", True)
+        if not isinstance(softens, bool):
+            raise ValueError(f"context rule {rid}: softens_classifier must be true or false")
+        rules.append(_ContextRule(rid, level, category, kinds, categories, all_of, any_of, none_of, softens))
 
     lex = data["lexicons"]
     inten = data["intensifier"]
@@ -682,13 +686,17 @@ class RuleAssessment:
 
     Attributes:
         risk: the verdict (see ``assess_risk``).
-        softened: a risk phrase matched and was let go as a look-alike (an idiom, the X-아/어
-            죽겠다 intensifier, a film, a resolved past, somebody else): the rules know why the
-            words are harmless here, which the hybrid assessor respects.
+        softened: a risk phrase matched and was let go or lowered as a look-alike (an idiom, the
+            X-아/어 죽겠다 intensifier, a film, a resolved past, a denial, somebody else): the rules
+            know why the words weigh less here, which the hybrid assessor respects.
+        imminent: phrases of imminence (지금 다리 위야, 오늘 밤에 할 거예요) as the client said
+            them, found even where no high finding of another category let them count in ``risk``:
+            the hybrid assessor reads them beside the classifier's signal.
     """
 
     risk: Risk
     softened: bool = False
+    imminent: tuple[str, ...] = ()
 
 
 def assess_risk(text: str) -> Risk:
@@ -738,6 +746,7 @@ def assess_details(text: str) -> RuleAssessment:
     softened = False
     for hit in hits:
         p = hit.pattern
+        initial = hit.level
         for t_start, t_end, sup in targets:
             if t_start < hit.end and hit.start < t_end:
                 if (not sup.patterns or p.id in sup.patterns) and (not sup.categories or p.category in sup.categories):
@@ -764,18 +773,23 @@ def assess_details(text: str) -> RuleAssessment:
             if any(_holds(c, left, right, sentence, rules) for c in rule.none_of):
                 continue
             if rule.level is not None:
+                if not rule.softens_classifier:
+                    initial = _cap(initial, rule.level)  # not a look-alike: somebody else, a person should see
                 hit.level = _cap(hit.level, rule.level)
             if rule.category is not None:
                 hit.category = rule.category
         if hit.level != "none":
             kept.append(hit)
-        else:
+        if hit.level != initial:
             softened |= p.category not in MODIFIER_CATEGORIES
+    imminent = tuple(
+        dict.fromkeys(norm.original(h.start, h.end).strip() for h in kept if h.category in MODIFIER_CATEGORIES)
+    )
     # A modifier (imminent) qualifies a high finding of another category; alone it says nothing.
     if not any(h.level == "high" and h.category not in MODIFIER_CATEGORIES for h in kept):
         kept = [h for h in kept if h.category not in MODIFIER_CATEGORIES]
     if not kept:
-        return RuleAssessment(Risk(), softened)
+        return RuleAssessment(Risk(), softened, imminent)
 
     # A phrase inside a longer phrase of the same category (자살 in 자살 시도) is one reason.
     kept.sort(key=lambda h: (h.start, -h.end))
@@ -794,4 +808,4 @@ def assess_details(text: str) -> RuleAssessment:
     level = max((h.level for h in final), key=_RANK.__getitem__)
     reasons = tuple(dict.fromkeys(norm.original(h.start, h.end).strip() for h in final))
     categories = tuple(sorted({h.category for h in final}, key=CATEGORIES.index))
-    return RuleAssessment(Risk(level=level, reasons=reasons, categories=categories), softened)
+    return RuleAssessment(Risk(level=level, reasons=reasons, categories=categories), softened, imminent)
