@@ -161,3 +161,51 @@ def test_the_assessor_a_turn_calls_passes_imminence_to_the_combination():
     risk = Seeing().assess("오늘 새벽 세 시에 할 거예요")
     assert risk.level == "high" and risk.categories == ("suicide", "imminent")
     assert RiskAssessor().assess("오늘 새벽 세 시에 할 거예요") == Risk()  # rules alone: nothing
+
+
+# --- split words: a match across a space must not start inside another word ----------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["저는 혼자 살아요 고양이랑", "여자 살인 사건 기사 읽었어요", "남자 살 빼는 운동 알려 주세요"],
+)
+def test_a_syllable_glued_to_another_word_does_not_start_a_risk_word(text: str) -> None:
+    """Spaces are ignored so that split words are found, but 혼자 살아요 holds no 자살."""
+    assert assess_risk(text).level == "none"
+
+
+@pytest.mark.parametrize("text", ["자 살 생각이 자꾸 나요", "그냥죽고 싶다 진짜"])
+def test_split_and_merged_risk_words_are_still_found(text: str) -> None:
+    """A recognition that splits 자살 or merges 그냥죽고 keeps its level."""
+    assert assess_risk(text).level == "high"
+
+
+# --- elliptical answers and a child heard begging ---------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["안정제요 한 움큼이요", "진통제를 통째로 다요"])
+def test_an_amount_of_pills_said_as_an_answer_is_a_medical_emergency(text: str) -> None:
+    """ "How many did you take?" answered without the verb: 119, as for a told overdose."""
+    risk = assess_risk(text)
+    assert risk.level == "high" and "medical" in risk.categories
+
+
+@pytest.mark.parametrize("text", ["안정제 한 통 사 왔어요", "타이레놀 한 통에 얼마예요"])
+def test_buying_or_pricing_pills_is_not_an_overdose(text: str) -> None:
+    """The same words with a verb that is not taking them raise nothing."""
+    assert assess_risk(text).level == "none"
+
+
+def test_a_child_heard_begging_is_a_child_at_risk() -> None:
+    """A child crying "때리지 마세요" through the wall: report to 112, not a worry to soothe."""
+    risk = assess_risk("윗집 아이가 때리지 마세요 하고 울면서 비명을 질러요")
+    assert risk.level == "high" and "child_at_risk" in risk.categories
+
+
+@pytest.mark.parametrize(
+    "text", ["영화에서 아이가 잘못했어요 하고 우는 장면이 슬펐어요", "조카가 게임하다 살려줘 하고 소리 질러요"]
+)
+def test_begging_in_a_film_or_a_game_is_not(text: str) -> None:
+    """Fiction and play keep their look-alike status."""
+    assert assess_risk(text).level == "none"

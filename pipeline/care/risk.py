@@ -713,6 +713,23 @@ def assess_risk(text: str) -> Risk:
     return assess_details(text).risk
 
 
+def _starts_inside_word(norm: Normalized, start: int, end: int) -> bool:
+    """Whether a match that crosses a space begins with the last syllable of another word.
+
+    Matching ignores spaces so that split words (번개 탄, 자 살) are still found, but then
+    "혼자 살아요" ("I live alone") and "여자 살인 사건" would read as 자살. A match that crosses a
+    space and whose part before the space is a single syllable glued to a longer word is such an
+    accident; one that starts a word ("자 살") or carries more than one syllable before the space
+    ("그냥죽고 싶다", a merged recognition) is kept.
+    """
+    first = norm.starts[start]
+    if first == 0 or not _is_hangul(norm.source[first - 1]):
+        return False
+    original = norm.source[first : norm.ends[end - 1]]
+    head, space, _ = original.partition(" ")
+    return bool(space) and len(head) == 1
+
+
 def assess_details(text: str) -> RuleAssessment:
     """``assess_risk``, and whether a matched risk phrase was let go as a look-alike."""
     if not text or not text.strip():
@@ -728,7 +745,7 @@ def assess_details(text: str) -> RuleAssessment:
         _Hit(p, m.start(), m.end(), p.level, p.category)
         for p in rules.patterns
         for m in p.regex.finditer(s)
-        if m.end() > m.start()
+        if m.end() > m.start() and not _starts_inside_word(norm, m.start(), m.end())
     ]
     if not hits:
         return RuleAssessment(Risk())
