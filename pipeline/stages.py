@@ -50,3 +50,24 @@ def reply_tone(reply_kind: str, emotion_label: str) -> str:
 def synthesize_in_tone(synthesizer: Synthesizer, text: str, tone: str = "") -> Speech:
     """``synthesizer.synthesize(text, tone=tone)``: every ``Synthesizer`` takes ``tone``."""
     return synthesizer.synthesize(text, tone=tone)
+
+
+@runtime_checkable
+class PhonemeRecognizer(Protocol):
+    """Hears phonemes, not words (``MAUM_PHONEME_MODEL``): pronunciation scoring without spelling correction."""
+
+    def recognize_phonemes(self, audio: Audio) -> list[str]:
+        """Audio (16 kHz mono float32) → the IPA symbols heard (``ipa.IPA_SYMBOLS``), in order."""
+        ...
+
+
+@runtime_checkable
+class AcousticEvidence(Protocol):
+    """Says how well a recording supports each syllable of a text read over it (pronunciation scoring)."""
+
+    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
+        """Per character of ``spoken``, the probability of that syllable when forced to read it.
+
+        The recogniser reads ``spoken`` over ``audio``; spaces get None.
+        """
+        ...

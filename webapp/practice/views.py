@@ -14,11 +14,10 @@ from typing import Any
 
 from flask import Response, jsonify, render_template, request
 
-from pipeline.audio import decode
 from pipeline.errors import PipelineError
 from pipeline.pronunciation.feedback import explain_pronunciation
 from pipeline.pronunciation.g2p import pronounce
-from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS, scorer_for
+from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS
 from pipeline.pronunciation.sentences import find_sentence, practice_sets
 from pipeline.stages import synthesize_in_tone
 from pipeline.turn import clean_text
@@ -123,9 +122,7 @@ def create_attempt() -> tuple[Response, int]:
     upload = request.files.get("audio")
     if upload is None:
         raise ApiError(400, "audio_missing", "녹음 파일이 오지 않았어요. 다시 녹음해 주시겠어요?")
-    pipe = get_pipeline()
-    audio = decode(upload.read(), pipe.settings)
-    result = scorer_for(pipe).score(audio, text)
+    result = get_pipeline().score_reading(upload.read(), text)
     data = result.as_dict()
 
     token, new = _learner_token()
