@@ -34,20 +34,20 @@ TRANSCRIBERS: Mapping[str, BackendSpec] = {
     "whisper": BackendSpec("pipeline.backends.whisper:WhisperTranscriber"),
     "deepspeech2": BackendSpec("pipeline.backends.deepspeech2:DeepSpeech2Transcriber"),
     "wav2vec2": BackendSpec("pipeline.backends.wav2vec2:Wav2Vec2Transcriber"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeTranscriber"),
+    "fake": BackendSpec("pipeline.backends.fake_transcriber:FakeTranscriber"),
 }
 
 CLASSIFIERS: Mapping[str, BackendSpec] = {
     "e5-head": BackendSpec("pipeline.backends.e5_head:E5HeadClassifier"),
     "klue-bert": BackendSpec("pipeline.backends.klue_bert:KlueBertClassifier"),
     "keras": BackendSpec("pipeline.backends.keras_emotion:KerasEmotionClassifier", extra="tensorflow"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeClassifier"),
+    "fake": BackendSpec("pipeline.backends.fake_classifier:FakeClassifier"),
 }
 
 RESPONDERS: Mapping[str, BackendSpec] = {
     "care": BackendSpec("pipeline.care.responder:CareResponder"),
     "kogpt2": BackendSpec("pipeline.backends.kogpt2:KoGPT2Responder"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeResponder"),
+    "fake": BackendSpec("pipeline.backends.fake_responder:FakeResponder"),
 }
 
 SYNTHESIZERS: Mapping[str, BackendSpec] = {
@@ -55,7 +55,7 @@ SYNTHESIZERS: Mapping[str, BackendSpec] = {
     "espeak": BackendSpec("pipeline.backends.espeak:EspeakSynthesizer"),
     "tacotron": BackendSpec("pipeline.backends.tacotron:TacotronSynthesizer"),
     "vits": BackendSpec("pipeline.backends.vits:VitsSynthesizer"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeSynthesizer"),
+    "fake": BackendSpec("pipeline.backends.fake_synthesizer:FakeSynthesizer"),
 }
 
 STAGES: Mapping[str, Mapping[str, BackendSpec]] = {
