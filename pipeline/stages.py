@@ -13,6 +13,8 @@ from pipeline.types import Audio, Emotion, HistoryTurn, Reply, Risk, Speech, Tra
 
 @runtime_checkable
 class Transcriber(Protocol):
+    """Hears speech and writes what was said (the first stage of a voice turn)."""
+
     def transcribe(self, audio: Audio) -> Transcript:
         """Speech (16 kHz mono float32) to text; empty text when nothing was said."""
         ...
@@ -20,6 +22,8 @@ class Transcriber(Protocol):
 
 @runtime_checkable
 class EmotionClassifier(Protocol):
+    """Tells which of the seven emotions a text carries."""
+
     def classify(self, text: str) -> Emotion:
         """Text to one of the seven emotion labels with a score for each."""
         ...
@@ -27,6 +31,8 @@ class EmotionClassifier(Protocol):
 
 @runtime_checkable
 class Responder(Protocol):
+    """Chooses the reply to the client's words, after risk was assessed."""
+
     def respond(self, text: str, emotion: Emotion, risk: Risk, history: Sequence[HistoryTurn] = ()) -> Reply:
         """The client's words, feeling, risk and the conversation so far to a reply."""
         ...
@@ -34,6 +40,8 @@ class Responder(Protocol):
 
 @runtime_checkable
 class Synthesizer(Protocol):
+    """Speaks a reply aloud."""
+
     def synthesize(self, text: str, *, tone: str = "") -> Speech:
         """Korean text to a WAV file; ``tone`` (see ``reply_tone``) may colour the voice.
 

@@ -304,6 +304,7 @@ class Pipeline:
 
     @property
     def loaded(self) -> bool:
+        """Whether every stage backend is built already (asking loads nothing)."""
         return all(stage in self._backends for stage in registry.STAGES)
 
     def backend_names(self) -> dict[str, str]:
