@@ -53,7 +53,9 @@ from flask_sqlalchemy.session import Session
 import pipeline.registry
 import pipeline.turn
 import webapp.storage
-from pipeline.backends.fake import FakeClassifier, FakeSynthesizer, FakeTranscriber
+from pipeline.backends.fake_classifier import FakeClassifier
+from pipeline.backends.fake_synthesizer import FakeSynthesizer
+from pipeline.backends.fake_transcriber import FakeTranscriber
 from pipeline.care.responder import CareResponder
 from pipeline.errors import ModelFilesError, UndecodableAudioError
 from pipeline.settings import Settings

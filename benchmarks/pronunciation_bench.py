@@ -376,11 +376,10 @@ def collect_all(split: str | None) -> int:
 
 
 def _live_scorer() -> Any:
-    from pipeline.pronunciation.scoring import scorer_for
     from pipeline.settings import Settings
     from pipeline.turn import Pipeline
 
-    return scorer_for(Pipeline(Settings()))
+    return Pipeline(Settings()).scorer
 
 
 def _scorer_from(path: str) -> Any:

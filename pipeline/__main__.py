@@ -125,11 +125,9 @@ def cmd_pronounce(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 def cmd_score(pipe: Pipeline, args: argparse.Namespace) -> int:
     """``score FILE --text ...``: rate a reading of ``text`` syllable by syllable; one JSON line."""
-    from pipeline.pronunciation.scoring import scorer_for
-
     try:
         audio = decode_file(args.file, pipe.settings)
-        result = scorer_for(pipe).score(audio, args.text)
+        result = pipe.score_reading(audio, args.text)
     except PipelineError as exc:
         _emit({"file": args.file, "error": _error(exc)})
         return 1

@@ -2,16 +2,23 @@
 
 Each entry maps a backend name to ``"module:Class"`` and, for optional backends, the
 pip extra that provides its dependencies. A backend class is built as ``Class(settings)``.
+
+Besides the four stages of a voice turn (``STAGES``), pronunciation scoring has two seams of
+its own (``SCORING``): acoustic evidence, keyed by the transcriber whose model it reads, and the
+phoneme recogniser, keyed by the kind of model ``MAUM_PHONEME_MODEL`` names
+(``load_phoneme_recognizer``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from pipeline.errors import MissingDependencyError, UnknownBackendError
+from pipeline.errors import MissingDependencyError, ModelFilesError, UnknownBackendError
 from pipeline.settings import Settings
 
 
@@ -27,20 +34,20 @@ TRANSCRIBERS: Mapping[str, BackendSpec] = {
     "whisper": BackendSpec("pipeline.backends.whisper:WhisperTranscriber"),
     "deepspeech2": BackendSpec("pipeline.backends.deepspeech2:DeepSpeech2Transcriber"),
     "wav2vec2": BackendSpec("pipeline.backends.wav2vec2:Wav2Vec2Transcriber"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeTranscriber"),
+    "fake": BackendSpec("pipeline.backends.fake_transcriber:FakeTranscriber"),
 }
 
 CLASSIFIERS: Mapping[str, BackendSpec] = {
     "e5-head": BackendSpec("pipeline.backends.e5_head:E5HeadClassifier"),
     "klue-bert": BackendSpec("pipeline.backends.klue_bert:KlueBertClassifier"),
     "keras": BackendSpec("pipeline.backends.keras_emotion:KerasEmotionClassifier", extra="tensorflow"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeClassifier"),
+    "fake": BackendSpec("pipeline.backends.fake_classifier:FakeClassifier"),
 }
 
 RESPONDERS: Mapping[str, BackendSpec] = {
     "care": BackendSpec("pipeline.care.responder:CareResponder"),
     "kogpt2": BackendSpec("pipeline.backends.kogpt2:KoGPT2Responder"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeResponder"),
+    "fake": BackendSpec("pipeline.backends.fake_responder:FakeResponder"),
 }
 
 SYNTHESIZERS: Mapping[str, BackendSpec] = {
@@ -48,7 +55,7 @@ SYNTHESIZERS: Mapping[str, BackendSpec] = {
     "espeak": BackendSpec("pipeline.backends.espeak:EspeakSynthesizer"),
     "tacotron": BackendSpec("pipeline.backends.tacotron:TacotronSynthesizer"),
     "vits": BackendSpec("pipeline.backends.vits:VitsSynthesizer"),
-    "fake": BackendSpec("pipeline.backends.fake:FakeSynthesizer"),
+    "fake": BackendSpec("pipeline.backends.fake_synthesizer:FakeSynthesizer"),
 }
 
 STAGES: Mapping[str, Mapping[str, BackendSpec]] = {
@@ -56,6 +63,25 @@ STAGES: Mapping[str, Mapping[str, BackendSpec]] = {
     "classifier": CLASSIFIERS,
     "responder": RESPONDERS,
     "synthesizer": SYNTHESIZERS,
+}
+
+#: Acoustic evidence for pronunciation scoring, by the transcriber backend whose loaded model it
+#: reads (built with ``Class.for_transcriber(transcriber, settings)``; None when it cannot).
+ACOUSTIC_EVIDENCE: Mapping[str, BackendSpec] = {
+    "whisper": BackendSpec("pipeline.backends.whisper_evidence:WhisperEvidence"),
+}
+
+#: Phoneme recognisers (``MAUM_PHONEME_MODEL``), by kind of model: a DeepSpeech2 checkpoint file
+#: with an IPA vocabulary, or a wav2vec2 CTC folder whose tokens are IPA.
+PHONEME_RECOGNIZERS: Mapping[str, BackendSpec] = {
+    "deepspeech2": BackendSpec("pipeline.backends.deepspeech2:DeepSpeech2Phonemes"),
+    "wav2vec2": BackendSpec("pipeline.backends.wav2vec2:Wav2Vec2Phonemes"),
+}
+
+#: The seams of pronunciation scoring; not stages of a voice turn (``Pipeline`` loads them for practice only).
+SCORING: Mapping[str, Mapping[str, BackendSpec]] = {
+    "acoustic_evidence": ACOUSTIC_EVIDENCE,
+    "phoneme_recognizer": PHONEME_RECOGNIZERS,
 }
 
 
@@ -67,9 +93,10 @@ def backend_class(stage: str, name: str) -> type:
         MissingDependencyError: the backend's module needs a package that is not installed;
             the message names the pip extra to install.
     """
-    if stage not in STAGES:
-        raise UnknownBackendError(detail=f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
-    table = STAGES[stage]
+    tables = {**STAGES, **SCORING}
+    if stage not in tables:
+        raise UnknownBackendError(detail=f"unknown stage {stage!r}; valid: {', '.join(tables)}")
+    table = tables[stage]
     if name not in table:
         raise UnknownBackendError(detail=f"unknown {stage} backend {name!r}; valid: {', '.join(sorted(table))}")
     spec = table[name]
@@ -85,3 +112,23 @@ def backend_class(stage: str, name: str) -> type:
 def create(stage: str, name: str, settings: Settings) -> Any:
     """Build the backend ``name`` for ``stage`` with ``settings``."""
     return backend_class(stage, name)(settings)
+
+
+def load_phoneme_recognizer(settings: Settings) -> Any:
+    """The ``PhonemeRecognizer`` ``settings.phoneme_model`` names, or None when it is empty.
+
+    A file is a DeepSpeech2 checkpoint with an IPA vocabulary (``training/train_deepspeech2.py``);
+    a folder is a Hugging Face wav2vec2 CTC model whose tokens are IPA symbols.
+
+    Raises:
+        ModelFilesError: the path does not exist or the model does not write IPA.
+    """
+    path = settings.phoneme_model.strip()
+    if not path:
+        return None
+    target = Path(path)
+    if target.is_file():
+        return create("phoneme_recognizer", "deepspeech2", dataclasses.replace(settings, deepspeech2_checkpoint=path))
+    if target.is_dir():
+        return create("phoneme_recognizer", "wav2vec2", dataclasses.replace(settings, wav2vec2_model=path))
+    raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r}: no such file or folder")

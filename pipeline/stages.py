@@ -13,6 +13,8 @@ from pipeline.types import Audio, Emotion, HistoryTurn, Reply, Risk, Speech, Tra
 
 @runtime_checkable
 class Transcriber(Protocol):
+    """Hears speech and writes what was said (the first stage of a voice turn)."""
+
     def transcribe(self, audio: Audio) -> Transcript:
         """Speech (16 kHz mono float32) to text; empty text when nothing was said."""
         ...
@@ -20,6 +22,8 @@ class Transcriber(Protocol):
 
 @runtime_checkable
 class EmotionClassifier(Protocol):
+    """Tells which of the seven emotions a text carries."""
+
     def classify(self, text: str) -> Emotion:
         """Text to one of the seven emotion labels with a score for each."""
         ...
@@ -27,6 +31,8 @@ class EmotionClassifier(Protocol):
 
 @runtime_checkable
 class Responder(Protocol):
+    """Chooses the reply to the client's words, after risk was assessed."""
+
     def respond(self, text: str, emotion: Emotion, risk: Risk, history: Sequence[HistoryTurn] = ()) -> Reply:
         """The client's words, feeling, risk and the conversation so far to a reply."""
         ...
@@ -34,6 +40,8 @@ class Responder(Protocol):
 
 @runtime_checkable
 class Synthesizer(Protocol):
+    """Speaks a reply aloud."""
+
     def synthesize(self, text: str, *, tone: str = "") -> Speech:
         """Korean text to a WAV file; ``tone`` (see ``reply_tone``) may colour the voice.
 
@@ -50,3 +58,24 @@ def reply_tone(reply_kind: str, emotion_label: str) -> str:
 def synthesize_in_tone(synthesizer: Synthesizer, text: str, tone: str = "") -> Speech:
     """``synthesizer.synthesize(text, tone=tone)``: every ``Synthesizer`` takes ``tone``."""
     return synthesizer.synthesize(text, tone=tone)
+
+
+@runtime_checkable
+class PhonemeRecognizer(Protocol):
+    """Hears phonemes, not words (``MAUM_PHONEME_MODEL``): pronunciation scoring without spelling correction."""
+
+    def recognize_phonemes(self, audio: Audio) -> list[str]:
+        """Audio (16 kHz mono float32) → the IPA symbols heard (``ipa.IPA_SYMBOLS``), in order."""
+        ...
+
+
+@runtime_checkable
+class AcousticEvidence(Protocol):
+    """Says how well a recording supports each syllable of a text read over it (pronunciation scoring)."""
+
+    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
+        """Per character of ``spoken``, the probability of that syllable when forced to read it.
+
+        The recogniser reads ``spoken`` over ``audio``; spaces get None.
+        """
+        ...

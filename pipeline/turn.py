@@ -1,8 +1,10 @@
-"""One whole client turn through every stage, with per-stage timings.
+"""One whole client turn through every stage, with per-stage timings; and one practice reading, scored.
 
 ``Pipeline`` builds its backends lazily by name from ``Settings`` (so a web worker loads
 models on its first request, never at import or fork) and can be handed ready backends in
-tests.
+tests. It owns every loaded resource: the stage backends, the risk assessor, the voice with its
+sentence cache, and the pronunciation scorer (``score_reading``, on the same transcriber as a
+voice turn, with the acoustic evidence and phoneme recogniser the registry names).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pipeline.care.policy import warm_up as care_warm_up
 from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError, UnknownBackendError
+from pipeline.pronunciation.results import PronunciationScore
+from pipeline.pronunciation.scoring import PronunciationScorer
 from pipeline.settings import Settings
 from pipeline.speech.speech_cache import SpeechCache
 from pipeline.speech.voice import Voice, reply_sentences, spoken_text
@@ -114,6 +118,8 @@ class Pipeline:
         self._lock = threading.Lock()
         self._speech_cache: SpeechCache | None = None
         self._voice: Voice | None = None
+        self._scorer: PronunciationScorer | None = None
+        self._scorer_lock = threading.Lock()  # apart from _lock: building the scorer builds the transcriber
 
     @property
     def risk_assessor(self) -> RiskAssessor:
@@ -239,6 +245,44 @@ class Pipeline:
         """The ``Synthesizer`` (``settings.synthesizer``, or the one handed in), built on first use."""
         return self.backend("synthesizer")
 
+    @property
+    def scorer(self) -> PronunciationScorer:
+        """The pronunciation scorer, built once on first use on this pipeline's own models.
+
+        It hears through the configured transcriber (the same one as a voice turn) or, when
+        ``phoneme_model`` names one, the phoneme recogniser; acoustic evidence comes from the
+        registry's backend for the configured transcriber, when it can read that model (Whisper).
+
+        Raises:
+            ModelFilesError: ``phoneme_model`` names a missing model or one that does not write IPA.
+        """
+        if self._scorer is None:
+            with self._scorer_lock:
+                if self._scorer is None:
+                    recognizer = registry.load_phoneme_recognizer(self.settings)
+                    transcriber = self.transcriber
+                    evidence = None
+                    if self.settings.transcriber in registry.ACOUSTIC_EVIDENCE:
+                        adapter = registry.backend_class("acoustic_evidence", self.settings.transcriber)
+                        evidence = adapter.for_transcriber(transcriber, self.settings)
+                    self._scorer = PronunciationScorer(transcriber, evidence, recognizer)
+        return self._scorer
+
+    def score_reading(self, recording: bytes | Audio, text: str) -> PronunciationScore:
+        """A learner's reading of ``text`` → per-syllable verdicts and 0–100 scores (practice).
+
+        Args:
+            recording: an uploaded recording (any supported container), or audio already decoded.
+            text: the sentence the learner meant to read.
+
+        Raises:
+            AudioError: the recording is empty, undecodable, silent, too short or too long.
+            EmptyTextError: the target has no Korean to read.
+            TextTooLongError: the target is longer than ``scoring.MAX_TARGET_CHARS``.
+        """
+        audio = decode(recording, self.settings) if isinstance(recording, bytes) else recording
+        return self.scorer.score(audio, text)
+
     def load_all(self) -> None:
         """Build every backend and the risk assessor now (readiness checks, benchmarks)."""
         for stage in registry.STAGES:
@@ -260,6 +304,7 @@ class Pipeline:
 
     @property
     def loaded(self) -> bool:
+        """Whether every stage backend is built already (asking loads nothing)."""
         return all(stage in self._backends for stage in registry.STAGES)
 
     def backend_names(self) -> dict[str, str]:

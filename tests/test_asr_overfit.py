@@ -89,8 +89,9 @@ def test_syllable_model_overfits_and_transcribes_in_the_app(espeak_set, tmp_path
 
 def test_ipa_model_overfits_and_serves_the_phoneme_seam(espeak_set, tmp_path):
     from pipeline.pronunciation.g2p import to_ipa_symbols
-    from pipeline.pronunciation.scoring import PhonemeRecognizer, load_phoneme_recognizer
+    from pipeline.registry import load_phoneme_recognizer
     from pipeline.speech.asr_vocab import unit_error_rate
+    from pipeline.stages import PhonemeRecognizer
 
     last, seconds = train(espeak_set, tmp_path / "run", "ipa")
     assert last["valid"]["per"] <= 0.1, last

@@ -20,7 +20,7 @@ from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GPT2Tokenizer
 
 from pipeline import registry
-from pipeline.backends.fake import FakeResponder
+from pipeline.backends.fake_responder import FakeResponder
 from pipeline.backends.kogpt2 import (
     FORMAT_TOKENS,
     PROMPT_FORMAT,

@@ -15,7 +15,7 @@ import time
 import pytest
 import soundfile as sf
 
-from pipeline.backends.fake import FakeSynthesizer
+from pipeline.backends.fake_synthesizer import FakeSynthesizer
 from pipeline.errors import BackendError
 from pipeline.settings import Settings
 from pipeline.speech.voice import reply_sentences, spoken_text

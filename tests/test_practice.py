@@ -166,3 +166,22 @@ def test_speech_of_the_target(client):
     samples, rate = sf.read(io.BytesIO(response.data))
     assert rate == 16000 and len(samples) > 1000
     assert client.get("/api/practice/speech").json["error"]["code"] == "practice_text_missing"
+
+
+def test_a_failing_voice_answers_503_in_korean_and_the_pipeline_keeps_scoring(app, client):
+    from pipeline.turn import Pipeline
+
+    class _Broken:
+        name = "broken"
+
+        def synthesize(self, text: str, *, tone: str = ""):
+            raise RuntimeError("voice engine crashed")
+
+    pipe = app.extensions["maum.pipeline"]
+    app.extensions["maum.pipeline"] = Pipeline(pipe.settings, synthesizer=_Broken())
+    response = client.get("/api/practice/speech", query_string={"text": "국물이 정말 시원해요."})
+    assert response.status_code == 503
+    assert response.json["error"] == {"code": "synthesis_failed", "message": "지금은 문장을 읽어 드릴 수 없어요."}
+    assert "crashed" not in response.get_data(as_text=True)  # the cause is logged, never shown
+    scored = attempt(client)
+    assert scored.status_code == 201 and scored.json["heard"]["text"] == HEARD

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from pipeline.pronunciation import feedback
+from pipeline.pronunciation.fluency import measure_fluency
 from pipeline.pronunciation.g2p import pronounce
 from pipeline.pronunciation.scoring import (
     ACOUSTIC_GOOD,
     ACOUSTIC_POOR,
     PronunciationScorer,
     judge_syllable,
-    measure_fluency,
 )
 from pipeline.types import Audio, Transcript
 

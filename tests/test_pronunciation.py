@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.pronunciation import feedback
 from pipeline.pronunciation.alignment import CORRECT, OMITTED, SUBSTITUTED, Unit, align, edit_operations
+from pipeline.pronunciation.fluency import measure_fluency
 from pipeline.pronunciation.g2p import RULES, pronounce, tensed_compounds, to_ipa_symbols
 from pipeline.pronunciation.ipa import (
     CODAS,
@@ -26,7 +27,7 @@ from pipeline.pronunciation.ipa import (
     syllabify_ipa,
     syllable_ipa,
 )
-from pipeline.pronunciation.scoring import PronunciationScorer, expected_units, measure_fluency
+from pipeline.pronunciation.scoring import PronunciationScorer, expected_units
 from pipeline.types import Audio, Transcript
 
 EXAMPLES = Path(__file__).parent / "data" / "pronunciation_examples.tsv"
@@ -426,8 +427,9 @@ def _tiny_deepspeech2(path: Path, vocab_kind: str) -> Path:
 
 def test_phoneme_model_setting_loads_an_ipa_checkpoint_that_replaces_the_transcript(tmp_path):
     from pipeline.errors import ModelFilesError
-    from pipeline.pronunciation.scoring import PhonemeRecognizer, load_phoneme_recognizer
+    from pipeline.registry import load_phoneme_recognizer
     from pipeline.settings import Settings
+    from pipeline.stages import PhonemeRecognizer
 
     assert load_phoneme_recognizer(Settings()) is None
     with pytest.raises(ModelFilesError):

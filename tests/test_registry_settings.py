@@ -54,6 +54,19 @@ def test_every_registered_target_exists():
             assert callable(registry.backend_class(stage, name)), (stage, name)
 
 
+def test_the_scoring_seams_are_registered_backends_apart_from_the_turn_stages():
+    from pipeline.stages import AcousticEvidence, PhonemeRecognizer
+
+    assert set(registry.SCORING).isdisjoint(registry.STAGES)  # a voice turn never loads them
+    for name in registry.PHONEME_RECOGNIZERS:
+        assert issubclass(registry.backend_class("phoneme_recognizer", name), PhonemeRecognizer), name
+    evidence = registry.backend_class("acoustic_evidence", "whisper")
+    assert issubclass(evidence, AcousticEvidence)
+    assert evidence.for_transcriber(registry.create("transcriber", "fake", Settings()), Settings()) is None
+    with pytest.raises(UnknownBackendError, match="valid: deepspeech2, wav2vec2"):
+        registry.backend_class("phoneme_recognizer", "hubert")
+
+
 def test_settings_from_env_parses_types():
     settings = Settings.from_env({
         "MAUM_WHISPER_BEAM_SIZE": "5", "MAUM_WHISPER_VAD": "off", "MAUM_MAX_AUDIO_S": "30.5",

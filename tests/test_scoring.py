@@ -10,8 +10,9 @@ import json
 import pytest
 
 from pipeline.audio import decode_file
+from pipeline.backends.whisper_evidence import WhisperEvidence
 from pipeline.pronunciation import feedback
-from pipeline.pronunciation.scoring import PronunciationScorer, WhisperEvidence, scorer_for
+from pipeline.pronunciation.scoring import PronunciationScorer
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline
 from tests.samples import real_sentences
@@ -26,7 +27,7 @@ def pipe() -> Pipeline:
 
 @pytest.fixture(scope="module")
 def scorer(pipe: Pipeline) -> PronunciationScorer:
-    scorer = scorer_for(pipe)
+    scorer = pipe.scorer
     assert isinstance(scorer.evidence, WhisperEvidence)
     return scorer
 

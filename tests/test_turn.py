@@ -106,6 +106,20 @@ def test_backends_are_built_once_and_lazily():
     assert pipe.loaded
 
 
+def test_a_reading_is_scored_on_the_pipelines_own_transcriber_and_scorer():
+    pipe = Pipeline(FAKES)
+    heard = pipe.transcriber.text  # the fake hears this sentence in any sound
+    buffer = io.BytesIO()
+    sf.write(buffer, tone(2.0), 16000, format="WAV")
+    good = pipe.score_reading(buffer.getvalue(), heard)
+    assert good.heard_text == heard and good.source == "transcript"
+    assert not good.acoustic  # a fake transcriber has no Whisper model to read the target with
+    assert all(s.status == "correct" for s in good.syllables)
+    other = pipe.score_reading(Audio(tone(2.0), 16000), "국물이 맛있어요")
+    assert other.completeness < good.completeness
+    assert pipe.scorer is pipe.scorer and pipe.scorer.transcriber is pipe.transcriber  # one scorer, built once
+
+
 def test_unknown_stage_keyword_is_refused():
     with pytest.raises(TypeError, match="unknown stages"):
         Pipeline(FAKES, translator=object())

@@ -22,3 +22,15 @@ class DomainError(Exception):
 
 class TurnConflict(DomainError):
     """Another turn of the same conversation was stored at the same moment (a race between two sends)."""
+
+
+class PracticeSentenceUnknown(DomainError):
+    """The practice sentence id names no sentence of the practice sets."""
+
+
+class PracticeTextNotKorean(DomainError):
+    """A practice sentence has nothing that can be read in Korean."""
+
+
+class SpeechUnavailable(DomainError):
+    """The synthesizer could not speak a practice sentence just now."""

@@ -18,7 +18,13 @@ from werkzeug.exceptions import HTTPException
 
 from pipeline.care.safety_net import HOTLINES_NOTE
 from pipeline.errors import AudioTooLargeError, BackendError, PipelineError
-from webapp.domain_errors import DomainError, TurnConflict
+from webapp.domain_errors import (
+    DomainError,
+    PracticeSentenceUnknown,
+    PracticeTextNotKorean,
+    SpeechUnavailable,
+    TurnConflict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +63,13 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
-#: Each service (domain) error → the HTTP status it answers with; the code and message follow the status.
-DOMAIN_ERRORS: dict[type[DomainError], int] = {
+#: Each service (domain) error → the HTTP status it answers with (the code and message follow the
+#: status), or → its own ``(status, code, message)``.
+DOMAIN_ERRORS: dict[type[DomainError], int | tuple[int, str, str]] = {
     TurnConflict: 409,
+    PracticeSentenceUnknown: (400, "practice_sentence_unknown", "연습 문장을 찾을 수 없어요. 문장을 다시 골라 주세요."),
+    PracticeTextNotKorean: (400, "practice_text_not_korean", "한국어 문장을 적어 주세요."),
+    SpeechUnavailable: (503, "synthesis_failed", "지금은 문장을 읽어 드릴 수 없어요."),
 }
 
 
@@ -109,8 +119,10 @@ def describe_error(exc: BaseException) -> tuple[int, str, str]:
     if isinstance(exc, ApiError):
         return exc.status, exc.code, exc.message
     if isinstance(exc, DomainError):
-        status = next((s for kind, s in DOMAIN_ERRORS.items() if isinstance(exc, kind)), 500)
-        return status, *HTTP_ERRORS.get(status, INTERNAL_ERROR)
+        answer = next((a for kind, a in DOMAIN_ERRORS.items() if isinstance(exc, kind)), 500)
+        if isinstance(answer, tuple):
+            return answer
+        return answer, *HTTP_ERRORS.get(answer, INTERNAL_ERROR)
     if isinstance(exc, PipelineError):
         if isinstance(exc, BackendError):
             status = 503  # a model failed to load or run: not the client's fault

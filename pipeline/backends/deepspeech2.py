@@ -110,3 +110,19 @@ class DeepSpeech2Transcriber:
             raise ModelFilesError(detail=f"{self.name} has a {self.vocab.kind} vocabulary, not IPA")
         ids, _ = self._decode_ids(audio)
         return [u for u in self.vocab.decode_units(ids) if u.strip()]
+
+
+class DeepSpeech2Phonemes(DeepSpeech2Transcriber):
+    """``PhonemeRecognizer`` on a DeepSpeech2 checkpoint with an IPA vocabulary (``MAUM_PHONEME_MODEL``).
+
+    Still a ``Transcriber`` too: it writes the same symbols run together as text.
+
+    Raises:
+        ModelFilesError: the checkpoint writes Hangul, not IPA.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        if not self.recognizes_phonemes:
+            path = settings.deepspeech2_checkpoint
+            raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r} writes {self.vocab.kind}, not IPA")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import MissingDependencyError, ModelFilesError
+from pipeline.pronunciation.ipa import IPA_SYMBOLS, WORD_BOUNDARY, split_ipa
 from pipeline.settings import Settings, resolve_device
 from pipeline.types import Audio, Segment, Transcript
 
@@ -114,3 +115,25 @@ class Wav2Vec2Transcriber:
             confidence=round(confidence, 3) if text else 0.0,
             latency_ms=(time.perf_counter() - start) * 1000.0,
         )
+
+
+class Wav2Vec2Phonemes:
+    """``PhonemeRecognizer`` on a wav2vec2 CTC folder whose tokens are IPA symbols (``MAUM_PHONEME_MODEL``).
+
+    Raises:
+        ModelFilesError: the folder does not load, or its tokenizer has no IPA symbols.
+    """
+
+    name = "wav2vec2-phonemes"
+
+    def __init__(self, settings: Settings) -> None:
+        self.transcriber = Wav2Vec2Transcriber(settings)
+        if not set(IPA_SYMBOLS) & set(self.transcriber.processor.tokenizer.get_vocab()):
+            raise ModelFilesError(
+                detail=f"MAUM_PHONEME_MODEL={settings.wav2vec2_model!r}: the tokenizer has no IPA symbols"
+            )
+
+    def recognize_phonemes(self, audio: Audio) -> list[str]:
+        """Audio (16 kHz mono float32) → the IPA symbols heard, in order (word boundaries left out)."""
+        text = self.transcriber.transcribe(audio).text
+        return [s for s in split_ipa("".join(text.split())) if s != WORD_BOUNDARY]

@@ -1,4 +1,4 @@
-"""Score a recording against the sentence the learner meant to read.
+"""Score a recording against the sentence the learner meant to read: the scorer and its rating.
 
 Three kinds of evidence, combined per syllable of the target sentence:
 
@@ -12,7 +12,12 @@ Three kinds of evidence, combined per syllable of the target sentence:
    wrong syllable gets a low one even when the transcript was auto-corrected to the right spelling.
    Token probabilities are mapped back to syllables through the tokenizer's character offsets.
 3. **Timing.** The Silero VAD bundled with faster-whisper finds the stretches of speech: speech
-   rate (syllables per second of speaking) and long pauses (≥ ``LONG_PAUSE_S``).
+   rate (syllables per second of speaking) and long pauses (≥ ``LONG_PAUSE_S``): ``fluency.py``.
+
+The evidence comes in through two seams (``pipeline.stages``): ``AcousticEvidence``
+(``pipeline/backends/whisper_evidence.py``) and ``PhonemeRecognizer`` (chosen by
+``registry.load_phoneme_recognizer``); the ``Pipeline`` builds both and owns the scorer
+(``Pipeline.score_reading``). The result types live in ``results.py``.
 
 Verdicts per syllable (``judge_syllable``) put the acoustics of the target first and the
 transcript second: good when the audio supports the target, wrong only when it does not *and*
@@ -30,31 +35,19 @@ audio supports)²; see ``measure_fluency``), and ``overall`` (0.6·accuracy + 0.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
 
-import numpy as np
-
-from pipeline.errors import AudioTooLongError, EmptyTextError, ModelFilesError, TextTooLongError
+from pipeline.errors import AudioTooLongError, EmptyTextError, TextTooLongError
 from pipeline.pronunciation import feedback
 from pipeline.pronunciation.alignment import OMITTED, SUBSTITUTED, Alignment, Unit, align
+from pipeline.pronunciation.fluency import estimate_snr_db, measure_fluency, speech_stretches
 from pipeline.pronunciation.g2p import Pronunciation, pronounce
-from pipeline.pronunciation.ipa import (
-    WORD_BOUNDARY,
-    ipa_string,
-    split_ipa,
-    syllabify_ipa,
-    syllable_symbols,
-)
-from pipeline.registry import backend_class
-from pipeline.settings import Settings
+from pipeline.pronunciation.ipa import WORD_BOUNDARY, ipa_string, syllabify_ipa, syllable_symbols
+from pipeline.pronunciation.results import PronunciationScore, SyllableScore
+from pipeline.stages import AcousticEvidence, PhonemeRecognizer, Transcriber
 from pipeline.types import Audio
 
 log = logging.getLogger(__name__)
@@ -63,10 +56,6 @@ log = logging.getLogger(__name__)
 MAX_PRACTICE_S = 30.0
 #: Longest target sentence, in characters.
 MAX_TARGET_CHARS = 200
-#: A silence at least this long between two stretches of speech is a long pause.
-LONG_PAUSE_S = 0.6
-#: Comfortable reading rates, in syllables per second of speaking.
-RATE_RANGE_SPS = (2.5, 7.5)
 
 # Per-syllable acoustic thresholds (probability of the target syllable when Whisper is forced to
 # read the target over the recording). Calibrated on the calibration split of
@@ -87,345 +76,11 @@ UNCLEAR_CONFIDENCE = 0.45
 WRONG_CONTEXT = 0.6
 OTHER_SENTENCE_CONTEXT = 0.1
 OTHER_SENTENCE_CONFIDENCE = 0.5
-#: Texts force-read in one batch (the learner-like variants of a sentence: ``variants``).
-ALIGN_BATCH = 16
 # Fluency: the rate-and-pause score times the squared share of target syllables the audio supports
 # (probability ≥ SUPPORTED); a reading of another sentence covers little and cannot score high.
 # A syllable at or above SUPPORTED also counts as said (completeness). Kept apart from
 # ACOUSTIC_POOR so that moving the verdict threshold does not move fluency and completeness.
 SUPPORTED = 0.02
-
-
-@runtime_checkable
-class PhonemeRecognizer(Protocol):
-    def recognize_phonemes(self, audio: Audio) -> list[str]:
-        """Audio (16 kHz mono float32) → the IPA symbols heard (``ipa.IPA_SYMBOLS``), in order."""
-        ...
-
-
-@runtime_checkable
-class AcousticEvidence(Protocol):
-    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
-        """Per character of ``spoken``, the probability of that syllable when forced to read it.
-
-        The recogniser reads ``spoken`` over ``audio``; spaces get None.
-        """
-        ...
-
-
-@dataclass(frozen=True)
-class TextEvidence:
-    """One text force-read over a recording.
-
-    Attributes:
-        probabilities: per character of the text, its syllable's probability (None for spaces).
-        logprob: natural-log probability of the whole text (sum over its tokens).
-    """
-
-    probabilities: list[float | None]
-    logprob: float
-
-
-@dataclass(frozen=True)
-class Fluency:
-    """Timing of the recording.
-
-    Attributes:
-        speech_s: from the first to the last speech, in seconds.
-        rate_sps: syllables heard per second of speaking (long pauses left out).
-        long_pauses: how many silences of at least ``LONG_PAUSE_S`` fell between speech.
-        pause_s: their total length, in seconds.
-        score: 0–100.
-    """
-
-    speech_s: float
-    rate_sps: float
-    long_pauses: int
-    pause_s: float
-    score: float
-
-
-@dataclass(frozen=True)
-class SyllableScore:
-    """The verdict on one syllable of the target.
-
-    Attributes:
-        index: character index in ``PronunciationScore.spoken`` (and ``expected_pronunciation``).
-        word: index of the word (space-separated) it belongs to.
-        spelled: the written syllable.
-        expected: its standard pronunciation (Hangul).
-        expected_ipa: the same in IPA.
-        heard: what was heard there (Hangul), "" when nothing.
-        heard_ipa: the heard IPA symbols aligned to it.
-        status: ``correct``, ``substituted`` or ``omitted`` (from the alignment).
-        rating: ``good``, ``unsure``, ``wrong``, or ``unjudgeable`` when the recording was too
-            unclear to judge (all evidence together; see ``judge_syllable``).
-        probability: acoustic probability of the target syllable, None without acoustic evidence.
-        score: 0–100.
-        message: one Korean sentence on how it went.
-        rules: labels of the pronunciation rules that shape this syllable ("제18항 비음화").
-        explanation: the rule explanations for its word, in Korean.
-        tip: how to say it better, in Korean ("" when it was good).
-        said: whether it counts as said for completeness (heard with at least half its phonemes,
-            or supported by the audio).
-        reason: why it was not good: ``rule_not_applied``, ``substituted``, ``omitted``,
-            ``unclear`` or ``unjudgeable`` ("" when good).
-    """
-
-    index: int
-    word: int
-    spelled: str
-    expected: str
-    expected_ipa: str
-    heard: str
-    heard_ipa: str
-    status: str
-    rating: str
-    probability: float | None
-    score: float
-    message: str
-    rules: tuple[str, ...] = ()
-    explanation: tuple[str, ...] = ()
-    tip: str = ""
-    said: bool = True
-    reason: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        data = dataclasses.asdict(self)
-        data["rules"] = list(self.rules)
-        data["explanation"] = list(self.explanation)
-        data["probability"] = None if self.probability is None else round(self.probability, 3)
-        return data
-
-
-@dataclass(frozen=True)
-class PronunciationScore:
-    """Everything the learner gets back for one attempt (see the module docstring for scores)."""
-
-    text: str
-    spoken: str
-    expected_pronunciation: str
-    expected_ipa: str
-    heard_text: str
-    heard_pronunciation: str
-    heard_ipa: str
-    source: str  # "transcript" or "phonemes"
-    accuracy: float
-    completeness: float
-    fluency: float
-    overall: float
-    syllables: tuple[SyllableScore, ...]
-    insertions: tuple[dict[str, Any], ...]
-    timing: Fluency
-    rules: tuple[dict[str, Any], ...]
-    summary: str
-    acoustic: bool
-    judgeable: bool = True
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the practice API returns this)."""
-        return {
-            "text": self.text,
-            "spoken": self.spoken,
-            "expected": {"pronunciation": self.expected_pronunciation, "ipa": self.expected_ipa},
-            "heard": {"text": self.heard_text, "pronunciation": self.heard_pronunciation, "ipa": self.heard_ipa},
-            "source": self.source,
-            "acoustic": self.acoustic,
-            "judgeable": self.judgeable,
-            "scores": {
-                "accuracy": self.accuracy,
-                "completeness": self.completeness,
-                "fluency": self.fluency,
-                "overall": self.overall,
-            },
-            "timing": {
-                "speech_s": self.timing.speech_s,
-                "rate_sps": self.timing.rate_sps,
-                "long_pauses": self.timing.long_pauses,
-                "pause_s": self.timing.pause_s,
-            },
-            "syllables": [s.as_dict() for s in self.syllables],
-            "insertions": list(self.insertions),
-            "rules": list(self.rules),
-            "summary": self.summary,
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-        }
-
-
-# --------------------------------------------------------------------------------------------
-# Acoustic evidence from Whisper
-
-
-class WhisperEvidence:
-    """``AcousticEvidence`` from a faster-whisper ``WhisperModel`` (CTranslate2 ``Whisper.align``).
-
-    Args:
-        model: the ``faster_whisper.WhisperModel`` already loaded by the Whisper transcriber.
-        language: Whisper language code of the target text.
-    """
-
-    def __init__(self, model: Any, language: str = "ko") -> None:
-        from faster_whisper.tokenizer import Tokenizer
-
-        self.model = model
-        multilingual = model.model.is_multilingual
-        self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
-        self.n_frames = int(model.feature_extractor.nb_max_frames)
-
-    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
-        """See ``AcousticEvidence``.
-
-        Each syllable gets the lowest probability of the tokens that cover any of its bytes
-        (Whisper's byte-level tokens may split a syllable or join several).
-        """
-        return self.probabilities_for(audio, [spoken])[0]
-
-    def probabilities_for(self, audio: Audio, texts: Sequence[str]) -> list[list[float | None]]:
-        """``syllable_probabilities`` for several texts over one recording, encoding it once."""
-        return [t.probabilities for t in self.align_texts(audio, texts)]
-
-    def align_texts(self, audio: Audio, texts: Sequence[str]) -> list[TextEvidence]:
-        """Force-read each of ``texts`` over one recording (encoded once, aligned in batches).
-
-        Returns, per text, the per-syllable probabilities and the summed log-probability of all its
-        tokens (how well the whole reading fits the audio; comparable between variants of one
-        sentence, see ``variants``).
-        """
-        import ctranslate2
-
-        results = [TextEvidence([None] * len(t), float("-inf")) for t in texts]
-        todo = [n for n, t in enumerate(texts) if t.strip()]
-        if not todo:
-            return results
-        features = self.model.feature_extractor(audio.samples[: int(MAX_PRACTICE_S * audio.sample_rate)])
-        content = min(int(features.shape[-1]), self.n_frames)
-        features = features[:, : self.n_frames]
-        if features.shape[-1] < self.n_frames:
-            features = np.pad(features, ((0, 0), (0, self.n_frames - features.shape[-1])))
-        encoded = self.model.encode(features)
-        array = np.asarray(encoded) if len(todo) > 1 else None
-        for first in range(0, len(todo), ALIGN_BATCH):
-            batch = todo[first : first + ALIGN_BATCH]
-            encodings = [self.tokenizer.tokenizer.encode(" " + texts[n], add_special_tokens=False) for n in batch]
-            view = encoded
-            if array is not None:
-                view = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(array, len(batch), axis=0)))
-            aligned = self.model.model.align(
-                view, self.tokenizer.sot_sequence, [list(e.ids) for e in encodings], [content] * len(batch)
-            )
-            for n, encoding, result in zip(batch, encodings, aligned, strict=True):
-                spoken = texts[n]
-                out = results[n].probabilities
-                probs = list(result.text_token_probs)
-                for (start, end), p in zip(encoding.offsets, probs, strict=False):
-                    for c in range(max(start, 1), end):
-                        k = c - 1
-                        if k < len(spoken) and not spoken[k].isspace():
-                            out[k] = p if out[k] is None else min(out[k], p)  # type: ignore[type-var]
-                logprob = float(sum(np.log(max(p, 1e-9)) for p in probs))
-                results[n] = TextEvidence(out, logprob)
-        return results
-
-
-def whisper_evidence_for(transcriber: Any, language: str = "ko") -> WhisperEvidence | None:
-    """Acoustic evidence sharing the transcriber's Whisper model, or None for other transcribers."""
-    model = getattr(transcriber, "model", None)
-    if model is None or not hasattr(model, "hf_tokenizer") or not hasattr(getattr(model, "model", None), "align"):
-        return None
-    return WhisperEvidence(model, language)
-
-
-# --------------------------------------------------------------------------------------------
-# Phoneme recognisers by path
-
-
-class _TextPhonemes:
-    """Adapter: a CTC transcriber whose vocabulary is IPA, read as a phoneme recogniser."""
-
-    def __init__(self, transcriber: Any) -> None:
-        self.transcriber = transcriber
-
-    def recognize_phonemes(self, audio: Audio) -> list[str]:
-        text = self.transcriber.transcribe(audio).text
-        return [s for s in split_ipa("".join(text.split())) if s != WORD_BOUNDARY]
-
-
-def load_phoneme_recognizer(settings: Settings) -> PhonemeRecognizer | None:
-    """The phoneme recogniser named by ``settings.phoneme_model``, or None when it is empty.
-
-    A file is a DeepSpeech2 checkpoint with an IPA vocabulary (``training/train_deepspeech2.py``);
-    a folder is a Hugging Face wav2vec2 CTC model whose tokens are IPA symbols.
-
-    Raises:
-        ModelFilesError: the path does not exist or the model does not write IPA.
-    """
-    path = settings.phoneme_model.strip()
-    if not path:
-        return None
-    target = Path(path)
-    if target.is_file():
-        DeepSpeech2Transcriber = backend_class("transcriber", "deepspeech2")  # a class, through the registry
-
-        backend = DeepSpeech2Transcriber(dataclasses.replace(settings, deepspeech2_checkpoint=path))
-        if not backend.recognizes_phonemes:
-            raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r} writes {backend.vocab.kind}, not IPA")
-        return backend
-    if target.is_dir():
-        Wav2Vec2Transcriber = backend_class("transcriber", "wav2vec2")  # a class, through the registry
-
-        backend = Wav2Vec2Transcriber(dataclasses.replace(settings, wav2vec2_model=path))
-        vocab = backend.processor.tokenizer.get_vocab()
-        from pipeline.pronunciation.ipa import IPA_SYMBOLS
-
-        if not set(IPA_SYMBOLS) & set(vocab):
-            raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r}: the tokenizer has no IPA symbols")
-        return _TextPhonemes(backend)
-    raise ModelFilesError(detail=f"MAUM_PHONEME_MODEL={path!r}: no such file or folder")
-
-
-# --------------------------------------------------------------------------------------------
-# Timing
-
-
-def speech_stretches(audio: Audio) -> list[tuple[float, float]]:
-    """(start_s, end_s) of each stretch of speech, by the Silero VAD bundled with faster-whisper."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    options = VadOptions(threshold=0.5, min_silence_duration_ms=200, speech_pad_ms=60)
-    chunks = get_speech_timestamps(audio.samples, options, sampling_rate=audio.sample_rate)
-    return [(c["start"] / audio.sample_rate, c["end"] / audio.sample_rate) for c in chunks]
-
-
-def measure_fluency(stretches: Sequence[tuple[float, float]], syllables_heard: int, coverage: float = 1.0) -> Fluency:
-    """Speech rate, long pauses and how much of the target was read → a 0–100 fluency score.
-
-    ``fluency = (rate_score − pause_penalty) × coverage²``, clipped to 0–100, where the rate score
-    is 100 inside ``RATE_RANGE_SPS``, falls to 0 at 0.8 syllables/s and to 50 at 11 syllables/s;
-    the pause penalty is 15 points per long pause plus 10 per second of pausing beyond one; and
-    ``coverage`` (0–1) is the share of the target's syllables the audio supports. Squared, so that
-    reading another sentence that shares a few endings with the target (…도 …다: a third of the
-    syllables) stays far below 40, while a reading of the whole target keeps its rate score.
-    """
-    if not stretches or syllables_heard <= 0:
-        return Fluency(0.0, 0.0, 0, 0.0, 0.0)
-    speech_s = stretches[-1][1] - stretches[0][0]
-    gaps = [b[0] - a[1] for a, b in zip(stretches, stretches[1:], strict=False)]
-    long_gaps = [g for g in gaps if g >= LONG_PAUSE_S]
-    pause_s = sum(long_gaps)
-    speaking_s = max(0.2, speech_s - pause_s)
-    rate = syllables_heard / speaking_s
-    low, high = RATE_RANGE_SPS
-    if rate < low:
-        rate_score = 100.0 * max(0.0, (rate - 0.8) / (low - 0.8))
-    elif rate > high:
-        rate_score = max(50.0, 100.0 - 50.0 * (rate - high) / (11.0 - high))
-    else:
-        rate_score = 100.0
-    penalty = 15.0 * len(long_gaps) + 10.0 * max(0.0, pause_s - 1.0)
-    score = max(0.0, min(100.0, (rate_score - penalty) * max(0.0, min(1.0, coverage)) ** 2))
-    return Fluency(round(speech_s, 2), round(rate, 2), len(long_gaps), round(pause_s, 2), round(score, 1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,7 +124,7 @@ class PronunciationScorer:
 
     def __init__(
         self,
-        transcriber: Any | None = None,
+        transcriber: Transcriber | None = None,
         evidence: AcousticEvidence | None = None,
         phoneme_recognizer: PhonemeRecognizer | None = None,
         stretches: Callable[[Audio], list[tuple[float, float]]] | None = None,
@@ -736,22 +391,6 @@ def judge_syllable(
     return Verdict(feedback.GOOD, score)
 
 
-def estimate_snr_db(audio: Audio) -> float:
-    """Rough signal-to-noise ratio of a recording, in dB: loud frames over quiet ones.
-
-    20 ms frames; the 90th percentile of frame power (speech) over the 10th (the noise floor).
-    Digital silence between words gives a very high value; steady hiss with no speech, about 0.
-    """
-    samples = np.asarray(audio.samples, dtype=np.float64)
-    frame = max(1, int(0.02 * audio.sample_rate))
-    n = len(samples) // frame
-    if n < 5:
-        return 0.0
-    power = np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1)
-    loud, quiet = np.percentile(power, 90), np.percentile(power, 10)
-    return float(10.0 * np.log10((loud + 1e-12) / (quiet + 1e-12)))
-
-
 def _said(status: str, matched: float, p: float | None) -> bool:
     """Whether a syllable counts as said: heard with half its phonemes or more, or supported by the audio.
 
@@ -760,32 +399,3 @@ def _said(status: str, matched: float, p: float | None) -> bool:
     if p is not None and p >= SUPPORTED:
         return True
     return status != OMITTED and matched >= 0.5
-
-
-# --------------------------------------------------------------------------------------------
-# Building one from the pipeline
-
-_build_lock = threading.Lock()
-_scorers: weakref.WeakKeyDictionary[Any, PronunciationScorer] = weakref.WeakKeyDictionary()
-
-
-def scorer_for(pipe: Any) -> PronunciationScorer:
-    """A scorer on ``pipe``'s configured transcriber (and phoneme recogniser, if one is set).
-
-    Acoustic evidence comes from the transcriber's Whisper model when it is the Whisper backend;
-    one scorer is kept per pipeline object, so models load once per process.
-    """
-    cached = _scorers.get(pipe)
-    if cached is not None:
-        return cached
-    with _build_lock:
-        cached = _scorers.get(pipe)
-        if cached is not None:
-            return cached
-        settings: Settings = pipe.settings
-        recognizer = load_phoneme_recognizer(settings)
-        transcriber = pipe.transcriber
-        evidence = whisper_evidence_for(transcriber, settings.language)
-        scorer = PronunciationScorer(transcriber, evidence, recognizer)
-        _scorers[pipe] = scorer
-        return scorer

@@ -1,0 +1,115 @@
+"""Acoustic evidence for pronunciation scoring: Whisper forced to read the target over a recording.
+
+CTranslate2's ``Whisper.align`` with the target text's token ids gives each token a probability;
+a mumbled or wrong syllable gets a low one even when the transcript was auto-corrected to the
+right spelling. Token probabilities are mapped back to syllables through the tokenizer's
+character offsets. The adapter reaches into faster-whisper's model, feature extractor and
+tokenizer, so it lives here among the backends, registered as ``acoustic_evidence`` ``whisper``
+in ``pipeline/registry.py`` and built by the ``Pipeline`` on the Whisper transcriber's model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pipeline.pronunciation.results import TextEvidence
+from pipeline.pronunciation.scoring import MAX_PRACTICE_S
+from pipeline.settings import Settings
+from pipeline.types import Audio
+
+#: Texts force-read in one batch (the learner-like variants of a sentence: ``variants``).
+ALIGN_BATCH = 16
+
+
+class WhisperEvidence:
+    """``AcousticEvidence`` from a faster-whisper ``WhisperModel`` (CTranslate2 ``Whisper.align``).
+
+    Args:
+        model: the ``faster_whisper.WhisperModel`` already loaded by the Whisper transcriber.
+        language: Whisper language code of the target text.
+    """
+
+    def __init__(self, model: Any, language: str = "ko") -> None:
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.model = model
+        multilingual = model.model.is_multilingual
+        self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
+        self.n_frames = int(model.feature_extractor.nb_max_frames)
+
+    @classmethod
+    def for_transcriber(cls, transcriber: Any, settings: Settings) -> WhisperEvidence | None:
+        """Evidence sharing ``transcriber``'s loaded Whisper model; None when it has none to share.
+
+        A transcriber handed in under the ``whisper`` setting (a fake in tests, say) has no
+        CTranslate2 model with ``align``: the scorer then works from the transcript alone.
+        """
+        model = getattr(transcriber, "model", None)
+        if model is None or not hasattr(model, "hf_tokenizer") or not hasattr(getattr(model, "model", None), "align"):
+            return None
+        return cls(model, settings.language)
+
+    def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
+        """See ``AcousticEvidence``.
+
+        Each syllable gets the lowest probability of the tokens that cover any of its bytes
+        (Whisper's byte-level tokens may split a syllable or join several).
+        """
+        return self.probabilities_for(audio, [spoken])[0]
+
+    def probabilities_for(self, audio: Audio, texts: Sequence[str]) -> list[list[float | None]]:
+        """``syllable_probabilities`` for several texts over one recording, encoding it once."""
+        return [t.probabilities for t in self.align_texts(audio, texts)]
+
+    def align_texts(self, audio: Audio, texts: Sequence[str]) -> list[TextEvidence]:
+        """Force-read each of ``texts`` over one recording (encoded once, aligned in batches).
+
+        Returns, per text, the per-syllable probabilities and the summed log-probability of all its
+        tokens (how well the whole reading fits the audio; comparable between variants of one
+        sentence, see ``variants``).
+        """
+        import ctranslate2
+
+        results = [TextEvidence([None] * len(t), float("-inf")) for t in texts]
+        todo = [n for n, t in enumerate(texts) if t.strip()]
+        if not todo:
+            return results
+        features = self.model.feature_extractor(audio.samples[: int(MAX_PRACTICE_S * audio.sample_rate)])
+        content = min(int(features.shape[-1]), self.n_frames)
+        features = features[:, : self.n_frames]
+        if features.shape[-1] < self.n_frames:
+            features = np.pad(features, ((0, 0), (0, self.n_frames - features.shape[-1])))
+        encoded = self.model.encode(features)
+        array = np.asarray(encoded) if len(todo) > 1 else None
+        for first in range(0, len(todo), ALIGN_BATCH):
+            batch = todo[first : first + ALIGN_BATCH]
+            encodings = [self.tokenizer.tokenizer.encode(" " + texts[n], add_special_tokens=False) for n in batch]
+            view = encoded
+            if array is not None:
+                view = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(array, len(batch), axis=0)))
+            aligned = self.model.model.align(
+                view, self.tokenizer.sot_sequence, [list(e.ids) for e in encodings], [content] * len(batch)
+            )
+            for n, encoding, result in zip(batch, encodings, aligned, strict=True):
+                spoken = texts[n]
+                out = results[n].probabilities
+                probs = list(result.text_token_probs)
+                for (start, end), p in zip(encoding.offsets, probs, strict=False):
+                    for c in range(max(start, 1), end):
+                        k = c - 1
+                        if k < len(spoken) and not spoken[k].isspace():
+                            out[k] = p if out[k] is None else min(out[k], p)  # type: ignore[type-var]
+                logprob = float(sum(np.log(max(p, 1e-9)) for p in probs))
+                results[n] = TextEvidence(out, logprob)
+        return results
+
+
+def whisper_evidence_for(transcriber: Any, language: str = "ko") -> WhisperEvidence | None:
+    """Acoustic evidence sharing the transcriber's Whisper model, or None for other transcribers."""
+    model = getattr(transcriber, "model", None)
+    if model is None or not hasattr(model, "hf_tokenizer") or not hasattr(getattr(model, "model", None), "align"):
+        return None
+    return WhisperEvidence(model, language)
