@@ -185,3 +185,46 @@ def test_a_state_stored_before_marks_keeps_its_level():
     state = CareState.from_json(old)
     after = observe(state, "오늘은 괜찮아요", Risk("none")).state
     assert after.level == "high" and after.categories == ("abuse",)
+
+
+def test_a_first_sign_only_the_classifier_read_is_asked_about_and_kept_at_watch_until_answered():
+    # The classifier alone reads suicide-type risk in a first turn: a crisis reply, then the
+    # screening questions, and the conversation keeps watch while the answers are unclear.
+    script = [
+        ("요즘은 그냥 다 내려놓고 싶어요", classifier("high", "suicide", 0.95)),
+        ("밥은 먹었어요", None),
+        ("그냥 그래요", None),
+        ("잘 모르겠어요", None),
+    ]
+    levels, replies, state = converse(script)
+    assert levels[0] == "high" and replies[0].kind == "crisis"
+    assert replies[1].kind == "screening"
+    assert levels[2:] == ["watch", "watch"]  # not faded on calm turns
+    assert any(m.provisional for m in state.marks)
+
+
+def test_a_clear_no_to_the_first_screening_question_settles_the_classifiers_first_sign():
+    levels, replies, state = converse(
+        [
+            ("요즘은 그냥 다 내려놓고 싶어요", classifier("high", "suicide", 0.95)),
+            ("밥은 먹었어요", None),
+            ("아니요 그런 생각은 해 본 적 없어요", None),
+            ("오늘은 일찍 자려고요", None),
+        ]
+    )
+    assert replies[1].kind == "screening" and state.screening[0].answer == "no"
+    assert levels[2:] == ["none", "none"]
+    assert not any(m.provisional for m in state.marks)
+
+
+def test_a_first_sign_of_another_kind_read_only_by_the_classifier_still_fades():
+    # Screening settles only suicide-type risk; a child's ordinary fever flagged by the classifier fades.
+    levels, _, _ = converse(
+        [
+            ("애가 열이 좀 나요", classifier("high", "medical", 0.92)),
+            ("해열제 먹였어요", None),
+            ("지금은 잘 자요", None),
+            ("내일 병원 가 보려고요", None),
+        ]
+    )
+    assert levels[-1] == "none"

@@ -10,7 +10,10 @@ already holds and returns the new ``CareState`` and the turn's risk *in context*
   suicide-type cue). Once ``high``, the conversation stays ``high`` (its categories and reasons
   stay, so the crisis lines stay in view). A classifier-only watch with no context is *transient*:
   it holds the level for its own turn and the next and fades on the second calm turn
-  (``FADE_TURNS``), and starts no screening. A suicide-type rule watch with no cue and no context
+  (``FADE_TURNS``), and starts no screening. A classifier-only suicide-type ``high`` as the very
+  first sign gets its crisis reply, starts the screening questions and leaves a *provisional*
+  lasting watch: a no to the wish to be dead or to thoughts of suicide settles it, unclear answers
+  keep it. A suicide-type rule watch with no cue and no context
   (an intensifier idiom such as "회사 때문에 죽겠어요") raises nothing on its own; nor does a
   no to a screening question that repeats the question's words ("아니요 죽고 싶다거나 그런 건
   전혀 없어요");
@@ -74,6 +77,8 @@ MAX_SCREENING = len(QUESTIONS) + 2
 MAX_ASKS = 2
 #: A transient mark holds the level for this many turns, its own included (it fades on the second calm turn).
 FADE_TURNS = 2
+#: Screening questions whose "no" settles a provisional (classifier-only) watch.
+SETTLING_QUESTIONS = frozenset({"wish_dead", "thoughts"})
 #: Signal kinds that start the screening questions (a farewell act alone does not).
 SCREENING_KINDS = frozenset({"hopeless", "burden", "passive_wish", "ideation"})
 # Ideation in the client's own words: after such a crisis turn the screening starts at "method".
@@ -174,6 +179,8 @@ class Mark:
         reasons: what raised it.
         sticky: real risk, kept for the rest of the conversation; otherwise it fades
             (``FADE_TURNS``).
+        provisional: a lasting watch that only the classifier raised, as the first sign of
+            suicide-type risk; a no to the first screening questions settles it.
     """
 
     turn: int
@@ -181,6 +188,7 @@ class Mark:
     categories: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
     sticky: bool = True
+    provisional: bool = False
 
     def active(self, turn: int) -> bool:
         """Whether this mark still counts at ``turn``."""
@@ -194,6 +202,7 @@ class Mark:
             "categories": list(self.categories),
             "reasons": list(self.reasons),
             "sticky": self.sticky,
+            "provisional": self.provisional,
         }
 
     @classmethod
@@ -206,6 +215,7 @@ class Mark:
             categories=tuple(str(c) for c in raw.get("categories", ())),
             reasons=tuple(str(r) for r in raw.get("reasons", ())),
             sticky=bool(raw.get("sticky", True)),
+            provisional=bool(raw.get("provisional", False)),
         )
 
 
@@ -587,11 +597,19 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
             firm_raise = True
 
     marks = [m for m in state.marks if m.active(turn)]
+    if answered is not None and answered.answer == "no" and answered.key in SETTLING_QUESTIONS:
+        # "아니요" to the wish to be dead or to thoughts of suicide: the classifier's guess is settled.
+        marks = [m for m in marks if not m.provisional]
     if risk.level != "none":
         # Real risk stays: a high turn, a risk-relevant cue, a context rule, a screening answer,
         # a rule-backed watch, a classifier's watch the conversation confirms. A classifier-only
         # watch with no context fades.
         sticky = firm_raise or firmness == "firm"
+        if not sticky and risk.level == "high" and SUICIDE_TYPE & set(risk.categories):
+            # The classifier alone reads suicide-type risk as the first sign: ambiguous, so ask
+            # (the screening starts after the crisis reply) and keep watch until the answers
+            # settle it, rather than let it fade on two calm turns.
+            marks.append(Mark(turn, "watch", risk.categories, risk.reasons, True, provisional=True))
         marks.append(Mark(turn, risk.level, risk.categories, risk.reasons, sticky))
     level, categories, reasons = _combine(marks, turn)
 
