@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -16,15 +16,7 @@ import numpy as np
 EmotionLabel = Literal["fear", "surprise", "anger", "sadness", "neutral", "happiness", "disgust"]
 
 #: The seven emotion labels, in the order every score vector uses.
-EMOTION_LABELS: tuple[EmotionLabel, ...] = (
-    "fear",
-    "surprise",
-    "anger",
-    "sadness",
-    "neutral",
-    "happiness",
-    "disgust",
-)
+EMOTION_LABELS: tuple[EmotionLabel, ...] = get_args(EmotionLabel)
 
 #: Korean names of the emotion labels, for people.
 EMOTION_NAMES_KO: Mapping[str, str] = {
@@ -41,7 +33,7 @@ EMOTION_NAMES_KO: Mapping[str, str] = {
 RiskLevel = Literal["none", "watch", "high"]
 
 #: Risk levels, from least to most urgent.
-RISK_LEVELS: tuple[RiskLevel, ...] = ("none", "watch", "high")
+RISK_LEVELS: tuple[RiskLevel, ...] = get_args(RiskLevel)
 
 #: What kind of risk (``Risk.categories``).
 RiskCategory = Literal[
@@ -57,25 +49,10 @@ RiskCategory = Literal[
 ]
 
 #: Risk categories (``Risk.categories``), in the order they are listed when several apply.
-RISK_CATEGORIES: tuple[RiskCategory, ...] = (
-    "suicide",
-    "self_harm",
-    "harm_to_others",
-    "abuse",
-    "child_at_risk",
-    "school_violence",
-    "medical",
-    "imminent",
-    "caregiver",
-)
+RISK_CATEGORIES: tuple[RiskCategory, ...] = get_args(RiskCategory)
 
 #: What kind of reply the responder gave (``Reply.kind``).
 ReplyKind = Literal[
-    "empathy", "crisis", "greeting", "thanks", "goodbye", "identity", "listen", "fallback", "answer", "screening"
-]
-
-#: What kind of reply the responder gave.
-REPLY_KINDS: tuple[ReplyKind, ...] = (
     "empathy",
     "crisis",
     "greeting",
@@ -86,7 +63,10 @@ REPLY_KINDS: tuple[ReplyKind, ...] = (
     "fallback",
     "answer",  # an honest answer to a direct question (a person? recorded? hospital? what to do?)
     "screening",  # one screening question about suicide risk (pipeline/care/screening.py)
-)
+]
+
+#: What kind of reply the responder gave.
+REPLY_KINDS: tuple[ReplyKind, ...] = get_args(ReplyKind)
 
 #: A stage's verb, as ``TurnResult.degraded`` and ``/readyz`` name it.
 StageVerb = Literal["transcribe", "classify", "respond", "synthesize"]
@@ -96,13 +76,13 @@ StageVerb = Literal["transcribe", "classify", "respond", "synthesize"]
 Rating = Literal["good", "unsure", "wrong", "unjudgeable"]
 
 #: The pronunciation ratings, from best to worst, then the one that is no judgement.
-RATINGS: tuple[Rating, ...] = ("good", "unsure", "wrong", "unjudgeable")
+RATINGS: tuple[Rating, ...] = get_args(Rating)
 
 #: How an expected syllable lines up with what was heard (``pipeline.pronunciation.alignment``).
 AlignmentStatus = Literal["correct", "substituted", "omitted", "inserted"]
 
 #: The alignment statuses.
-ALIGNMENT_STATUSES: tuple[AlignmentStatus, ...] = ("correct", "substituted", "omitted", "inserted")
+ALIGNMENT_STATUSES: tuple[AlignmentStatus, ...] = get_args(AlignmentStatus)
 
 
 @dataclass(frozen=True, eq=False)

@@ -108,14 +108,14 @@ def test_one_backend_importing_another_breaks_the_contracts(tmp_path):
 
 def test_literal_types_name_exactly_the_values_the_code_uses():
     from pipeline import turn, types
+    from pipeline.care.assessor import CATEGORY_NAMES_KO
     from pipeline.pronunciation import alignment, feedback
 
-    assert get_args(types.EmotionLabel) == types.EMOTION_LABELS
-    assert get_args(types.RiskLevel) == types.RISK_LEVELS
-    assert get_args(types.RiskCategory) == types.RISK_CATEGORIES
-    assert get_args(types.ReplyKind) == types.REPLY_KINDS
-    assert get_args(types.Rating) == types.RATINGS == tuple(feedback.RATING_NAMES_KO)
-    assert get_args(types.AlignmentStatus) == types.ALIGNMENT_STATUSES
+    # The runtime tuples are read from the Literal types (one spelling); the tables elsewhere
+    # that name every value must name the same ones, in the same order.
+    assert tuple(types.EMOTION_NAMES_KO) == types.EMOTION_LABELS
+    assert tuple(CATEGORY_NAMES_KO) == types.RISK_CATEGORIES
+    assert tuple(feedback.RATING_NAMES_KO) == types.RATINGS
     assert types.ALIGNMENT_STATUSES == (alignment.CORRECT, alignment.SUBSTITUTED, alignment.OMITTED, alignment.INSERTED)
     assert set(get_args(types.StageVerb)) == set(turn.STAGE_VERBS.values()) == set(turn.FAILURE_CODES)
 
