@@ -103,13 +103,18 @@ def test_the_complete_reply_file_is_assembled_after_the_answer(voice_app):
     assert info.duration == pytest.approx(sentence_s + 2 * 0.3, abs=0.05)
 
 
-def test_clips_speak_the_shorter_spoken_form_when_there_is_one(app, settings, tmp_path):
-    reply = SpokenReply(text=THREE_SENTENCES, kind="crisis", spoken_text="지금 바로 109에 전화해 주세요.")
+def answer_with(app, settings, tmp_path, reply) -> None:
+    """Serve ``reply`` to every turn, spoken by a counting synthesizer through a fresh sentence cache."""
     app.extensions["maum.pipeline"] = Pipeline(
         dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "tts")),
         synthesizer=CountingSynthesizer(),
         responder=FixedResponder(reply),
     )
+
+
+def test_clips_speak_the_shorter_spoken_form_when_there_is_one(app, settings, tmp_path):
+    reply = SpokenReply(text=THREE_SENTENCES, kind="crisis", spoken_text="지금 바로 109에 전화해 주세요.")
+    answer_with(app, settings, tmp_path, reply)
     client = app.test_client()
     conversation_id, headers = start(client)
     body = say(client, conversation_id, headers)
@@ -211,11 +216,7 @@ def test_numbers_and_words_are_never_split_and_a_lone_word_is_not_left_behind():
 
 def test_the_first_clip_of_a_long_reply_is_short_and_the_answer_lists_it_first(app, settings, tmp_path):
     reply = Reply("지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요. 저는 여기 있어요.")
-    app.extensions["maum.pipeline"] = Pipeline(
-        dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "tts")),
-        synthesizer=CountingSynthesizer(),
-        responder=FixedResponder(reply),
-    )
+    answer_with(app, settings, tmp_path, reply)
     client = app.test_client()
     conversation_id, headers = start(client)
     body = say(client, conversation_id, headers)
