@@ -2,8 +2,9 @@
 
 ``Pipeline`` builds its backends lazily by name from ``Settings`` (so a web worker loads
 models on its first request, never at import or fork) and can be handed ready backends in
-tests. It owns every loaded resource: the stage backends, the risk assessor, the voice with its
-sentence cache, and the pronunciation scorer (``score_reading``, on the same transcriber as a
+tests. It owns every loaded resource: the stage backends, the e5 embedder they share with the risk
+assessor (one model per worker), the risk assessor, the voice with its sentence cache, and the
+pronunciation scorer (``score_reading``, on the same transcriber as a
 voice turn, with the acoustic evidence and phoneme recogniser the registry names).
 """
 
@@ -32,6 +33,7 @@ from pipeline.settings import Settings
 from pipeline.speech.speech_cache import SpeechCache
 from pipeline.speech.voice import Voice, reply_sentences, spoken_text
 from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber, reply_tone
+from pipeline.text.e5 import E5Embedder
 from pipeline.types import (
     EMOTION_LABELS,
     Audio,
@@ -103,11 +105,19 @@ class Pipeline:
     Args:
         settings: which backends and how.
         risk_assessor: a ready ``RiskAssessor`` (tests); built from ``settings`` on first use otherwise.
+        embedder: a ready e5 embedder (tests); loaded on first use otherwise.
         **backends: ready objects for ``transcriber``, ``classifier``, ``responder`` or
             ``synthesizer`` that replace the configured ones.
     """
 
-    def __init__(self, settings: Settings, *, risk_assessor: RiskAssessor | None = None, **backends: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        risk_assessor: RiskAssessor | None = None,
+        embedder: E5Embedder | None = None,
+        **backends: Any,
+    ) -> None:
         unknown = set(backends) - set(registry.STAGES)
         if unknown:
             raise TypeError(f"unknown stages {sorted(unknown)}; valid: {list(registry.STAGES)}")
@@ -115,24 +125,38 @@ class Pipeline:
         self._backends: dict[str, Any] = dict(backends)
         self._load_errors: dict[str, tuple[BaseException, float]] = {}  # stage -> (error, monotonic time)
         self._risk_assessor = risk_assessor
+        self._embedder = embedder
         self._lock = threading.Lock()
+        self._embedder_lock = threading.Lock()  # apart from _lock: backends and the assessor load it under _lock
         self._speech_cache: SpeechCache | None = None
         self._voice: Voice | None = None
         self._scorer: PronunciationScorer | None = None
         self._scorer_lock = threading.Lock()  # apart from _lock: building the scorer builds the transcriber
 
     @property
+    def embedder(self) -> E5Embedder:
+        """The e5 model this pipeline's emotion head, risk classifier and care responder share, loaded on first use."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = E5Embedder()
+        return self._embedder
+
+    def _load_embedder(self) -> E5Embedder:
+        return self.embedder
+
+    @property
     def risk_assessor(self) -> RiskAssessor:
         """Rules + trained classifier (see ``pipeline.care.assessor``), built once on first use.
 
-        The classifier shares the e5 embedder with the emotion head; if it cannot load, the rules
+        The classifier shares this pipeline's e5 embedder with the emotion head; if it cannot load, the rules
         run alone and the cause is logged.
         """
         if self._risk_assessor is None:
             with self._lock:
                 if self._risk_assessor is None:
                     start = time.perf_counter()
-                    assessor = RiskAssessor.from_settings(self.settings)
+                    assessor = RiskAssessor.from_settings(self.settings, embedder=self._load_embedder)
                     assessor.assess("안녕하세요")  # compiles the patterns, warms the classifier; not a client's turn
                     self._risk_assessor = assessor
                     log.info(
@@ -175,18 +199,24 @@ class Pipeline:
                     log.info("loaded %s backend %r in %.0f ms", stage, name, (time.perf_counter() - start) * 1e3)
         return self._backends[stage]
 
+    def _build(self, stage: str, name: str) -> Any:
+        """``registry.create``; a backend whose registry entry asks for it gets this pipeline's e5 embedder."""
+        if registry.spec(stage, name).embedder:
+            return registry.create(stage, name, self.settings, embedder=self._load_embedder)
+        return registry.create(stage, name, self.settings)
+
     def _create(self, stage: str, name: str) -> Any:
         """Build a backend; a synthesizer that cannot load gives way to ``synthesizer_fallback``."""
         fallback = self.settings.synthesizer_fallback
         if stage != "synthesizer" or not fallback or fallback == name:
-            return registry.create(stage, name, self.settings)
+            return self._build(stage, name)
         try:
-            return registry.create(stage, name, self.settings)
+            return self._build(stage, name)
         except UnknownBackendError:
             raise  # a typo in the settings is for the operator to fix, not to hide
         except Exception:
             log.exception("synthesizer %r could not load; speaking with %r instead", name, fallback)
-            return registry.create(stage, fallback, self.settings)
+            return self._build(stage, fallback)
 
     @property
     def speech_cache(self) -> SpeechCache:
