@@ -27,12 +27,15 @@ from pipeline.care.policy import warm_up as care_warm_up
 from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError, UnknownBackendError
+from pipeline.pronunciation.feedback import explain_pronunciation
+from pipeline.pronunciation.g2p import Pronunciation, pronounce
 from pipeline.pronunciation.results import PronunciationScore
-from pipeline.pronunciation.scoring import PronunciationScorer
+from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS, PronunciationScorer
+from pipeline.pronunciation.sentences import PracticeSentence, find_sentence, practice_sets
 from pipeline.settings import Settings
 from pipeline.speech.speech_cache import SpeechCache
 from pipeline.speech.voice import Voice, reply_sentences, spoken_text
-from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber, reply_tone
+from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber, reply_tone, synthesize_in_tone
 from pipeline.text.e5 import E5Embedder
 from pipeline.types import (
     EMOTION_LABELS,
@@ -41,10 +44,31 @@ from pipeline.types import (
     HistoryTurn,
     Reply,
     Risk,
+    Speech,
     StageVerb,
     Transcript,
     TurnResult,
 )
+
+__all__ = [
+    "FAILURE_CODES",
+    "LOAD_RETRY_S",
+    "NO_EMOTION",
+    "STAGE_VERBS",
+    "Pipeline",
+    "clean_text",
+    "error_code",
+    # Re-exported: what practice needs beside ``Pipeline.score_reading``, so the practice service
+    # reaches pronunciation/ only through this module (contract ``practice-through-pipeline``).
+    "MAX_PRACTICE_S",
+    "MAX_TARGET_CHARS",
+    "PracticeSentence",
+    "Pronunciation",
+    "PronunciationScore",
+    "explain_pronunciation",
+    "find_sentence",
+    "practice_sets",
+]
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +336,18 @@ class Pipeline:
         """
         audio = decode(recording, self.settings) if isinstance(recording, bytes) else recording
         return self.scorer.score(audio, text)
+
+    def pronounce(self, text: str) -> Pronunciation:
+        """The standard pronunciation of ``text`` (Hangul, IPA, the rules applied), as practice teaches it."""
+        return pronounce(text)
+
+    def speak_reading(self, text: str) -> Speech:
+        """``text`` read aloud as pronounced (a practice target) by the configured synthesizer, uncached.
+
+        Raises:
+            BackendError: the synthesizer could not load or run; PipelineError: it refused the text.
+        """
+        return synthesize_in_tone(self.synthesizer, self.pronounce(text).spoken or text)
 
     def load_all(self) -> None:
         """Build every backend and the risk assessor now (readiness checks, benchmarks)."""
