@@ -2,10 +2,11 @@
 
 ``Pipeline`` builds its backends lazily by name from ``Settings`` (so a web worker loads
 models on its first request, never at import or fork) and can be handed ready backends in
-tests. It owns every loaded resource: the stage backends, the e5 embedder they share with the risk
+tests. It owns every loaded model: the stage backends, the e5 embedder they share with the risk
 assessor (one model per worker), the risk assessor, the voice with its sentence cache, and the
-pronunciation scorer (``score_reading``, on the same transcriber as a
-voice turn, with the acoustic evidence and phoneme recogniser the registry names).
+pronunciation scorer (``score_reading``, on the same transcriber as a voice turn, with the
+acoustic evidence and phoneme recogniser the registry names). The one exception is Kiwi, shared
+per process by the pure, cached pronunciation functions (see ``pipeline/text/morphology.py``).
 """
 
 from __future__ import annotations
