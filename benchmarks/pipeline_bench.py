@@ -69,9 +69,7 @@ def distinct_sentences(repeat: int) -> list[str]:
 
 def forget_text_caches(pipe: Pipeline) -> None:
     """Drop the embeddings the classifier and responder kept, so a repeated turn is timed uncached."""
-    from pipeline.text.e5 import shared_embedder
-
-    recent = getattr(shared_embedder(), "_recent", None)
+    recent = getattr(pipe.embedder, "_recent", None)
     if recent is not None:
         recent.clear()
     queries = getattr(pipe.responder, "_queries", None)

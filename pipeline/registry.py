@@ -1,7 +1,9 @@
 """Backends by name: one explicit table per stage, imported only when chosen.
 
 Each entry maps a backend name to ``"module:Class"`` and, for optional backends, the
-pip extra that provides its dependencies. A backend class is built as ``Class(settings)``.
+pip extra that provides its dependencies. A backend class is built as ``Class(settings)``; one
+marked ``embedder`` also gets the e5 embedder of the ``Pipeline`` that builds it, so every e5 user
+of a worker shares one model.
 
 Besides the four stages of a voice turn (``STAGES``), pronunciation scoring has two seams of
 its own (``SCORING``): acoustic evidence, keyed by the transcriber whose model it reads, and the
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ class BackendSpec:
 
     target: str  # "package.module:ClassName"
     extra: str = ""  # pip extra that installs what it needs ("" = core install)
+    embedder: bool = False  # built as Class(settings, embedder=...) with the caller's e5 embedder
 
 
 TRANSCRIBERS: Mapping[str, BackendSpec] = {
@@ -38,15 +41,15 @@ TRANSCRIBERS: Mapping[str, BackendSpec] = {
 }
 
 CLASSIFIERS: Mapping[str, BackendSpec] = {
-    "e5-head": BackendSpec("pipeline.backends.e5_head:E5HeadClassifier"),
+    "e5-head": BackendSpec("pipeline.backends.e5_head:E5HeadClassifier", embedder=True),
     "klue-bert": BackendSpec("pipeline.backends.klue_bert:KlueBertClassifier"),
     "keras": BackendSpec("pipeline.backends.keras_emotion:KerasEmotionClassifier", extra="tensorflow"),
     "fake": BackendSpec("pipeline.backends.fake_classifier:FakeClassifier"),
 }
 
 RESPONDERS: Mapping[str, BackendSpec] = {
-    "care": BackendSpec("pipeline.care.responder:CareResponder"),
-    "kogpt2": BackendSpec("pipeline.backends.kogpt2:KoGPT2Responder"),
+    "care": BackendSpec("pipeline.care.responder:CareResponder", embedder=True),
+    "kogpt2": BackendSpec("pipeline.backends.kogpt2:KoGPT2Responder", embedder=True),  # for its curated fallback
     "fake": BackendSpec("pipeline.backends.fake_responder:FakeResponder"),
 }
 
@@ -93,25 +96,46 @@ def backend_class(stage: str, name: str) -> type:
         MissingDependencyError: the backend's module needs a package that is not installed;
             the message names the pip extra to install.
     """
+    entry = spec(stage, name)
+    module_name, _, class_name = entry.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f'pip install "maum[{entry.extra}]"' if entry.extra else "pip install -e ."
+        raise MissingDependencyError(detail=f"{stage} backend {name!r} needs {exc.name or exc}: run {hint}") from exc
+    return getattr(module, class_name)
+
+
+def spec(stage: str, name: str) -> BackendSpec:
+    """The table entry of ``name`` in ``stage``.
+
+    Raises:
+        UnknownBackendError: no such stage or name; the message lists the valid ones.
+    """
     tables = {**STAGES, **SCORING}
     if stage not in tables:
         raise UnknownBackendError(detail=f"unknown stage {stage!r}; valid: {', '.join(tables)}")
     table = tables[stage]
     if name not in table:
         raise UnknownBackendError(detail=f"unknown {stage} backend {name!r}; valid: {', '.join(sorted(table))}")
-    spec = table[name]
-    module_name, _, class_name = spec.target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        hint = f'pip install "maum[{spec.extra}]"' if spec.extra else "pip install -e ."
-        raise MissingDependencyError(detail=f"{stage} backend {name!r} needs {exc.name or exc}: run {hint}") from exc
-    return getattr(module, class_name)
+    return table[name]
 
 
-def create(stage: str, name: str, settings: Settings) -> Any:
-    """Build the backend ``name`` for ``stage`` with ``settings``."""
-    return backend_class(stage, name)(settings)
+def create(stage: str, name: str, settings: Settings, *, embedder: Callable[[], Any] | None = None) -> Any:
+    """Build the backend ``name`` for ``stage`` with ``settings``.
+
+    Args:
+        stage: a key of ``STAGES`` or ``SCORING``.
+        name: the backend's name in that table.
+        settings: handed to the backend class.
+        embedder: returns the caller's e5 embedder (``Pipeline.embedder``); called, and its
+            embedder handed on, only for a backend whose entry is marked ``embedder``. Without
+            it such a backend uses ``pipeline.text.e5.shared_embedder``.
+    """
+    cls = backend_class(stage, name)
+    if embedder is not None and spec(stage, name).embedder:
+        return cls(settings, embedder=embedder())
+    return cls(settings)
 
 
 def load_phoneme_recognizer(settings: Settings) -> Any:

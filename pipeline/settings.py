@@ -139,16 +139,30 @@ def load_from_env(cls: type[T], environ: Mapping[str, str], prefix: str) -> T:
     return cls(**values)
 
 
+#: The words a boolean setting or command-line option means (any case).
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(text: str) -> bool:
+    """``true``/``false`` (and yes/no, on/off, 1/0, any case) as a bool: the one reading of a flag's words.
+
+    Raises:
+        ValueError: for any other text.
+    """
+    lowered = text.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise ValueError(f"expected true or false, not {text!r}")
+
+
 def _parse(raw: str, type_name: Any, name: str) -> Any:
     kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
     try:
         if kind == "bool":
-            lowered = raw.lower()
-            if lowered in {"1", "true", "yes", "on"}:
-                return True
-            if lowered in {"0", "false", "no", "off", ""}:
-                return False
-            raise ValueError(raw)
+            return bool(raw) and parse_bool(raw)  # an empty variable is off
         if kind == "int":
             return int(raw)
         if kind == "float":

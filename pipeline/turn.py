@@ -2,9 +2,11 @@
 
 ``Pipeline`` builds its backends lazily by name from ``Settings`` (so a web worker loads
 models on its first request, never at import or fork) and can be handed ready backends in
-tests. It owns every loaded resource: the stage backends, the risk assessor, the voice with its
-sentence cache, and the pronunciation scorer (``score_reading``, on the same transcriber as a
-voice turn, with the acoustic evidence and phoneme recogniser the registry names).
+tests. It owns every loaded model: the stage backends, the e5 embedder they share with the risk
+assessor (one model per worker), the risk assessor, the voice with its sentence cache, and the
+pronunciation scorer (``score_reading``, on the same transcriber as a voice turn, with the
+acoustic evidence and phoneme recogniser the registry names). The one exception is Kiwi, shared
+per process by the pure, cached pronunciation functions (see ``pipeline/text/morphology.py``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,16 @@ from pipeline.care.policy import warm_up as care_warm_up
 from pipeline.care.risk import assess_risk
 from pipeline.care.safety_net import safety_net_reply
 from pipeline.errors import EmptyTextError, TextTooLongError, UnknownBackendError
+from pipeline.pronunciation.feedback import explain_pronunciation
+from pipeline.pronunciation.g2p import Pronunciation, pronounce
 from pipeline.pronunciation.results import PronunciationScore
-from pipeline.pronunciation.scoring import PronunciationScorer
+from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS, PronunciationScorer
+from pipeline.pronunciation.sentences import PracticeSentence, find_sentence, practice_sets
 from pipeline.settings import Settings
 from pipeline.speech.speech_cache import SpeechCache
 from pipeline.speech.voice import Voice, reply_sentences, spoken_text
-from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber, reply_tone
+from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber, reply_tone, synthesize_in_tone
+from pipeline.text.e5 import E5Embedder
 from pipeline.types import (
     EMOTION_LABELS,
     Audio,
@@ -39,10 +45,31 @@ from pipeline.types import (
     HistoryTurn,
     Reply,
     Risk,
+    Speech,
     StageVerb,
     Transcript,
     TurnResult,
 )
+
+__all__ = [
+    "FAILURE_CODES",
+    "LOAD_RETRY_S",
+    "NO_EMOTION",
+    "STAGE_VERBS",
+    "Pipeline",
+    "clean_text",
+    "error_code",
+    # Re-exported: what practice needs beside ``Pipeline.score_reading``, so the practice service
+    # reaches pronunciation/ only through this module (contract ``practice-through-pipeline``).
+    "MAX_PRACTICE_S",
+    "MAX_TARGET_CHARS",
+    "PracticeSentence",
+    "Pronunciation",
+    "PronunciationScore",
+    "explain_pronunciation",
+    "find_sentence",
+    "practice_sets",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +130,19 @@ class Pipeline:
     Args:
         settings: which backends and how.
         risk_assessor: a ready ``RiskAssessor`` (tests); built from ``settings`` on first use otherwise.
+        embedder: a ready e5 embedder (tests); loaded on first use otherwise.
         **backends: ready objects for ``transcriber``, ``classifier``, ``responder`` or
             ``synthesizer`` that replace the configured ones.
     """
 
-    def __init__(self, settings: Settings, *, risk_assessor: RiskAssessor | None = None, **backends: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        risk_assessor: RiskAssessor | None = None,
+        embedder: E5Embedder | None = None,
+        **backends: Any,
+    ) -> None:
         unknown = set(backends) - set(registry.STAGES)
         if unknown:
             raise TypeError(f"unknown stages {sorted(unknown)}; valid: {list(registry.STAGES)}")
@@ -115,24 +150,38 @@ class Pipeline:
         self._backends: dict[str, Any] = dict(backends)
         self._load_errors: dict[str, tuple[BaseException, float]] = {}  # stage -> (error, monotonic time)
         self._risk_assessor = risk_assessor
+        self._embedder = embedder
         self._lock = threading.Lock()
+        self._embedder_lock = threading.Lock()  # apart from _lock: backends and the assessor load it under _lock
         self._speech_cache: SpeechCache | None = None
         self._voice: Voice | None = None
         self._scorer: PronunciationScorer | None = None
         self._scorer_lock = threading.Lock()  # apart from _lock: building the scorer builds the transcriber
 
     @property
+    def embedder(self) -> E5Embedder:
+        """The e5 model this pipeline's emotion head, risk classifier and care responder share, loaded on first use."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = E5Embedder()
+        return self._embedder
+
+    def _load_embedder(self) -> E5Embedder:
+        return self.embedder
+
+    @property
     def risk_assessor(self) -> RiskAssessor:
         """Rules + trained classifier (see ``pipeline.care.assessor``), built once on first use.
 
-        The classifier shares the e5 embedder with the emotion head; if it cannot load, the rules
+        The classifier shares this pipeline's e5 embedder with the emotion head; if it cannot load, the rules
         run alone and the cause is logged.
         """
         if self._risk_assessor is None:
             with self._lock:
                 if self._risk_assessor is None:
                     start = time.perf_counter()
-                    assessor = RiskAssessor.from_settings(self.settings)
+                    assessor = RiskAssessor.from_settings(self.settings, embedder=self._load_embedder)
                     assessor.assess("안녕하세요")  # compiles the patterns, warms the classifier; not a client's turn
                     self._risk_assessor = assessor
                     log.info(
@@ -175,18 +224,24 @@ class Pipeline:
                     log.info("loaded %s backend %r in %.0f ms", stage, name, (time.perf_counter() - start) * 1e3)
         return self._backends[stage]
 
+    def _build(self, stage: str, name: str) -> Any:
+        """``registry.create``; a backend whose registry entry asks for it gets this pipeline's e5 embedder."""
+        if registry.spec(stage, name).embedder:
+            return registry.create(stage, name, self.settings, embedder=self._load_embedder)
+        return registry.create(stage, name, self.settings)
+
     def _create(self, stage: str, name: str) -> Any:
         """Build a backend; a synthesizer that cannot load gives way to ``synthesizer_fallback``."""
         fallback = self.settings.synthesizer_fallback
         if stage != "synthesizer" or not fallback or fallback == name:
-            return registry.create(stage, name, self.settings)
+            return self._build(stage, name)
         try:
-            return registry.create(stage, name, self.settings)
+            return self._build(stage, name)
         except UnknownBackendError:
             raise  # a typo in the settings is for the operator to fix, not to hide
         except Exception:
             log.exception("synthesizer %r could not load; speaking with %r instead", name, fallback)
-            return registry.create(stage, fallback, self.settings)
+            return self._build(stage, fallback)
 
     @property
     def speech_cache(self) -> SpeechCache:
@@ -282,6 +337,18 @@ class Pipeline:
         """
         audio = decode(recording, self.settings) if isinstance(recording, bytes) else recording
         return self.scorer.score(audio, text)
+
+    def pronounce(self, text: str) -> Pronunciation:
+        """The standard pronunciation of ``text`` (Hangul, IPA, the rules applied), as practice teaches it."""
+        return pronounce(text)
+
+    def speak_reading(self, text: str) -> Speech:
+        """``text`` read aloud as pronounced (a practice target) by the configured synthesizer, uncached.
+
+        Raises:
+            BackendError: the synthesizer could not load or run; PipelineError: it refused the text.
+        """
+        return synthesize_in_tone(self.synthesizer, self.pronounce(text).spoken or text)
 
     def load_all(self) -> None:
         """Build every backend and the risk assessor now (readiness checks, benchmarks)."""

@@ -12,7 +12,7 @@ from pipeline.errors import BackendError, EmptyTextError, TextTooLongError
 from pipeline.settings import Settings
 from pipeline.turn import Pipeline, clean_text
 from pipeline.types import EMOTION_LABELS, Audio, HistoryTurn
-from tests.samples import tone
+from tests.samples import bigram_embed, tone
 
 FAKES = Settings(transcriber="fake", classifier="fake", responder="fake", synthesizer="fake")
 
@@ -142,3 +142,41 @@ def test_text_is_nfc_normalised_and_control_characters_dropped():
     decomposed = "\u1112\u1161\u11ab"  # 한 as three separate jamo
     assert clean_text(f"{decomposed}국\u200b어", 100) == "한국어"  # zero-width space removed
     assert clean_text("기분이\x00좋아요\r\n", 100) == "기분이 좋아요"  # control → space
+
+
+class CountingEmbedder:
+    """An e5 stand-in (hashed character bigrams) that counts how many were built."""
+
+    built = 0
+
+    def __init__(self) -> None:
+        CountingEmbedder.built += 1
+
+    def embed_queries(self, texts):
+        return bigram_embed(texts)
+
+
+def test_one_pipeline_loads_one_embedder_and_lends_it_to_every_e5_user(tmp_path, monkeypatch):
+    import pipeline.backends.e5_head
+    import pipeline.care.assessor
+    import pipeline.care.responder
+    import pipeline.turn
+
+    def no_process_embedder():
+        raise AssertionError("a Pipeline's backends must use the Pipeline's embedder")
+
+    for module in (pipeline.backends.e5_head, pipeline.care.assessor, pipeline.care.responder):
+        monkeypatch.setattr(module, "shared_embedder", no_process_embedder)
+    monkeypatch.setattr(pipeline.turn, "E5Embedder", CountingEmbedder)
+    monkeypatch.setattr(CountingEmbedder, "built", 0)
+    settings = dataclasses.replace(
+        FAKES, classifier="e5-head", responder="care", risk_classifier="auto", cache_dir=str(tmp_path)
+    )
+    pipe = Pipeline(settings)
+    result = pipe.run_text("요즘 잠을 못 자서 너무 힘들어요", synthesize=False)
+    assert CountingEmbedder.built == 1
+    assert pipe.classifier.embedder is pipe.embedder
+    assert pipe.responder.embed == pipe.embedder.embed_queries
+    assert pipe.risk_assessor.uses_classifier and pipe.risk_assessor.embed == pipe.embedder.embed_queries
+    assert result.reply.text and result.emotion.label in EMOTION_LABELS
+    assert CountingEmbedder.built == 1

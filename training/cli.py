@@ -31,22 +31,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+from pipeline.settings import parse_bool as read_flag
 
 
 def parse_bool(text: str) -> bool:
-    """``true``/``false`` (and yes/no, on/off, 1/0, any case) as a bool.
+    """``true``/``false`` (and yes/no, on/off, 1/0, any case) as a bool, read as ``MAUM_*`` flags are.
 
     Raises:
         argparse.ArgumentTypeError: for any other text (argparse reports it as a usage error).
     """
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+    try:
+        return read_flag(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _field_hint(cls: type, name: str) -> Any:

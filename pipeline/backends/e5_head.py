@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from pipeline.settings import Settings
-from pipeline.text.e5 import shared_embedder
+from pipeline.text.e5 import E5Embedder, shared_embedder
 from pipeline.text.e5_head import E5Head, default_head_path
 from pipeline.text.emotion_labels import emotions_from_probabilities
 from pipeline.types import EMOTION_LABELS, Emotion
@@ -28,9 +28,10 @@ class E5HeadClassifier:
 
     name = "e5-head"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, embedder: E5Embedder | None = None) -> None:
+        """Load the head (``emotion_head``, else the shipped one) onto ``embedder`` (else ``shared_embedder()``)."""
         self.head = EmotionHead.load(settings.emotion_head or default_head_path())
-        self.embedder = shared_embedder()
+        self.embedder = embedder or shared_embedder()
 
     def classify(self, text: str) -> Emotion:
         """One sentence → its ``Emotion`` (label, seven scores summing to 1, latency)."""

@@ -51,6 +51,7 @@ from pipeline.care.generation_safety import check_reply
 from pipeline.errors import ModelFilesError
 from pipeline.model_files import model_folder
 from pipeline.settings import Settings, resolve_device
+from pipeline.text.e5 import E5Embedder
 from pipeline.types import EMOTION_LABELS, Emotion, HistoryTurn, Reply, Risk
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class KoGPT2Responder:
         settings: ``kogpt2_*`` settings and ``device``.
         fallback: a ready responder for high-risk turns and failed generations; default: the
             ``kogpt2_fallback`` backend from the registry (``care``).
+        embedder: the building ``Pipeline``'s e5 embedder, handed on to that fallback.
 
     Raises:
         ModelFilesError: the folder is missing, was not fine-tuned for the prompt format, or lacks
@@ -234,7 +236,7 @@ class KoGPT2Responder:
 
     name = "kogpt2"
 
-    def __init__(self, settings: Settings, fallback: Any = None) -> None:
+    def __init__(self, settings: Settings, fallback: Any = None, *, embedder: E5Embedder | None = None) -> None:
         folder = model_folder(settings.kogpt2_model, "MAUM_KOGPT2_MODEL")
         self.meta = read_format(folder)
         self.settings = settings
@@ -245,7 +247,8 @@ class KoGPT2Responder:
                 raise ValueError("MAUM_KOGPT2_FALLBACK must name a curated responder, not kogpt2 itself")
             from pipeline import registry
 
-            fallback = registry.create("responder", settings.kogpt2_fallback, settings)
+            shared = None if embedder is None else lambda: embedder
+            fallback = registry.create("responder", settings.kogpt2_fallback, settings, embedder=shared)
         self.fallback = fallback
         self.device = torch.device(resolve_device(settings.device))
         try:

@@ -40,6 +40,7 @@ import numpy as np
 from pipeline.care.risk import CATEGORIES, MODIFIER_CATEGORIES, assess_details
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
+from pipeline.text.e5 import E5Embedder, shared_embedder
 from pipeline.text.e5_head import E5Head
 from pipeline.types import RISK_LEVELS, Risk
 
@@ -239,11 +240,19 @@ class RiskAssessor:
         return self.head is not None
 
     @classmethod
-    def from_settings(cls, settings: Settings, embed: Embed | None = None) -> RiskAssessor:
+    def from_settings(
+        cls, settings: Settings, embed: Embed | None = None, *, embedder: Callable[[], E5Embedder] | None = None
+    ) -> RiskAssessor:
         """The assessor the settings ask for; rules only (and the cause logged) if the head cannot load.
 
         ``risk_classifier``: ``e5-head`` always loads the head; ``rules`` never does; ``auto`` loads
         it when the emotion classifier is ``e5-head`` (the embedding is then computed anyway).
+
+        Args:
+            settings: ``risk_classifier``, ``risk_head`` and ``classifier``.
+            embed: a ready embedding function (tests); else ``embedder``'s queries.
+            embedder: returns the e5 model to share (``Pipeline.embedder``), called only when the
+                head loads; ``shared_embedder`` when omitted.
         """
         choice = settings.risk_classifier
         if choice not in CLASSIFIER_CHOICES:
@@ -253,9 +262,7 @@ class RiskAssessor:
         try:
             head = RiskHead.load(settings.risk_head or default_risk_head_path())
             if embed is None:
-                from pipeline.text.e5 import shared_embedder
-
-                embed = shared_embedder().embed_queries
+                embed = (embedder or shared_embedder)().embed_queries
         except Exception:  # noqa: BLE001 - the rules must still run; the cause goes to the log
             log.exception("risk classifier unavailable; assessing risk with the rules only")
             return cls()

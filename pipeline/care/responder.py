@@ -39,7 +39,7 @@ import numpy as np
 from pipeline.care.bank import BankReply, cue_embeddings, load_bank
 from pipeline.care.reflect import KeyWord, Reflector, split_first_sentence
 from pipeline.settings import Settings
-from pipeline.text.e5 import shared_embedder
+from pipeline.text.e5 import E5Embedder, shared_embedder
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
 
 # How much the classifier's probability for a reply's emotion adds to its cosine score. e5
@@ -151,18 +151,22 @@ class CareResponder:
 
     name = "care"
 
-    def __init__(self, settings: Settings, embed=None, *, reflect: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, embed=None, *, reflect: bool = True, embedder: E5Embedder | None = None
+    ) -> None:
         """Load the bank, its cue embeddings and (unless ``reflect`` is off) Kiwi.
 
         Args:
             settings: ``replies_path``, ``care_min_match``, ``care_min_emotion`` and the cache folder.
-            embed: list[str] → (n, 384) L2-normalised array; the shared e5 model when omitted.
+            embed: list[str] → (n, 384) L2-normalised array (tests); ``embedder``'s queries when omitted.
             reflect: repeat the client's key words (needs Kiwi).
+            embedder: the e5 model of the ``Pipeline`` that builds this responder;
+                ``shared_embedder()`` when omitted.
         """
         self.min_match = settings.care_min_match
         self.min_emotion = settings.care_min_emotion
         self.bank = load_bank(settings.replies_path or None)
-        self.embed = embed or shared_embedder().embed_queries
+        self.embed = embed or (embedder or shared_embedder()).embed_queries
         cache = None if embed else settings.resolved_cache_dir  # test embedders are not cached
         self.cue_matrix = cue_embeddings(self.bank, self.embed, cache)
         _, self.cue_owner = self.bank.cue_rows()

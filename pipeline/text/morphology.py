@@ -1,7 +1,14 @@
 """One shared Kiwi morphological analyser per process (kiwipiepy ships its model offline).
 
 Kiwi takes about a second and ~100 MB to build, and several parts of Maum (reply reflection,
-standard pronunciation) need it, so they share this instance; building it is guarded by a lock.
+the care layer's check of a reply against the client's words, standard pronunciation, the
+counsellor's summary) need it, so they share this instance; building it is guarded by a lock.
+
+Unlike the e5 embedder (``Pipeline.embedder``), Kiwi is not handed out by the ``Pipeline``: its
+main user is ``pipeline.pronunciation.g2p``, whose cached pure functions (``pronounce``) serve
+TTS text, scoring and the practice page and hold no object to hand a model to. A second,
+Pipeline-held instance beside this one would double its memory in every worker, so there is
+exactly one per process, here. Kiwi is stateless between calls, so sharing it is safe.
 """
 
 from __future__ import annotations

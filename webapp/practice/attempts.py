@@ -3,7 +3,9 @@
 Shaped like ``conversations.py``: web-framework-free apart from the database session, so a view
 only parses the request, calls one function here and serialises what comes back. The scoring is
 the pipeline's own verb (``Pipeline.score_reading``: decode, hear, align, rate), as a voice turn
-is ``Pipeline.run_recording``. Failures are domain errors (``webapp/domain_errors.py``);
+is ``Pipeline.run_recording``; the pronunciation and the spoken target are ``Pipeline`` verbs too,
+so this service reaches the pipeline only through ``pipeline.turn`` (contract
+``practice-through-pipeline``). Failures are domain errors (``webapp/domain_errors.py``);
 ``webapp/errors.py`` maps them to HTTP.
 
 The learner is anonymous: attempts are stored under the SHA-256 of a random token the browser
@@ -21,13 +23,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.errors import PipelineError
-from pipeline.pronunciation.feedback import explain_pronunciation
-from pipeline.pronunciation.g2p import pronounce
-from pipeline.pronunciation.results import PronunciationScore
-from pipeline.pronunciation.scoring import MAX_PRACTICE_S, MAX_TARGET_CHARS
-from pipeline.pronunciation.sentences import PracticeSentence, find_sentence, practice_sets
-from pipeline.stages import synthesize_in_tone
-from pipeline.turn import Pipeline, clean_text
+from pipeline.turn import (
+    MAX_PRACTICE_S,
+    MAX_TARGET_CHARS,
+    Pipeline,
+    PracticeSentence,
+    PronunciationScore,
+    clean_text,
+    explain_pronunciation,
+    find_sentence,
+    practice_sets,
+)
 from webapp.db import PracticeAttempt, db
 from webapp.domain_errors import PracticeSentenceUnknown, PracticeTextNotKorean, SpeechUnavailable
 
@@ -70,7 +76,7 @@ def hash_learner(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def target_text(text: str) -> str:
+def target_text(pipe: Pipeline, text: str) -> str:
     """A practice sentence as typed, normalised (NFC, single spaces) and checked to hold Korean.
 
     Raises:
@@ -78,7 +84,7 @@ def target_text(text: str) -> str:
         EmptyTextError, TextTooLongError: nothing left, or more than ``MAX_TARGET_CHARS``.
     """
     text = clean_text(text, MAX_TARGET_CHARS)
-    if not pronounce(text).hangul:
+    if not pipe.pronounce(text).hangul:
         raise PracticeTextNotKorean(f"no Hangul in {text[:40]!r}")
     return text
 
@@ -97,7 +103,7 @@ def practice_sentence(sentence_id: str | None) -> PracticeSentence | None:
     return sentence
 
 
-def choose_target(text: str, sentence: PracticeSentence | None) -> Target:
+def choose_target(pipe: Pipeline, text: str, sentence: PracticeSentence | None) -> Target:
     """The sentence an attempt reads: ``text`` (normalised, see ``target_text``), from ``sentence`` or not.
 
     When the learner changed the practice sentence's text, it is their own sentence now (no id).
@@ -105,14 +111,14 @@ def choose_target(text: str, sentence: PracticeSentence | None) -> Target:
     Raises:
         PracticeTextNotKorean, EmptyTextError, TextTooLongError: see ``target_text``.
     """
-    chosen = target_text(text)
+    chosen = target_text(pipe, text)
     same = sentence is not None and chosen == sentence.text
     return Target(chosen, sentence.id if same and sentence is not None else "")
 
 
-def describe_pronunciation(text: str) -> dict[str, Any]:
+def describe_pronunciation(pipe: Pipeline, text: str) -> dict[str, Any]:
     """A sentence's standard pronunciation, IPA, the rules applied and their Korean explanations."""
-    p = pronounce(text)
+    p = pipe.pronounce(text)
     return {
         "text": text,
         "pronunciation": p.hangul,
@@ -181,7 +187,7 @@ def speak_target(pipe: Pipeline, text: str) -> bytes:
         SpeechUnavailable: the synthesizer failed in any other way.
     """
     try:
-        return synthesize_in_tone(pipe.synthesizer, pronounce(text).spoken or text).wav
+        return pipe.speak_reading(text).wav
     except PipelineError:
         raise
     except Exception as exc:  # noqa: BLE001 - a synthesizer failure must not become a 500 page

@@ -40,7 +40,7 @@ def _remember_learner(response: Response, token: str) -> None:
 
 
 def _target_text(raw: Any) -> str:
-    return attempts.target_text(check_practice_text(raw, attempts.MAX_TARGET_CHARS))
+    return attempts.target_text(get_pipeline(), check_practice_text(raw, attempts.MAX_TARGET_CHARS))
 
 
 @bp.get("/practice")
@@ -59,10 +59,11 @@ def index() -> str:
 @bp.get("/api/practice/sentences")
 def sentences() -> Response:
     """Every graded practice set, each sentence with its standard pronunciation."""
+    pipe = get_pipeline()
     return jsonify(
         sets=[
             {"id": s.id, "level": s.level, "title": s.title, "description": s.description,
-             "sentences": [{"id": x.id, **attempts.describe_pronunciation(x.text)} for x in s.sentences]}
+             "sentences": [{"id": x.id, **attempts.describe_pronunciation(pipe, x.text)} for x in s.sentences]}
             for s in attempts.practice_sets()
         ]
     )  # fmt: skip
@@ -75,7 +76,7 @@ def pronounce_text() -> Response:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "보내신 내용을 읽을 수 없어요. 다시 보내 주시겠어요?")
     refuse_unexpected_fields(body, {"text"})
-    return jsonify(attempts.describe_pronunciation(_target_text(body.get("text"))))
+    return jsonify(attempts.describe_pronunciation(get_pipeline(), _target_text(body.get("text"))))
 
 
 @bp.post("/api/practice/attempts")
@@ -90,7 +91,7 @@ def create_attempt() -> tuple[Response, int]:
     text = check_practice_text(
         raw_text if raw_text is not None else (sentence.text if sentence else None), attempts.MAX_TARGET_CHARS
     )
-    target = attempts.choose_target(text, sentence)
+    target = attempts.choose_target(get_pipeline(), text, sentence)
     upload = request.files.get("audio")
     if upload is None:
         raise ApiError(400, "audio_missing", "녹음 파일이 오지 않았어요. 다시 녹음해 주시겠어요?")
