@@ -247,9 +247,16 @@ class _CachedEvidence:
         return self.syllable_probabilities(audio, spoken), [self.logprobs[t] for t in texts]
 
 
+#: Replay with learner-like rivals weighed (``--rivals``; ``PronunciationScorer(rivals=True)``).
+RIVALS = {"on": False}
+
+
 def replay(data: dict[str, Any], audio: Audio, text: str, scorer_class: Any) -> Any:
     """Score from cached evidence (the same verdict the live scorer gives on that evidence)."""
-    scorer = scorer_class(_CachedTranscriber(data), _CachedEvidence(data), stretches=lambda a: data["stretches"])
+    extra = {"rivals": True} if RIVALS["on"] else {}
+    scorer = scorer_class(
+        _CachedTranscriber(data), _CachedEvidence(data), stretches=lambda a: data["stretches"], **extra
+    )
     return scorer.score(audio, text)
 
 
@@ -551,11 +558,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--margin-grid", action="store_true", help="calibration only: how the rival margins were chosen"
     )
+    parser.add_argument("--rivals", action="store_true", help="weigh learner-like rivals (off in the app for now)")
     parser.add_argument(
         "--scorer-file",
         help="replay the PronunciationScorer of another scoring.py (e.g. main's, for first-run figures)",
     )
     args = parser.parse_args(argv)
+    RIVALS["on"] = args.rivals
     if args.collect:
         return collect_all(args.split)
     if args.grid:

@@ -230,7 +230,7 @@ def test_a_rival_that_beats_the_target_makes_the_syllable_wrong_and_says_what_wa
     rival, references = _rival_text(text, k, "커")
     beaten = scoring.WRONG_MARGIN["substituted"] + 1.0
     # The transcript was auto-corrected to the target and the target's probability is high: only the rival tells.
-    scorer = PronunciationScorer(_Says(text), _Weighs({rival: beaten}, references), stretches=_steady)
+    scorer = PronunciationScorer(_Says(text), _Weighs({rival: beaten}, references), stretches=_steady, rivals=True)
     result = scorer.score(_AUDIO, text)
     syllable = next(s for s in result.syllables if s.index == k)
     assert syllable.rating == feedback.WRONG and syllable.reason == feedback.REASON_SUBSTITUTED
@@ -245,10 +245,10 @@ def test_a_rival_close_to_the_target_is_not_wrong():
     rival, references = _rival_text(text, k, "커")
     # Every other syllable's best rival is at −5 nats (the attempt's median): the margin counts from there.
     close = -5.0 + scoring.WRONG_MARGIN["substituted"] - 0.5
-    scorer = PronunciationScorer(_Says(text), _Weighs({rival: close}, references), stretches=_steady)
+    scorer = PronunciationScorer(_Says(text), _Weighs({rival: close}, references), stretches=_steady, rivals=True)
     result = scorer.score(_AUDIO, text)
     assert all(s.rating != feedback.WRONG for s in result.syllables)
-    clear = PronunciationScorer(_Says(text), _Weighs({rival: close + 1.0}, references), stretches=_steady)
+    clear = PronunciationScorer(_Says(text), _Weighs({rival: close + 1.0}, references), stretches=_steady, rivals=True)
     assert next(s for s in clear.score(_AUDIO, text).syllables if s.index == k).rating == feedback.WRONG
 
 
@@ -257,7 +257,7 @@ def test_an_omitted_syllable_found_by_its_rival_is_reported_as_omitted():
     k = pronounce(text).hangul.index("머")
     rival, references = _rival_text(text, k, "")
     beaten = scoring.WRONG_MARGIN["omitted"] + 1.0
-    scorer = PronunciationScorer(_Says(text), _Weighs({rival: beaten}, references), stretches=_steady)
+    scorer = PronunciationScorer(_Says(text), _Weighs({rival: beaten}, references), stretches=_steady, rivals=True)
     syllable = next(s for s in scorer.score(_AUDIO, text).syllables if s.index == k)
     assert syllable.rating == feedback.WRONG and syllable.reason == feedback.REASON_OMITTED
     assert syllable.heard == "" and "들리지 않았어요" in syllable.message
@@ -270,8 +270,17 @@ def test_an_unclear_recording_stays_unjudgeable_even_when_a_rival_wins():
     rival = next(h.text for h in found if h.variant.index == k and h.variant.kind == "substituted")
     weighs = _Weighs({rival: 50.0}, {h.reference for h in found})
     weighs.base = 0.05
-    scorer = PronunciationScorer(_Says("구 무 시", confidence=0.2), weighs, stretches=_steady)
+    scorer = PronunciationScorer(_Says("구 무 시", confidence=0.2), weighs, stretches=_steady, rivals=True)
     result = scorer.score(_HISS, text)
     assert not result.judgeable
     assert all(s.rating == feedback.UNJUDGEABLE for s in result.syllables)
     assert weighs.weighed  # the hypotheses were weighed, and did not override "too unclear to judge"
+
+
+def test_rivals_are_weighed_only_when_asked():
+    text = "밥을 먹었어요"
+    k = pronounce(text).hangul.index("거")
+    rival, references = _rival_text(text, k, "커")
+    weighs = _Weighs({rival: 50.0}, references)
+    result = PronunciationScorer(_Says(text), weighs, stretches=_steady).score(_AUDIO, text)
+    assert weighs.weighed == [] and all(s.rating == feedback.GOOD for s in result.syllables)
