@@ -5,8 +5,9 @@ error, plus the three NIKL human recordings) and every listening condition (clea
 300–3400 Hz at 8 kHz; white noise at 10–20 dB SNR; both), the expensive evidence is computed once
 with the real Whisper base model and cached on disk (``~/.cache/maum/pronunciation-bench``):
 the transcript, the per-syllable probabilities of the target (spelled and pronounced forms) and of
-another sentence, and the VAD stretches. The scorer is then replayed on the cache, so thresholds
-can be tried in seconds.
+another sentence, the log-probability of every rival hypothesis of the target (and, for correct
+readings, of the other sentence: ``variants.hypotheses``), and the VAD stretches. The scorer is
+then replayed on the cache, so thresholds can be tried in seconds.
 
 Prints one JSON object with, for the ``calibration`` and the frozen ``holdout_v2`` split separately:
 
@@ -26,7 +27,9 @@ Run: ``make bench-pronounce`` or
 best recall with at most 3 % of correct syllables wrong); ``--collect`` only computes missing
 evidence; ``--cached-only`` leaves out (and counts) clips whose evidence is not cached yet;
 ``--scorer-file FILE`` replays another version of ``scoring.py`` on the same evidence (first-run
-figures: the scorer before tuning, see README).
+figures: the scorer before tuning, see README); ``--rivals`` replays with the rival hypotheses
+weighed (``PronunciationScorer(rivals=True)``) and ``--margin-grid`` shows how their margins were
+chosen on the calibration split.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Three kinds of evidence, combined per syllable of the target sentence:
    recording (CTranslate2 ``Whisper.align``), gives each target token a probability; a mumbled or
    wrong syllable gets a low one even when the transcript was auto-corrected to the right spelling.
    Token probabilities are mapped back to syllables through the tokenizer's character offsets.
-   When the evidence can ``weigh`` hypotheses (``WhisperEvidence.weigh``), the same encoding also
+   When the scorer is built with ``rivals=True`` (not yet in the app: see the README's figures)
+   and the evidence can ``weigh`` hypotheses (``WhisperEvidence.weigh``), the same encoding also
    scores every learner-like variant of the target (``variants.hypotheses``: one syllable changed,
    dropped or doubled, a rule not applied, ㄹ/ㄴ or a final swapped): Whisper's language model
    writes what a word *should* be, so a slip vanishes from the transcript and barely dents the
