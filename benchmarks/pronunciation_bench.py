@@ -5,8 +5,9 @@ error, plus the three NIKL human recordings) and every listening condition (clea
 300–3400 Hz at 8 kHz; white noise at 10–20 dB SNR; both), the expensive evidence is computed once
 with the real Whisper base model and cached on disk (``~/.cache/maum/pronunciation-bench``):
 the transcript, the per-syllable probabilities of the target (spelled and pronounced forms) and of
-another sentence, and the VAD stretches. The scorer is then replayed on the cache, so thresholds
-can be tried in seconds.
+another sentence, the log-probability of every rival hypothesis of the target (and, for correct
+readings, of the other sentence: ``variants.hypotheses``), and the VAD stretches. The scorer is
+then replayed on the cache, so thresholds can be tried in seconds.
 
 Prints one JSON object with, for the ``calibration`` and the frozen ``holdout_v2`` split separately:
 
@@ -26,7 +27,9 @@ Run: ``make bench-pronounce`` or
 best recall with at most 3 % of correct syllables wrong); ``--collect`` only computes missing
 evidence; ``--cached-only`` leaves out (and counts) clips whose evidence is not cached yet;
 ``--scorer-file FILE`` replays another version of ``scoring.py`` on the same evidence (first-run
-figures: the scorer before tuning, see README).
+figures: the scorer before tuning, see README); ``--rivals`` replays with the rival hypotheses
+weighed (``PronunciationScorer(rivals=True)``) and ``--margin-grid`` shows how their margins were
+chosen on the calibration split.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import numpy as np
 import soundfile as sf
 
 from pipeline.audio import decode_file
-from pipeline.pronunciation import feedback
+from pipeline.pronunciation import feedback, variants
 from pipeline.pronunciation.g2p import pronounce
 from pipeline.types import Audio, Transcript
 
@@ -60,7 +63,7 @@ NIKL_DIR = (
 )
 CACHE = Path.home() / ".cache" / "maum" / "pronunciation-bench"
 CONDITIONS = ("clean", "tel", "noisy", "tel_noisy")
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 HOLDOUT = "holdout_v2"
 
 
@@ -174,6 +177,12 @@ def cache_path(item: Item, condition: str) -> Path:
     return CACHE / f"{key.hexdigest()[:20]}.json"
 
 
+def hypothesis_texts(text: str) -> list[str]:
+    """The references and learner-like competitors weighed for a target (``variants.hypotheses``)."""
+    found = variants.hypotheses(pronounce(text))
+    return list(dict.fromkeys([h.reference for h in found] + [h.text for h in found]))
+
+
 def collect(item: Item, condition: str, scorer: Any) -> dict[str, Any]:
     """Evidence for one clip under one condition (cached on disk)."""
     path = cache_path(item, condition)
@@ -181,21 +190,31 @@ def collect(item: Item, condition: str, scorer: Any) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     audio = load_audio(item, condition)
     own = pronounce(item.text)
-    own_texts = list(dict.fromkeys([own.spoken, own.hangul]))
-    other_texts = [t for t in texts_to_align(item) if t not in own_texts]
+    other_texts = [t for t in texts_to_align(item) if t not in (own.spoken, own.hangul)]
+    own_hypotheses = hypothesis_texts(item.text)
     t0 = time.perf_counter()
     transcript = scorer.transcriber.transcribe(audio)
     t1 = time.perf_counter()
-    own_probs = scorer.evidence.probabilities_for(audio, own_texts)
+    own_probs, own_logprobs = scorer.evidence.weigh(audio, own.spoken, own_hypotheses)
     t2 = time.perf_counter()
     stretches = scorer.stretches(audio)
     t3 = time.perf_counter()
-    other_probs = scorer.evidence.probabilities_for(audio, other_texts)
+    # Not part of a live attempt: the pronounced form (analysis) and, for correct readings (scored
+    # against another sentence too: AUC, fluency), the other sentence and its hypotheses.
+    extra_texts = [own.hangul] if own.hangul != own.spoken else []
+    extra_texts += other_texts
+    other_hypotheses = hypothesis_texts(item.other_text) if item.kind == "correct" else []
+    extra_probs, other_logprobs = scorer.evidence.weigh_many(audio, extra_texts, other_hypotheses)
+    probs = dict(zip(extra_texts, extra_probs, strict=True))
+    probs[own.spoken] = own_probs
+    logprobs = dict(zip(own_hypotheses, own_logprobs, strict=True))
+    logprobs.update(zip(other_hypotheses, other_logprobs, strict=True))
     data = {
         "transcript": transcript.text,
         "confidence": transcript.confidence,
         "stretches": stretches,
-        "probs": dict(zip(own_texts + other_texts, own_probs + other_probs, strict=True)),
+        "probs": probs,
+        "logprobs": logprobs,
         "ms": {"transcribe": (t1 - t0) * 1e3, "acoustic": (t2 - t1) * 1e3, "vad": (t3 - t2) * 1e3},
         "duration_s": audio.duration_s,
         "rms_dbfs": float(20 * np.log10(np.sqrt(np.mean(audio.samples.astype(np.float64) ** 2)) + 1e-9)),
@@ -216,6 +235,7 @@ class _CachedTranscriber:
 class _CachedEvidence:
     def __init__(self, data: dict[str, Any]) -> None:
         self.probs = data["probs"]
+        self.logprobs = data.get("logprobs", {})
 
     def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
         return list(self.probs[spoken])
@@ -223,10 +243,23 @@ class _CachedEvidence:
     def probabilities_for(self, audio: Audio, texts: Sequence[str]) -> list[list[float | None]]:
         return [list(self.probs[t]) if t in self.probs else [None] * len(t) for t in texts]
 
+    def weigh(self, audio: Audio, spoken: str, texts: Sequence[str]) -> tuple[list[float | None], list[float]]:
+        missing = [t for t in texts if t not in self.logprobs]
+        if missing:
+            raise KeyError(f"{len(missing)} hypotheses not cached, e.g. {missing[0]!r}")
+        return self.syllable_probabilities(audio, spoken), [self.logprobs[t] for t in texts]
+
+
+#: Replay with learner-like rivals weighed (``--rivals``; ``PronunciationScorer(rivals=True)``).
+RIVALS = {"on": False}
+
 
 def replay(data: dict[str, Any], audio: Audio, text: str, scorer_class: Any) -> Any:
     """Score from cached evidence (the same verdict the live scorer gives on that evidence)."""
-    scorer = scorer_class(_CachedTranscriber(data), _CachedEvidence(data), stretches=lambda a: data["stretches"])
+    extra = {"rivals": True} if RIVALS["on"] else {}
+    scorer = scorer_class(
+        _CachedTranscriber(data), _CachedEvidence(data), stretches=lambda a: data["stretches"], **extra
+    )
     return scorer.score(audio, text)
 
 
@@ -423,6 +456,94 @@ def _grid(cached_only: bool = False) -> int:
     return 0
 
 
+MARGIN_STEPS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, float("inf"))
+CONTEXT_STEPS = (0.0, 0.3, 0.5, 0.6)
+KINDS = ("rule_not_applied", "substituted", "omitted", "inserted")
+
+
+def margin_rows(recs: Sequence[tuple[Item, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per syllable of each record: its strongest rival (kind, margin), context, and the verdict without rivals."""
+    from pipeline.pronunciation import scoring
+
+    keep = dict(scoring.WRONG_MARGIN)
+    scoring.WRONG_MARGIN.update(dict.fromkeys(KINDS, float("inf")))
+    rows = []
+    try:
+        for item, condition, data in recs:
+            audio = load_audio(item, condition)
+            result = replay(data, audio, item.text, scoring.PronunciationScorer)
+            _, rivals = scoring.best_rivals(pronounce(item.text), _CachedEvidence(data).weigh, audio)
+            well = {
+                s.index: s.status == "correct" and (s.probability or 0.0) >= scoring.ACOUSTIC_GOOD
+                for s in result.syllables
+            }
+            planted = {e["index"]: e["kind"] for e in item.errors}
+            for s in result.syllables:
+                rival = rivals.get(s.index)
+                others = len(well) - 1
+                rows.append(
+                    {
+                        "clip": f"{item.name}/{condition}",
+                        "probability": s.probability,
+                        "planted": planted.get(s.index, ""),
+                        "correct_clip": item.kind == "correct",
+                        "kind": rival.variant.kind if rival else "",
+                        "margin": rival.relative if rival and rival.peak else float("-inf"),
+                        "context": (sum(well.values()) - well[s.index]) / others if others > 0 else 1.0,
+                        "baseline": s.rating,
+                    }
+                )
+    finally:
+        scoring.WRONG_MARGIN.update(keep)
+    return rows
+
+
+def _margin_grid(cached_only: bool = False) -> int:
+    """How WRONG_MARGIN and MARGIN_CONTEXT were chosen, on the calibration split.
+
+    Every combination of per-kind margins (``MARGIN_STEPS``) and context (``CONTEXT_STEPS``); the
+    rule: the most planted errors rated wrong with at most 3 % of the correct syllables wrong, both
+    on correct readings and beside planted errors. Prints the chosen combination and its neighbours.
+    """
+    import itertools
+
+    rows = margin_rows(list(records("calibration", cached_only=cached_only)))
+    kind = np.array([r["kind"] for r in rows])
+    margin = np.array([r["margin"] for r in rows])
+    context = np.array([r["context"] for r in rows])
+    planted = np.array([bool(r["planted"]) for r in rows])
+    judged = np.array([r["baseline"] != feedback.UNJUDGEABLE for r in rows])
+    base_wrong = np.array([r["baseline"] == feedback.WRONG for r in rows])
+    on_correct = np.array([r["correct_clip"] for r in rows]) & ~planted
+    beside = ~np.array([r["correct_clip"] for r in rows]) & ~planted
+    results = []
+    for steps in itertools.product(MARGIN_STEPS, repeat=len(KINDS)):
+        limit = np.full(len(rows), np.inf)
+        for k, step in zip(KINDS, steps, strict=True):
+            limit[kind == k] = step
+        for ctx in CONTEXT_STEPS:
+            wrong = base_wrong | (judged & (margin >= limit) & (context >= ctx))
+            fw_correct = wrong[on_correct].mean() if on_correct.any() else 0.0
+            fw_beside = wrong[beside].mean() if beside.any() else 0.0
+            recall = wrong[planted].mean() if planted.any() else 0.0
+            results.append((float(recall), -max(fw_correct, fw_beside), steps, ctx, fw_correct, fw_beside))
+    ok = sorted((r for r in results if r[4] <= 0.03 and r[5] <= 0.03), key=lambda r: (r[0], r[1]), reverse=True)
+    print(json.dumps({"syllables": len(rows), "planted": int(planted.sum()), "on_correct": int(on_correct.sum())}))
+    for recall, _, steps, ctx, fw_c, fw_b in ok[:15]:
+        line = {"margins": dict(zip(KINDS, steps, strict=True)), "context": ctx, "recall": round(recall, 4)}
+        print(json.dumps({**line, "false_wrong": round(fw_c, 4), "false_wrong_beside": round(fw_b, 4)}))
+    by_kind = {
+        k: sorted(round(float(m), 2) for m, pk in zip(margin, [r["planted"] for r in rows], strict=True) if pk == k)
+        for k in KINDS
+    }
+    print(
+        json.dumps(
+            {"planted_margins": by_kind, "correct_margins_p97": float(np.percentile(margin[on_correct | beside], 97))}
+        )
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the metrics of each split as one JSON object."""
     from pipeline.pronunciation.scoring import PronunciationScorer
@@ -438,14 +559,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--grid", action="store_true", help="calibration only: metrics for a grid of the two acoustic thresholds"
     )
     parser.add_argument(
+        "--margin-grid", action="store_true", help="calibration only: how the rival margins were chosen"
+    )
+    parser.add_argument("--rivals", action="store_true", help="weigh learner-like rivals (off in the app for now)")
+    parser.add_argument(
         "--scorer-file",
         help="replay the PronunciationScorer of another scoring.py (e.g. main's, for first-run figures)",
     )
     args = parser.parse_args(argv)
+    RIVALS["on"] = args.rivals
     if args.collect:
         return collect_all(args.split)
     if args.grid:
         return _grid(args.cached_only)
+    if args.margin_grid:
+        return _margin_grid(args.cached_only)
     if args.scorer_file:
         PronunciationScorer = _scorer_from(args.scorer_file)  # noqa: N806
     splits = [args.split] if args.split else ["calibration", HOLDOUT]

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.pronunciation import feedback
+from pipeline.pronunciation import feedback, scoring, variants
 from pipeline.pronunciation.fluency import measure_fluency
 from pipeline.pronunciation.g2p import pronounce
 from pipeline.pronunciation.scoring import (
@@ -171,3 +171,116 @@ def test_no_syllable_is_wrong_where_the_recogniser_does_not_follow_the_speaker()
     followed = PronunciationScorer(_Says("해돋이를 보라 갔어요"), _Evidence({k: 0.01}), stretches=_steady)
     syllable = next(s for s in followed.score(_AUDIO, text).syllables if s.index == k)
     assert syllable.rating == feedback.WRONG
+
+
+# --------------------------------------------------------------------------------------------
+# Learner-like rivals weighed against the target (``variants.hypotheses``, ``scoring.best_rivals``)
+
+
+class _Weighs(_Evidence):
+    """Also weighs hypotheses: every text scores ``-5`` nats but references (0) and ``favoured``."""
+
+    def __init__(self, favoured: dict[str, float], references: set[str]) -> None:
+        super().__init__({})
+        self.favoured, self.references = favoured, references
+        self.weighed: list[str] = []
+
+    def weigh(self, audio, spoken, texts):
+        self.weighed.extend(texts)
+        scores = [self.favoured.get(t, 0.0 if t in self.references else -5.0) for t in texts]
+        return self.syllable_probabilities(audio, spoken), scores
+
+
+def _rival_text(text: str, index: int, heard: str) -> tuple[str, set[str]]:
+    found = variants.hypotheses(pronounce(text))
+    pick = next(h for h in found if h.variant.index == index and h.variant.heard == heard)
+    return pick.text, {h.reference for h in found}
+
+
+def test_hypotheses_differ_from_their_reference_in_the_changed_word_only():
+    pron = pronounce("국물이 정말 맛있어요")
+    found = variants.hypotheses(pron)
+    assert {h.variant.kind for h in found} == {"rule_not_applied", "substituted", "omitted", "inserted"}
+    for h in found:
+        ref_words, words = h.reference.split(" "), h.text.split(" ")
+        changed = [n for n, (a, b) in enumerate(zip(ref_words, words, strict=True)) if a != b]
+        assert len(changed) == 1
+        w = pron.hangul[: h.variant.index].count(" ")
+        assert changed == [w]
+        assert ref_words[w] == pron.hangul.split(" ")[w]  # the word as pronounced
+        assert [x for n, x in enumerate(ref_words) if n != w] == [
+            x for n, x in enumerate(pron.spoken.split(" ")) if n != w
+        ]
+    rule = next(h for h in found if h.variant.kind == "rule_not_applied")
+    assert (rule.reference.split(" ")[0], rule.text.split(" ")[0]) == ("궁무리", "국무리")
+
+
+def test_confusions_cover_liquid_nasal_and_finals_but_not_ae_e():
+    assert "나" in variants.confusions("라") and "라" in variants.confusions("나")
+    assert {"강", "감"} <= set(variants.confusions("간")) and {"각", "갑"} <= set(variants.confusions("갇"))
+    assert variants.confusions("개") == [] and variants.confusions("게") == []
+    assert len(variants.hypotheses(pronounce("사랑해"), extra=True)) > len(
+        variants.hypotheses(pronounce("사랑해"), extra=False)
+    )
+
+
+def test_a_rival_that_beats_the_target_makes_the_syllable_wrong_and_says_what_was_heard():
+    text = "밥을 먹었어요"
+    k = pronounce(text).hangul.index("거")
+    rival, references = _rival_text(text, k, "커")
+    beaten = scoring.WRONG_MARGIN["substituted"] + 1.0
+    # The transcript was auto-corrected to the target and the target's probability is high: only the rival tells.
+    scorer = PronunciationScorer(_Says(text), _Weighs({rival: beaten}, references), stretches=_steady, rivals=True)
+    result = scorer.score(_AUDIO, text)
+    syllable = next(s for s in result.syllables if s.index == k)
+    assert syllable.rating == feedback.WRONG and syllable.reason == feedback.REASON_SUBSTITUTED
+    assert syllable.heard == "커" and "[커]처럼 들렸어요" in syllable.message
+    assert syllable.score <= scoring.BEATEN_SCORE
+    assert [s.index for s in result.syllables if s.rating != feedback.GOOD] == [k]
+
+
+def test_a_rival_close_to_the_target_is_not_wrong():
+    text = "밥을 먹었어요"
+    k = pronounce(text).hangul.index("거")
+    rival, references = _rival_text(text, k, "커")
+    # Every other syllable's best rival is at −5 nats (the attempt's median): the margin counts from there.
+    close = -5.0 + scoring.WRONG_MARGIN["substituted"] - 0.5
+    scorer = PronunciationScorer(_Says(text), _Weighs({rival: close}, references), stretches=_steady, rivals=True)
+    result = scorer.score(_AUDIO, text)
+    assert all(s.rating != feedback.WRONG for s in result.syllables)
+    clear = PronunciationScorer(_Says(text), _Weighs({rival: close + 1.0}, references), stretches=_steady, rivals=True)
+    assert next(s for s in clear.score(_AUDIO, text).syllables if s.index == k).rating == feedback.WRONG
+
+
+def test_an_omitted_syllable_found_by_its_rival_is_reported_as_omitted():
+    text = "밥을 먹었어요"
+    k = pronounce(text).hangul.index("머")
+    rival, references = _rival_text(text, k, "")
+    beaten = scoring.WRONG_MARGIN["omitted"] + 1.0
+    scorer = PronunciationScorer(_Says(text), _Weighs({rival: beaten}, references), stretches=_steady, rivals=True)
+    syllable = next(s for s in scorer.score(_AUDIO, text).syllables if s.index == k)
+    assert syllable.rating == feedback.WRONG and syllable.reason == feedback.REASON_OMITTED
+    assert syllable.heard == "" and "들리지 않았어요" in syllable.message
+
+
+def test_an_unclear_recording_stays_unjudgeable_even_when_a_rival_wins():
+    text = "국물이 시원해요"
+    k = pronounce(text).hangul.index("시")
+    found = variants.hypotheses(pronounce(text))
+    rival = next(h.text for h in found if h.variant.index == k and h.variant.kind == "substituted")
+    weighs = _Weighs({rival: 50.0}, {h.reference for h in found})
+    weighs.base = 0.05
+    scorer = PronunciationScorer(_Says("구 무 시", confidence=0.2), weighs, stretches=_steady, rivals=True)
+    result = scorer.score(_HISS, text)
+    assert not result.judgeable
+    assert all(s.rating == feedback.UNJUDGEABLE for s in result.syllables)
+    assert weighs.weighed  # the hypotheses were weighed, and did not override "too unclear to judge"
+
+
+def test_rivals_are_weighed_only_when_asked():
+    text = "밥을 먹었어요"
+    k = pronounce(text).hangul.index("거")
+    rival, references = _rival_text(text, k, "커")
+    weighs = _Weighs({rival: 50.0}, references)
+    result = PronunciationScorer(_Says(text), weighs, stretches=_steady).score(_AUDIO, text)
+    assert weighs.weighed == [] and all(s.rating == feedback.GOOD for s in result.syllables)

@@ -105,3 +105,21 @@ def test_cli_score(pipe, recordings, capsys, monkeypatch):
     assert data["expected"]["pronunciation"] == "라디오도 영화도 몰랃따"
     assert len(data["syllables"]) == 10
     assert all(s["rating"] in ("good", "unsure", "wrong") for s in data["syllables"])
+
+
+def test_a_dropped_syllable_loses_to_its_rival_and_a_correct_reading_does_not(scorer):
+    # Calibration clips of the labelled set: 앞으로 잘 부탁해요 read correctly, and with 부 dropped.
+    from benchmarks.pronunciation_bench import SET_DIR
+    from pipeline.pronunciation import scoring
+    from pipeline.pronunciation.g2p import pronounce
+
+    target = pronounce("앞으로 잘 부탁해요")
+    dropped = decode_file(SET_DIR / "audio" / "1-07_kokoro_omitted_6.flac")
+    correct = decode_file(SET_DIR / "audio" / "1-07_kokoro_correct.flac")
+    probabilities, rivals = scoring.best_rivals(target, scorer.evidence.weigh, dropped)
+    assert probabilities == scorer.evidence.syllable_probabilities(dropped, target.spoken)
+    strongest = max(rivals.values(), key=lambda r: r.relative)
+    assert strongest.variant.index == 6 and strongest.variant.kind == "omitted" and strongest.peak
+    assert strongest.relative >= scoring.WRONG_MARGIN["omitted"]
+    _, rivals = scoring.best_rivals(target, scorer.evidence.weigh, correct)
+    assert all(r.relative < scoring.WRONG_MARGIN[r.variant.kind] or not r.peak for r in rivals.values())

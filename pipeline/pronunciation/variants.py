@@ -170,3 +170,69 @@ def competitors(pron: Pronunciation) -> list[Variant]:
         out.append(Variant(k, "inserted", _replace(hangul, k, char + char), char + char))
     out.sort(key=lambda v: v.index)
     return out
+
+
+#: Further learner confusions weighed as competitors (never planted in the labelled set): ㄹ/ㄴ at
+#: the onset, and a final swapped within the nasals (ㄴ/ㅇ/ㅁ) or the unreleased stops (ㄱ/ㄷ/ㅂ).
+ONSET_CONFUSIONS: dict[str, str] = {"ㄹ": "ㄴ", "ㄴ": "ㄹ"}
+CODA_FAMILIES: tuple[tuple[str, ...], ...] = (("ㄴ", "ㅇ", "ㅁ"), ("ㄱ", "ㄷ", "ㅂ"))
+
+
+def confusions(syllable: str) -> list[str]:
+    """The ㄹ/ㄴ onset and final-consonant confusions of one Hangul syllable (see ``CODA_FAMILIES``)."""
+    onset, vowel, coda = split_syllable(syllable)
+    out: list[str] = []
+    if onset in ONSET_CONFUSIONS:
+        out.append(join_syllable(ONSET_CONFUSIONS[onset], vowel, coda))
+    for family in CODA_FAMILIES:
+        if coda in family:
+            out.extend(join_syllable(onset, vowel, c) for c in family if c != coda)
+    return out
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A competitor text for the recogniser to weigh against a reference text (see ``hypotheses``).
+
+    Attributes:
+        variant: the learner-like change.
+        reference: the target written for the recogniser: the sentence as spelled, with the word of
+            the change in its standard pronunciation (so that both texts differ in one syllable).
+        text: ``reference`` with the change.
+    """
+
+    variant: Variant
+    reference: str
+    text: str
+
+
+def hypotheses(pron: Pronunciation, extra: bool = True) -> list[Hypothesis]:
+    """Every competitor (``competitors``, plus ``confusions`` when ``extra``) as a text to force-read.
+
+    Whisper writes spelling, and a pronounced sentence ("궁무리 정말") reads as nonsense to its
+    language model; so only the word of the change is written as pronounced, in the reference and
+    in the competitor alike, and the rest of the sentence stays spelled. ``pron.spoken`` and
+    ``pron.hangul`` are index-aligned, spaces included.
+    """
+    spoken, hangul = pron.spoken, pron.hangul
+    found = list(competitors(pron))
+    if extra:
+        seen = {v.said for v in found}
+        for k, char in enumerate(hangul):
+            if char == " ":
+                continue
+            for new in confusions(char):
+                said = _replace(hangul, k, new)
+                if said not in seen:
+                    seen.add(said)
+                    found.append(Variant(k, "substituted", said, new))
+        found.sort(key=lambda v: v.index)
+    out = []
+    for v in found:
+        a = hangul.rfind(" ", 0, v.index) + 1
+        b = hangul.find(" ", v.index)
+        b = len(hangul) if b < 0 else b
+        delta = len(v.said) - len(hangul)
+        reference = spoken[:a] + hangul[a:b] + spoken[b:]
+        out.append(Hypothesis(v, reference, spoken[:a] + v.said[a : b + delta] + spoken[b:]))
+    return out
