@@ -330,3 +330,45 @@ def test_a_means_counts_with_a_farewell_across_turns():
     # A means alone starts nothing beyond the detector's own reading.
     levels, _, _ = converse([("감기약 좀 사 놨어요", None)])
     assert levels == ["none"]
+
+
+def test_a_follow_up_that_only_makes_sense_with_the_turn_before_is_asked_about():
+    # Before: "그래서 아까 먹었어요" alone is nothing; after a hard day it may be an overdose.
+    levels, replies, _ = converse([("오늘 진짜 많이 힘들었어요", None), ("그래서 아까 먹었어요", None)])
+    assert levels == ["none", "watch"]
+    assert "무엇을 드셨는지" in replies[1].text and "119" in replies[1].text
+    levels, _, _ = converse([("점심을 못 먹어서 힘들었어요", None), ("그래서 아까 빵 먹었어요", None)])
+    assert levels == ["none", "none"]
+
+
+def test_a_means_then_a_time_on_the_next_turn_is_a_plan():
+    levels, replies, _ = converse(
+        [("잠이 안 와서 수면제를 좀 모아 두고 있어요", classifier("watch", "suicide", 0.91)), ("오늘 밤에요", None)]
+    )
+    assert levels == ["watch", "high"] and replies[1].kind == "crisis"
+
+
+def test_someone_elses_risk_gets_lines_for_helping_them_not_the_clients_own_note():
+    _, replies, _ = converse([("친구가 요즘 죽고 싶대요", None)])
+    assert "그 사람이 걱정" in replies[0].text and "109" in replies[0].text
+    assert "마음이 더 무거워지면" not in replies[0].text  # the bank's note about the client's own risk
+
+
+def test_a_calm_conversation_hears_no_crisis_line_but_a_caregiver_keeps_the_care_line():
+    class Harassment:
+        def respond(self, text, emo, risk, history=()):
+            return Reply(
+                "많이 불쾌하셨겠어요. 혼자 감당하기 어려우면 1366에서도 도움을 받을 수 있어요.", "empathy", "h"
+            )
+
+    said = "동기들이랑 회사 폭파하고 싶다고 농담해요 ㅋㅋ"
+    out = care_turn(said, emotion("neutral"), assess_risk(said), CareState(), [], Harassment().respond)
+    assert "1366" not in out.reply.text and "불쾌" in out.reply.text
+    # A fading caregiver signal still points to the dementia care line (support, not a crisis line).
+    _, replies, _ = converse(
+        [
+            ("치매 걸린 어머니를 혼자 모신 지 삼 년째예요", classifier("watch", "caregiver", 0.95)),
+            ("밤마다 어머니가 깨셔서 저도 잠을 못 자요", classifier("watch", "suicide", 0.90)),
+        ]
+    )
+    assert "1899-9988" in replies[1].text and "109" not in replies[1].text

@@ -131,6 +131,12 @@ _MINIMISING = re.compile(
 _FEAR = re.compile(r"무서|두려|겁나|겁이\s*나|무슨\s*일이\s*(생길|일어날)|해코지|보복|찾아올|죽일|가만\s*안\s*둘")
 _AFTER_ABUSE = re.compile(r"헤어지|이별|떠나|집을\s*나|신고|도망|말하면|알게\s*되면|들어오|집에\s*가|오늘\s*밤")
 _SCHOOL_FEAR = re.compile(r"학교|교실|등교|반\s*애들|걔네|걔들")
+# A follow-up that only makes sense with the turn before: something taken, with no object named.
+_TOOK = re.compile(r"(아까|방금|조금\s*전에?|그래서|벌써|결국)\s*(다\s*)?(먹었|삼켰|마셨|먹어\s*버렸)")
+_WHAT_TAKEN = re.compile(
+    r"[가-힣](을|를)\s*(다\s*)?(먹|삼|마)|밥|점심|저녁|아침|라면|간식|커피|빵|과자|치킨|해열제|감기약"
+)
+_DISTRESS = re.compile(r"힘들|힘든|괴로|죽고|끝내|지쳤|못\s*버티|버틸\s*수|포기|살기\s*싫|그만하")
 _READY = re.compile(r"준비\s*(다|됐|했)|다\s*정리|오늘\s*밤|마지막|작별|결심|끝낼|끝내")
 # Safety nets for situations the per-turn detector may not name yet (it owns them; a net only raises).
 _NETS: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
@@ -446,8 +452,8 @@ def _raise(risk: Risk, level: str, categories: Sequence[str], reason: str) -> Ri
     return Risk(level=new_level, reasons=reasons, categories=ordered((*risk.categories, *categories)))
 
 
-def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[str]]:
-    """The turn's risk with what the conversation so far says about it."""
+def _context_risk(state: CareState, text: str, risk: Risk, previous: str = "") -> tuple[Risk, list[str]]:
+    """The turn's risk with what the conversation so far (and the client's previous turn) says about it."""
     notes: list[str] = []
     had = set(state.categories)
     abusers = {f.who for f in state.facts if f.event == "hit" and f.who}
@@ -458,10 +464,16 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     if "school_violence" in had and _FEAR.search(text) and _SCHOOL_FEAR.search(text):
         risk = _raise(risk, "high", ["school_violence"], "앞서 말한 학교폭력 뒤의 두려움")
         notes.append("context_school")
-    ideation = state.level == "high" and SUICIDE_TYPE & had
+    means_told = any(s.kind == "means" for s in state.signals)
+    ideation = (state.level == "high" or means_told) and SUICIDE_TYPE & had
     if ideation and _READY.search(text) and risk.level != "high":
-        risk = _raise(risk, "high", ["suicide"], "앞서 말한 죽고 싶은 마음 뒤의 준비·작별")
+        # "약을 모아 뒀어요" … "오늘 밤에요": a time or a goodbye after ideation or a means is a plan.
+        risk = _raise(risk, "high", ["suicide"], "앞서 말한 죽고 싶은 마음·방법 뒤의 준비·작별·시점")
         notes.append("context_ready")
+    if previous and _TOOK.search(text) and not _WHAT_TAKEN.search(text) and _DISTRESS.search(previous):
+        # "오늘 많이 힘들었어요" … "그래서 아까 먹었어요": taken what? Watch, and the reply asks.
+        risk = _raise(risk, "watch", ["suicide"], "힘든 이야기 뒤에 무언가를 먹었다고 함")
+        notes.append("took_after_distress")
     for pattern, categories, reason in _NETS:
         if pattern.search(text):
             risk = _raise(risk, "high", categories, reason)
@@ -630,13 +642,14 @@ def _denies(state: CareState, text: str, turn_risk: Risk) -> bool:
     return all(0 <= text.find(p) < last_no for p in phrases)
 
 
-def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
+def observe(state: CareState, text: str, turn_risk: Risk, previous: str = "") -> Observation:
     """One client turn read in the light of the conversation (see the module docstring).
 
     Args:
         state: the conversation before this turn (``CareState()`` for a new one).
         text: what the client said.
         turn_risk: the risk detector's reading of ``text`` alone.
+        previous: the client's previous turn, for a follow-up that only makes sense with it.
 
     Returns:
         The new state (not yet holding the question or crisis reply of this turn's answer: the
@@ -644,13 +657,13 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
     """
     turn = state.turns
     weighed, firmness = _weighed(state, text, turn_risk)
-    risk, notes = _context_risk(state, text, weighed)
+    risk, notes = _context_risk(state, text, weighed, previous)
     if firmness != "firm":
         notes.append(f"{firmness}: {turn_risk.level} {', '.join(turn_risk.reasons)}")
     if _denies(state, text, turn_risk):
         # "아니요 죽고 싶다거나 그런 건 전혀 없어요": the question's own words, denied.
         weighed, firmness = Risk("none"), "faint"
-        risk, notes = _context_risk(state, text, weighed)
+        risk, notes = _context_risk(state, text, weighed, previous)
         notes.append("denied: " + ", ".join(turn_risk.reasons))
     firm_raise = bool([n for n in notes if not n.startswith(("weak", "faint"))])
     answered = None
