@@ -372,19 +372,3 @@ def test_a_calm_conversation_hears_no_crisis_line_but_a_caregiver_keeps_the_care
         ]
     )
     assert "1899-9988" in replies[1].text and "109" not in replies[1].text
-
-
-def test_the_classifiers_first_sign_of_violence_is_watch_with_its_line_and_the_next_sign_makes_it_high():
-    # Before: a crisis reply on "반에 저 싫어하는 애들이 몇 명 있어요" read by the classifier alone.
-    levels, replies, _ = converse(
-        [
-            ("반에 저 싫어하는 애들이 몇 명 있어요", classifier("high", "school_violence", 0.88)),
-            ("어제는 화장실에서 돈 가져오라고 하면서 배를 때렸어요", classifier("high", "school_violence", 0.99)),
-        ]
-    )
-    assert levels == ["watch", "high"]
-    assert replies[0].kind != "crisis" and "117" in replies[0].text  # its situation's line, not a crisis reply
-    assert replies[1].kind == "crisis"
-    # A medical emergency read by the classifier alone cannot wait.
-    levels, replies, _ = converse([("아빠가 갑자기 가슴을 잡고 주저앉으셨어요", classifier("high", "medical", 0.98))])
-    assert levels == ["high"] and replies[0].kind == "crisis" and "119" in replies[0].text

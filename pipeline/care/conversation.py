@@ -437,11 +437,6 @@ class Observation:
         last = self.state.marks[-1] if self.state.marks else None
         return self.risk.level != "none" and last is not None and last.turn == self.state.turns - 1 and not last.sticky
 
-    @property
-    def softened(self) -> bool:
-        """Whether this turn is the classifier's first-sign high, held at watch (its line is shown)."""
-        return any(n.startswith("softened") for n in self.notes)
-
 
 def ordered(categories: Iterable[str]) -> tuple[str, ...]:
     """Categories in vocabulary order (unknown ones last, in their order)."""
@@ -492,10 +487,6 @@ def _context_risk(state: CareState, text: str, risk: Risk, previous: str = "") -
         notes.append("minimising")
     return risk, notes
 
-
-#: Situations whose classifier-only first sign still gets its crisis reply at once (suicide-type
-#: risk is then asked about; a medical emergency cannot wait).
-CRISIS_FIRST = frozenset({"suicide", "self_harm", "medical", "imminent"})
 
 #: Reasons the conversation adds to a turn it weighs differently from the detector.
 STORY_REASON = "다른 사람의 이야기(드라마·지난 일)"
@@ -594,10 +585,6 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
         # no context counts for a while and fades.
         if turn_risk.level == "high" and any(m.active(state.turns) for m in state.marks):
             return turn_risk, "firm"
-        if turn_risk.level == "high" and not set(turn_risk.categories) & CRISIS_FIRST:
-            # The first sign of violence, a child or school read by the classifier alone: watch,
-            # with its situation's line; the next flagged turn confirms it as high (above).
-            return Risk("watch", turn_risk.reasons, turn_risk.categories), "softened"
         return turn_risk, "weak"
     if turn_risk.level == "high" and suicide_only and _taken_back_as_joke(text, turn_risk):
         # "죽고 싶다 ㅋㅋ 아 농담이에요" as the first sign: not a crisis, but not nothing either. It
@@ -678,7 +665,7 @@ def observe(state: CareState, text: str, turn_risk: Risk, previous: str = "") ->
         weighed, firmness = Risk("none"), "faint"
         risk, notes = _context_risk(state, text, weighed, previous)
         notes.append("denied: " + ", ".join(turn_risk.reasons))
-    firm_raise = bool([n for n in notes if not n.startswith(("weak", "faint", "softened"))])
+    firm_raise = bool([n for n in notes if not n.startswith(("weak", "faint"))])
     answered = None
     screening = state.screening
     pending = state.pending

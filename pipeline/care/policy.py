@@ -428,7 +428,7 @@ def care_turn(
 
     # While the conversation is high, a calm turn still gets a line that keeps the numbers in view.
     # A weak signal that will fade gets no lines (a safe conversation never shows crisis numbers).
-    in_view = Risk("none") if seen.fading and not seen.softened else risk
+    in_view = Risk("none") if seen.fading else risk
     if new.sticky_level == "high":  # the conversation's own situation decides which lines stay in view
         in_view = Risk("watch", in_view.reasons, new.categories)
     # Watch-level situations the reply bank has no note for (caregiver exhaustion, school
