@@ -227,3 +227,25 @@ def test_hopelessness_counts_only_where_the_detector_flagged_the_turn():
     assert observe(CareState(), bag, assess_risk(bag)).risk.level == "none"
     past = "학생 때는 사라지고 싶었는데 지금은 행복해요"
     assert observe(CareState(), past, assess_risk(past)).risk.level == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("자주는 아니고 가끔", "yes"),  # frequency, with its negation read in context
+        ("자주 그러진 않아요", "yes"),  # not often is sometimes
+        ("많이는 아니에요", "yes"),
+        ("가끔요", "yes"),
+        ("없진 않아요", "yes"),
+        ("아니라고는 못 하겠어요", "yes"),
+        ("요즘 들어 그런 생각이 자꾸 들어요", "yes"),
+        ("그런 생각은 안 해요", "no"),
+        ("한 번도 없어요", "no"),
+        ("아니요 그런 생각은 없어요 할머니가 제가 잘 사는 거 바라셨을 거예요", "no"),
+        ("수능 끝나면 다 같이 제주도 가기로 했어요", "unclear"),  # longer than yes/no, about something else
+        ("엄마가 기대하는 게 좀 부담되긴 해요", "unclear"),
+        ("참을 수가 없어요", "unclear"),
+    ],
+)
+def test_answers_are_read_in_context_frequency_negation_and_longer_replies(text, answer):
+    assert parse_answer(text) == answer

@@ -228,3 +228,147 @@ def test_a_first_sign_of_another_kind_read_only_by_the_classifier_still_fades():
         ]
     )
     assert levels[-1] == "none"
+
+
+# --- Care across the conversation, round 3: why safe conversations were flagged, and what stays. ---
+
+
+def test_a_weak_signal_ends_on_a_calm_turn_but_holds_through_a_troubled_one():
+    # Before: a classifier-only watch held its own turn and the next whatever the next one said.
+    levels, replies, _ = converse(
+        [
+            ("솔직히 다 그만두고 이직하고 싶어요", classifier("watch", "suicide", 0.94)),
+            ("그래도 다음 주에 친구들이랑 여행 가기로 했어요 ㅎㅎ", None),
+        ]
+    )
+    assert levels == ["watch", "none"]
+    assert not any(n in r.text for r in replies for n in CRISIS_NUMBERS)
+    # A troubled next turn keeps it one more turn (caregiving, isolation: no calm words).
+    levels, _, _ = converse(
+        [
+            ("치매 걸린 어머니를 혼자 모신 지 삼 년째예요", classifier("watch", "caregiver", 0.95)),
+            ("형제들은 다 멀리 살아서 저 혼자 다 해야 돼요", None),
+            ("오늘은 어머니가 일찍 주무셨어요", None),
+        ]
+    )
+    assert levels == ["watch", "watch", "none"]
+
+
+def test_the_classifiers_provisional_watch_does_not_confirm_its_own_next_guess():
+    # Before: the provisional watch counted as held suicide risk, so the classifier's next watch
+    # became sticky and the conversation stayed flagged after a clear no.
+    levels, replies, state = converse(
+        [
+            ("마지막에 제 품에서 조용히 갔어요", classifier("high", "suicide", 0.90)),
+            ("밥그릇을 아직도 못 치우겠어요", classifier("watch", "suicide", 0.87)),
+            ("아니요 그런 생각은 해 본 적 없어요", None),
+            ("주말에 사진으로 앨범 만들어 주려고요", None),
+        ]
+    )
+    assert replies[1].kind == "screening" and state.screening[0].answer == "no"
+    assert levels[-1] == "none" and not state.marks
+
+
+def test_someone_elses_story_is_no_crisis_but_someone_elses_risk_now_is_a_concern():
+    # A third person's past told as past: seen for its turn, no crisis reply, then it fades.
+    story = "제 사촌이 고등학교 때 자살 시도를 한 적이 있었어요"
+    assert assess_risk(story).level == "high"
+    levels, replies, state = converse([(story, None), ("지금은 결혼해서 잘 살아요", None), ("고마워요", None)])
+    assert levels == ["watch", "watch", "none"]
+    assert replies[0].kind != "crisis" and not state.crisis_turns
+    # Fiction with no first-person subject, rules and classifier together.
+    drama = "다음 화에 주인공이 다리에서 뛰어내리려는 장면이 예고에 나왔어요"
+    both = Risk("high", ("다리에서 뛰어내", f"{CLASSIFIER_REASON}: 위험 0.84"), ("suicide",))
+    levels, replies, _ = converse([(drama, both), ("재밌겠죠", None)])
+    assert levels == ["watch", "none"] and replies[0].kind != "crisis"
+    # The client in the story is the client's risk; someone else's risk now is real.
+    levels, replies, _ = converse([("저도 드라마 주인공처럼 옥상에서 뛰어내리고 싶어요", None)])
+    assert levels == ["high"] and replies[0].kind == "crisis"
+    for said in ("친구가 요즘 죽고 싶대요", "친구가 어제 자살 시도를 했어요"):
+        assert assess_risk(said).level == "watch"
+        levels, _, state = converse([(said, None), ("오늘 밥은 먹었어요", None), ("잤어요", None)])
+        assert levels == ["watch", "watch", "watch"], said  # before: an idiom, none
+        assert any(m.sticky for m in state.marks)
+
+
+def test_ideation_taken_back_as_a_joke_at_once_is_asked_about_not_a_crisis():
+    said = "시험 망해서 죽고 싶다 ㅋㅋ 아 농담이에요 그 정도는 아니고요"
+    assert assess_risk(said).level == "high"
+    script = [(said, None), ("아니요 그런 생각은 없어요", None), ("엄마 기대가 좀 부담돼요", None)]
+    levels, replies, state = converse(script)
+    assert levels[0] == "watch" and replies[0].kind == "screening"  # asked gently, no crisis reply
+    assert state.screening[0].key == "wish_dead" and state.screening[0].answer == "no"
+    assert levels[1:] == ["watch", "watch"]  # a no settles nothing below watch: the words were said
+    # Without the joke it is what it says.
+    levels, replies, _ = converse([("요즘 진짜 죽고 싶어요 ㅋㅋ", None)])
+    assert levels == ["high"] and replies[0].kind == "crisis"
+
+
+def test_a_no_the_classifier_reads_as_risk_and_a_denied_cue_raise_nothing():
+    # "아니요 그런 생각은 없어요 …": only the classifier flagged it, and it says no.
+    levels, _, _ = converse(
+        [("아니요 그런 생각은 없어요 가족들 생각하면 힘내야죠", classifier("watch", "suicide", 0.98))]
+    )
+    assert levels == ["none"]
+    # A cue denied in the same breath is no cue (before: a passive wish to die, high).
+    levels, replies, state = converse([("엄마 따라가고 싶다 그런 건 전혀 아니에요 그냥 보고 싶어요", None)])
+    assert levels == ["none"] and replies[0].kind != "crisis" and not state.signals
+    # Said without the denial it stays high.
+    levels, _, _ = converse([("요즘은 나도 엄마 따라가고 싶어요", None)])
+    assert levels == ["high"]
+
+
+def test_a_means_counts_with_a_farewell_across_turns():
+    # Before: a means was no step of its own, so a farewell after it raised nothing lasting.
+    levels, replies, _ = converse(
+        [
+            ("잠이 안 와서 수면제를 좀 모아 두고 있어요", classifier("watch", "suicide", 0.91)),
+            ("고양이는 동생한테 부탁해 뒀어요", None),
+        ]
+    )
+    assert levels == ["watch", "high"] and replies[1].kind == "crisis"
+    # A means alone starts nothing beyond the detector's own reading.
+    levels, _, _ = converse([("감기약 좀 사 놨어요", None)])
+    assert levels == ["none"]
+
+
+def test_a_follow_up_that_only_makes_sense_with_the_turn_before_is_asked_about():
+    # Before: "그래서 아까 먹었어요" alone is nothing; after a hard day it may be an overdose.
+    levels, replies, _ = converse([("오늘 진짜 많이 힘들었어요", None), ("그래서 아까 먹었어요", None)])
+    assert levels == ["none", "watch"]
+    assert "무엇을 드셨는지" in replies[1].text and "119" in replies[1].text
+    levels, _, _ = converse([("점심을 못 먹어서 힘들었어요", None), ("그래서 아까 빵 먹었어요", None)])
+    assert levels == ["none", "none"]
+
+
+def test_a_means_then_a_time_on_the_next_turn_is_a_plan():
+    levels, replies, _ = converse(
+        [("잠이 안 와서 수면제를 좀 모아 두고 있어요", classifier("watch", "suicide", 0.91)), ("오늘 밤에요", None)]
+    )
+    assert levels == ["watch", "high"] and replies[1].kind == "crisis"
+
+
+def test_someone_elses_risk_gets_lines_for_helping_them_not_the_clients_own_note():
+    _, replies, _ = converse([("친구가 요즘 죽고 싶대요", None)])
+    assert "그 사람이 걱정" in replies[0].text and "109" in replies[0].text
+    assert "마음이 더 무거워지면" not in replies[0].text  # the bank's note about the client's own risk
+
+
+def test_a_calm_conversation_hears_no_crisis_line_but_a_caregiver_keeps_the_care_line():
+    class Harassment:
+        def respond(self, text, emo, risk, history=()):
+            return Reply(
+                "많이 불쾌하셨겠어요. 혼자 감당하기 어려우면 1366에서도 도움을 받을 수 있어요.", "empathy", "h"
+            )
+
+    said = "동기들이랑 회사 폭파하고 싶다고 농담해요 ㅋㅋ"
+    out = care_turn(said, emotion("neutral"), assess_risk(said), CareState(), [], Harassment().respond)
+    assert "1366" not in out.reply.text and "불쾌" in out.reply.text
+    # A fading caregiver signal still points to the dementia care line (support, not a crisis line).
+    _, replies, _ = converse(
+        [
+            ("치매 걸린 어머니를 혼자 모신 지 삼 년째예요", classifier("watch", "caregiver", 0.95)),
+            ("밤마다 어머니가 깨셔서 저도 잠을 못 자요", classifier("watch", "suicide", 0.90)),
+        ]
+    )
+    assert "1899-9988" in replies[1].text and "109" not in replies[1].text

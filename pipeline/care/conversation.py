@@ -80,7 +80,9 @@ FADE_TURNS = 2
 #: Screening questions whose "no" settles a provisional (classifier-only) watch.
 SETTLING_QUESTIONS = frozenset({"wish_dead", "thoughts"})
 #: Signal kinds that start the screening questions (a farewell act alone does not).
-SCREENING_KINDS = frozenset({"hopeless", "burden", "passive_wish", "ideation"})
+SCREENING_KINDS = frozenset({"hopeless", "burden", "passive_wish", "ideation", "joked"})
+#: Signal kinds that raise nothing alone and count only together with another kind.
+COMPANION_KINDS = frozenset({"farewell", "means"})
 # Ideation in the client's own words: after such a crisis turn the screening starts at "method".
 _EXPLICIT_IDEATION = re.compile(r"죽고\s*싶|자살|목숨을?\s*끊|죽을\s*(거|래|까)|죽어\s*버리|살고\s*싶지\s*않|그만\s*살")
 
@@ -99,6 +101,9 @@ SIGNALS: Mapping[str, re.Pattern[str]] = {
         r"눈을?\s*뜨지\s*(않|말)|깨어나지\s*(않|말)|사라지고\s*싶|없어지고\s*싶|태어나지\s*말|영원히\s*잠들|그냥\s*잠들고\s*싶|"
         r"따라가고\s*싶|곁으로\s*가고\s*싶"
     ),
+    "means": re.compile(
+        r"약을?\s*(좀\s*)?(모아|모았|모으|사\s*모|쌓아)|수면제|번개탄|농약|밧줄|목을?\s*맬|옥상\s*문|비밀번호를?\s*알아"
+    ),
     "farewell": re.compile(
         r"마지막\s*(인사|편지|선물)|작별|그동안\s*고마웠|편지를?\s*(써|남겨|남겼)|유서(?!\s*(깊|가\s*깊))|"
         r"(고양이|강아지|애들|아이들|물건|짐)[^.?!]{0,12}(부탁|맡겨|맡길|나눠|정리)|다\s*정리했|정리해\s*뒀|정리하고\s*있"
@@ -109,8 +114,10 @@ SIGNAL_NAMES_KO: Mapping[str, str] = {
     "hopeless": "절망감",
     "burden": "짐이 된다는 생각",
     "passive_wish": "죽음을 바라는 마음",
+    "means": "방법·수단",
     "farewell": "작별 행동",
     "ideation": "자살 생각",
+    "joked": "농담처럼 말한 죽고 싶은 마음",
 }
 # A cue told as over ("예전엔 사라지고 싶었는데 요즘은 살 만해요") is not a signal now.
 _RESOLVED_PAST = re.compile(
@@ -124,6 +131,12 @@ _MINIMISING = re.compile(
 _FEAR = re.compile(r"무서|두려|겁나|겁이\s*나|무슨\s*일이\s*(생길|일어날)|해코지|보복|찾아올|죽일|가만\s*안\s*둘")
 _AFTER_ABUSE = re.compile(r"헤어지|이별|떠나|집을\s*나|신고|도망|말하면|알게\s*되면|들어오|집에\s*가|오늘\s*밤")
 _SCHOOL_FEAR = re.compile(r"학교|교실|등교|반\s*애들|걔네|걔들")
+# A follow-up that only makes sense with the turn before: something taken, with no object named.
+_TOOK = re.compile(r"(아까|방금|조금\s*전에?|그래서|벌써|결국)\s*(다\s*)?(먹었|삼켰|마셨|먹어\s*버렸)")
+_WHAT_TAKEN = re.compile(
+    r"[가-힣](을|를)\s*(다\s*)?(먹|삼|마)|밥|점심|저녁|아침|라면|간식|커피|빵|과자|치킨|해열제|감기약"
+)
+_DISTRESS = re.compile(r"힘들|힘든|괴로|죽고|끝내|지쳤|못\s*버티|버틸\s*수|포기|살기\s*싫|그만하")
 _READY = re.compile(r"준비\s*(다|됐|했)|다\s*정리|오늘\s*밤|마지막|작별|결심|끝낼|끝내")
 # Safety nets for situations the per-turn detector may not name yet (it owns them; a net only raises).
 _NETS: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
@@ -150,13 +163,39 @@ _NETS: tuple[tuple[re.Pattern[str], tuple[str, ...], str], ...] = (
     ),
 )
 _DENIAL = re.compile(
-    r"(그런|그럴)\s*(건|거|생각은?|마음은?)\s*(전혀|절대|진짜)?\s*(없어요|없어|없습니다|아니에요|아니고|아닙니다)|"
-    r"(전혀|절대)\s*(없어요|없어|없습니다|아니에요|아니고|아닙니다)|(건|거)\s*(아니에요|아니고|아닙니다)"
+    r"(그런|그럴|이런)\s*(건|거|생각은?|마음은?)\s*(전혀|절대|진짜)?\s*(없어요|없어|없습니다|아니에요|아니고|아닙니다)|"
+    r"(전혀|절대)\s*(없어요|없어|없습니다|아니에요|아니고|아닙니다)|(건|거)\s*(아니에요|아니고|아닙니다)|"
+    r"(그런|이런)\s*(생각은?|마음은?)\s*(전혀|절대)?\s*안\s*(해|들|했)|(해\s*본|해본|한)\s*적(이|은)?\s*(없|한\s*번도\s*없)"
 )
 _REVENGE = re.compile(
     r"갚아\s*(줄|주겠|준다)|복수(?!\s*전)|되갚|똑같이\s*(해\s*줄|당하게|갚)|가만\s*안\s*(둘|둬|놔)|찾아가서"
 )
 _PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기")
+
+# A weak (classifier-only, no context) signal fades at once on a calm turn: a joke, plans,
+# something good, thanks. A turn with any cue or readiness is never calm.
+_CALM = re.compile(
+    r"ㅋㅋ|ㅎㅎ|농담|게임에서|좋아요|좋았|재밌|재미있|설레|신나|기대돼|다행|안심|고마워|고맙|가기로|하기로|놀러|"
+    r"여행|맛있|시원하|풀리|풀렸|가벼워"
+)
+# Someone else's story: fiction, or a third person's past told as past ("제 친구가 대학교 때 … 적이
+# 있었어요"), with no first-person subject. Suicide-type words in it are not the client's risk now.
+_FICTION = re.compile(
+    r"드라마|영화|웹툰|소설|만화|예고|장면|주인공|여주|남주|등장인물|뉴스|기사에서|다큐|다음\s*(회|화)"
+)
+_THIRD_PERSON = re.compile(
+    r"(친구|동생|언니|오빠|누나|형|엄마|아빠|선배|후배|동료|지인|이웃|사촌|삼촌|이모|고모|여주|남주|주인공|배우|연예인)"
+    r"(가|이|는|은|도)(?![가-힣])"
+)
+_FIRST_PERSON = re.compile(r"(?<![가-힣])(제가|내가|저도|나도|저는|나는|저만|나만|저|나)(?![가-힣])")
+_PAST_STORY = re.compile(
+    r"적이?\s*있|예전에|옛날에|몇\s*(년|해|달)\s*전|(대학|대학교|고등학교|중학교|학교|어릴|젊었을|군대|학생)\s*(때|다닐\s*때)|그때"
+)
+_PRESENT = re.compile(r"오늘|어제|어젯밤|방금|아까|지금(?!은)|요즘(?!은)|이번\s*주|곧|내일|며칠\s*전")
+# Someone else's wish to die reported now ("친구가 죽고 싶대요"): a real concern, never an idiom.
+_REPORTED = re.compile(r"(싶|하|겠|는|한)\s*(대요|대|래요|다고\s*(했|하더|해요|그러))|(싶다|하겠다|한다|겠다)고")
+# "죽고 싶다 ㅋㅋ 농담이에요": explicit words taken back as a joke in the same breath.
+_JOKE_AFTER = re.compile(r"농담|장난(이|으로|이에요|이야)|그\s*정도는\s*아니|진심\s*아니")
 
 
 @dataclass(frozen=True)
@@ -413,8 +452,8 @@ def _raise(risk: Risk, level: str, categories: Sequence[str], reason: str) -> Ri
     return Risk(level=new_level, reasons=reasons, categories=ordered((*risk.categories, *categories)))
 
 
-def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[str]]:
-    """The turn's risk with what the conversation so far says about it."""
+def _context_risk(state: CareState, text: str, risk: Risk, previous: str = "") -> tuple[Risk, list[str]]:
+    """The turn's risk with what the conversation so far (and the client's previous turn) says about it."""
     notes: list[str] = []
     had = set(state.categories)
     abusers = {f.who for f in state.facts if f.event == "hit" and f.who}
@@ -425,10 +464,16 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     if "school_violence" in had and _FEAR.search(text) and _SCHOOL_FEAR.search(text):
         risk = _raise(risk, "high", ["school_violence"], "앞서 말한 학교폭력 뒤의 두려움")
         notes.append("context_school")
-    ideation = state.level == "high" and SUICIDE_TYPE & had
+    means_told = any(s.kind == "means" for s in state.signals)
+    ideation = (state.level == "high" or means_told) and SUICIDE_TYPE & had
     if ideation and _READY.search(text) and risk.level != "high":
-        risk = _raise(risk, "high", ["suicide"], "앞서 말한 죽고 싶은 마음 뒤의 준비·작별")
+        # "약을 모아 뒀어요" … "오늘 밤에요": a time or a goodbye after ideation or a means is a plan.
+        risk = _raise(risk, "high", ["suicide"], "앞서 말한 죽고 싶은 마음·방법 뒤의 준비·작별·시점")
         notes.append("context_ready")
+    if previous and _TOOK.search(text) and not _WHAT_TAKEN.search(text) and _DISTRESS.search(previous):
+        # "오늘 많이 힘들었어요" … "그래서 아까 먹었어요": taken what? Watch, and the reply asks.
+        risk = _raise(risk, "watch", ["suicide"], "힘든 이야기 뒤에 무언가를 먹었다고 함")
+        notes.append("took_after_distress")
     for pattern, categories, reason in _NETS:
         if pattern.search(text):
             risk = _raise(risk, "high", categories, reason)
@@ -443,9 +488,14 @@ def _context_risk(state: CareState, text: str, risk: Risk) -> tuple[Risk, list[s
     return risk, notes
 
 
+#: Reasons the conversation adds to a turn it weighs differently from the detector.
+STORY_REASON = "다른 사람의 이야기(드라마·지난 일)"
+OTHERS_REASON = "다른 사람의 죽고 싶은 마음을 전함"
+JOKED_REASON = "죽고 싶다는 말을 바로 농담이라고 함"
+
 #: Signal kinds the risk detector must have flagged in the turn (watch or high, suicide-type): the
 #: patterns only say which kind it is. The other kinds are nets for what the detector may miss.
-DETECTOR_KINDS = frozenset({"hopeless", "burden"})
+DETECTOR_KINDS = frozenset({"hopeless", "burden", "means"})
 
 
 def _ideation(risk: Risk) -> bool:
@@ -459,20 +509,33 @@ def cues_in(text: str, detector_risk: Risk) -> set[str]:
     이유가 없네" about a bag stays out); pass the risk as ``observe`` weighs it, so that a
     classifier-only flag without context flags nothing. A flagged turn of no known kind is no
     step (sadness or stress is not a risk-relevant cue). A cue told as over ("예전엔 … 지금은
-    살 만해요") is not a signal.
+    살 만해요") or denied in the same breath ("할머니 따라가고 싶다 이런 건 전혀 아니에요") is not a
+    signal.
     """
     if _RESOLVED_PAST.search(text):
         return set()
     flagged = detector_risk.level != "none" and bool(SUICIDE_TYPE & set(detector_risk.categories))
-    kinds = {k for k, p in SIGNALS.items() if p.search(text) and (flagged or k not in DETECTOR_KINDS)}
+    kinds = {
+        k
+        for k, p in SIGNALS.items()
+        if (m := p.search(text)) and not _denied_after(text, m.end()) and (flagged or k not in DETECTOR_KINDS)
+    }
     if flagged and detector_risk.level == "high":
         kinds.add("ideation")
     return kinds
 
 
+def _denied_after(text: str, end: int) -> bool:
+    """Whether a denial follows the cue ending at ``end`` closely, in the same sentence."""
+    for m in _DENIAL.finditer(text, end):
+        between = text[end : m.start()]
+        return len(between) <= 15 and not re.search(r"[.?!]", between)
+    return False
+
+
 def _signals(state: CareState, text: str, kinds: set[str], turn: int) -> tuple[Signal, ...]:
     seen = {s.kind for s in state.signals}
-    order = (*SIGNALS, "ideation")
+    order = (*SIGNALS, "ideation", "joked")
     new = [Signal(kind, turn, text) for kind in order if kind in kinds and kind not in seen]
     return (*state.signals, *new)
 
@@ -503,13 +566,18 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
     if turn_risk.level == "none":
         return turn_risk, "firm"
     # Context: the conversation already holds this kind of risk for good, or (for suicide-type risk) a
-    # risk-relevant cue now or earlier. A flag of another kind is no context.
+    # risk-relevant cue now or earlier. A flag of another kind is no context, nor is a fading mark or
+    # a provisional watch (the classifier's own guess, not yet confirmed).
     cues = {k for k, p in SIGNALS.items() if p.search(text)}
-    held = {c for m in state.marks if m.sticky for c in m.categories}  # a fading mark confirms nothing
+    held = {c for m in state.marks if m.sticky and not m.provisional for c in m.categories}
     same_kind = set(turn_risk.categories) & held
+    suicide_only = set(turn_risk.categories) <= SUICIDE_TYPE
     suicide_context = bool(SUICIDE_TYPE & set(turn_risk.categories)) and bool(state.signals or cues)
     if same_kind or suicide_context:
         return turn_risk, "firm"
+    if suicide_only and someone_elses_story(text):
+        # Fiction, or a third person's past told as past: shown to the counsellor, then it fades.
+        return Risk("watch", (*turn_risk.reasons, STORY_REASON), turn_risk.categories), "weak"
     if classifier_only(turn_risk):
         # A classifier-only high after any flagged turn is real (violence, an overdose or
         # self-harm told in pieces); as the first sign of anything it gets its crisis reply but
@@ -518,10 +586,39 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
         if turn_risk.level == "high" and any(m.active(state.turns) for m in state.marks):
             return turn_risk, "firm"
         return turn_risk, "weak"
-    suicide_only = set(turn_risk.categories) <= SUICIDE_TYPE
+    if turn_risk.level == "high" and suicide_only and _taken_back_as_joke(text, turn_risk):
+        # "죽고 싶다 ㅋㅋ 아 농담이에요" as the first sign: not a crisis, but not nothing either. It
+        # stays at watch and Maum asks gently (the screening starts, see ``JOKED_REASON``).
+        return Risk("watch", (*turn_risk.reasons, JOKED_REASON), turn_risk.categories), "firm"
     if turn_risk.level == "watch" and suicide_only:
+        told_now = _REPORTED.search(text) or _PRESENT.search(text)
+        if _THIRD_PERSON.search(text) and not _FIRST_PERSON.search(text) and told_now:
+            # "친구가 죽고 싶대요", "친구가 어제 자살 시도를 했어요": someone else's risk, told as now, is a
+            # concern, not an idiom.
+            return Risk("watch", (*turn_risk.reasons, OTHERS_REASON), turn_risk.categories), "firm"
         return Risk("none"), "faint"
     return turn_risk, "firm"
+
+
+def someone_elses_story(text: str) -> bool:
+    """Whether ``text`` tells fiction or a third person's past, with no first-person subject.
+
+    "다음 회에 여주가 한강 다리에서 뛰어내리려는 거 예고 나와서 궁금해요" and "제 친구가 대학교 때
+    자살 시도를 한 적이 있었어요" are; "친구가 어제 자살 시도를 했어요" (now) and "저도 드라마
+    주인공처럼 뛰어내리고 싶어요" (the client) are not.
+    """
+    if not _THIRD_PERSON.search(text) or _FIRST_PERSON.search(text):
+        return False
+    return bool(_FICTION.search(text)) or (bool(_PAST_STORY.search(text)) and not _PRESENT.search(text))
+
+
+def _taken_back_as_joke(text: str, turn_risk: Risk) -> bool:
+    """Whether every risk phrase of ``text`` comes before the client takes it back as a joke."""
+    phrases = [r for r in turn_risk.reasons if not r.startswith(CLASSIFIER_REASON)]
+    joke = _JOKE_AFTER.search(text)
+    if not phrases or joke is None or not ("ㅋ" in text or "ㅎㅎ" in text or "농담" in text):
+        return False
+    return all(0 <= text.find(p) < joke.start() for p in phrases)
 
 
 def _denies(state: CareState, text: str, turn_risk: Risk) -> bool:
@@ -538,16 +635,21 @@ def _denies(state: CareState, text: str, turn_risk: Risk) -> bool:
         return False
     phrases = [r for r in turn_risk.reasons if not r.startswith(CLASSIFIER_REASON)]
     last_no = max((m.start() for m in _DENIAL.finditer(text)), default=-1)
-    return bool(phrases) and all(0 <= text.find(p) < last_no for p in phrases)
+    if not phrases:
+        # Only the classifier read risk in a turn that says no ("아니요 그런 생각은 없어요 할머니가 …"):
+        # there are no risk words of the client's own to keep, unless a cue stands undenied.
+        return turn_risk.level == "watch" and last_no >= 0 and not cues_in(text, turn_risk)
+    return all(0 <= text.find(p) < last_no for p in phrases)
 
 
-def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
+def observe(state: CareState, text: str, turn_risk: Risk, previous: str = "") -> Observation:
     """One client turn read in the light of the conversation (see the module docstring).
 
     Args:
         state: the conversation before this turn (``CareState()`` for a new one).
         text: what the client said.
         turn_risk: the risk detector's reading of ``text`` alone.
+        previous: the client's previous turn, for a follow-up that only makes sense with it.
 
     Returns:
         The new state (not yet holding the question or crisis reply of this turn's answer: the
@@ -555,13 +657,13 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
     """
     turn = state.turns
     weighed, firmness = _weighed(state, text, turn_risk)
-    risk, notes = _context_risk(state, text, weighed)
+    risk, notes = _context_risk(state, text, weighed, previous)
     if firmness != "firm":
         notes.append(f"{firmness}: {turn_risk.level} {', '.join(turn_risk.reasons)}")
     if _denies(state, text, turn_risk):
         # "아니요 죽고 싶다거나 그런 건 전혀 없어요": the question's own words, denied.
         weighed, firmness = Risk("none"), "faint"
-        risk, notes = _context_risk(state, text, weighed)
+        risk, notes = _context_risk(state, text, weighed, previous)
         notes.append("denied: " + ", ".join(turn_risk.reasons))
     firm_raise = bool([n for n in notes if not n.startswith(("weak", "faint"))])
     answered = None
@@ -579,24 +681,28 @@ def observe(state: CareState, text: str, turn_risk: Risk) -> Observation:
             risk = _raise(risk, "watch", ["suicide"], f"선별 질문에 '{text}'")
             firm_raise = True
 
-    said_now = cues_in(text, weighed) - {"ideation"}
+    said_now = cues_in(text, weighed) - {"ideation"} | ({"joked"} if JOKED_REASON in weighed.reasons else set())
     if "passive_wish" in said_now:
         risk = _raise(risk, "high", ["suicide"], "죽음을 바라는 마음")
-    signals = _signals(state, text, cues_in(text, weighed) | ({"ideation"} if _ideation(risk) else set()), turn)
+    # The classifier's own first guess is no ideation the client told: the screening answers decide.
+    told = _ideation(risk) and (firmness == "firm" or firm_raise)
+    signals = _signals(state, text, said_now | ({"ideation"} if told else set()), turn)
     kinds = {s.kind for s in signals}
     n_kinds = len(kinds)
     if said_now:
         cue_names = ", ".join(SIGNAL_NAMES_KO[k] for k in SIGNAL_NAMES_KO if k in kinds)
         if n_kinds >= HIGH_KINDS or ("farewell" in kinds and n_kinds >= 2):
             risk = _raise(risk, "high", ["suicide"], f"대화 전체에서 이어진 위험 신호 ({cue_names})")
-        elif n_kinds >= WATCH_KINDS or said_now - {"farewell"}:
-            # a farewell act alone (이사 가서 작별 인사) counts only together with other signals
+        elif n_kinds >= WATCH_KINDS or said_now - COMPANION_KINDS:
+            # a farewell act (이사 가서 작별 인사) or a means alone counts only together with other signals
             label = "여러 차례 이어진 위험 신호" if n_kinds >= WATCH_KINDS else "위험 신호"
             risk = _raise(risk, "watch", ["suicide"], f"{label} ({cue_names})")
-        if said_now - {"farewell"} or n_kinds >= WATCH_KINDS:
+        if said_now - COMPANION_KINDS or n_kinds >= WATCH_KINDS:
             firm_raise = True
 
-    marks = [m for m in state.marks if m.active(turn)]
+    calm = risk.level == "none" and not said_now and _CALM.search(text) and not _READY.search(text)
+    # A weak signal ends on a calm turn (a joke, plans, thanks); otherwise it holds one more turn.
+    marks = [m for m in state.marks if m.active(turn) and (m.sticky or not calm)]
     if answered is not None and answered.answer == "no" and answered.key in SETTLING_QUESTIONS:
         # "아니요" to the wish to be dead or to thoughts of suicide: the classifier's guess is settled.
         marks = [m for m in marks if not m.provisional]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.care.conversation import CareState, observe
+from pipeline.care.conversation import OTHERS_REASON, CareState, observe
 from pipeline.care.crisis import crisis_reply, lead_situation, numbers_for, shipped, watch_note
 from pipeline.care.facts import EVENTS, Fact, facts_in, people_in
 from pipeline.care.screening import QUESTIONS
@@ -98,6 +98,16 @@ ANSWERS: dict[str, str] = {
         "이야기해 볼까요? 사람 상담 선생님과 같이 고민하고 싶으시면 그것도 도와 드릴게요."
     ),
 }
+#: After "오늘 많이 힘들었어요" … "그래서 아까 먹었어요": ask what, with the emergency line.
+ASK_WHAT_TAKEN = (
+    "말해 줘서 고마워요. 혹시 무엇을 드셨는지 여쭤봐도 될까요? "
+    "약을 한꺼번에 많이 드셨다면 지금 바로 119에 전화해 주세요. 저는 AI 마음이고, 상담 선생님도 함께 볼 수 있어요."
+)
+#: Someone else's risk told now ("친구가 죽고 싶대요"): how the client can help, with the lines.
+OTHERS_NOTE = (
+    "그 사람이 걱정되시겠어요. 혼자 감당하지 않으셔도 돼요. 자살예방상담전화 109에서는 곁에 있는 사람을 "
+    "어떻게 도울지도 함께 이야기해 줘요. 지금 위험해 보이면 112나 119에 알려 주세요."
+)
 _AT_RISK_NOTE = "혼자 감당하기 어려우면 자살예방상담전화 109나 정신건강위기상담 1577-0199에 언제든 전화할 수 있어요."
 
 
@@ -354,6 +364,18 @@ def _reference(state: CareState, text: str, emotion: Emotion, history: Sequence[
     return sentence
 
 
+#: Situations whose watch note is a support line rather than a crisis line.
+SUPPORT_NOTES = ("caregiver",)
+_SENTENCE = re.compile(r"[^.?!]+[.?!]?\s*")
+
+
+def without_lines(text: str) -> str:
+    """``text`` without its sentences that give a crisis line's number (the text itself if all do)."""
+    numbers = {n for c in shipped().numbers.values() for n in c}
+    kept = [s for s in _SENTENCE.findall(text) if not any(n in s for n in numbers)]
+    return "".join(kept).strip() or text
+
+
 def care_turn(
     text: str,
     emotion: Emotion,
@@ -372,7 +394,7 @@ def care_turn(
         history: the earlier turns, as the responder sees them.
         respond: the responder's ``respond``.
     """
-    seen = observe(state, text, turn_risk)
+    seen = observe(state, text, turn_risk, history[-1].user_text if history else "")
     new, risk = seen.state, seen.risk
     turn = new.turns - 1
     used = {t.reply_id for t in history if t.reply_id}
@@ -391,6 +413,9 @@ def care_turn(
             answer = f"{answer} {note}"
         return CareTurn(Reply(answer, "answer", f"answer-{asked}"), risk, new)
 
+    if "took_after_distress" in seen.notes:
+        return CareTurn(Reply(ASK_WHAT_TAKEN, "empathy", "ask-what-taken"), risk, new)
+
     answered = seen.screening_answer
     unclear = answered is not None and answered.answer == "unclear"
     key = "" if unclear else new.next_screening_question()  # after an unclear answer, listen first
@@ -407,7 +432,10 @@ def care_turn(
     if new.sticky_level == "high":  # the conversation's own situation decides which lines stay in view
         in_view = Risk("watch", in_view.reasons, new.categories)
     # Watch-level situations the reply bank has no note for (caregiver exhaustion, school
-    # violence, …) get the note of their own line here instead of the bank's suicide line.
+    # violence, …) get the note of their own line here instead of the bank's suicide line. The
+    # dementia care line is support, not a crisis line: it stays while a caregiver signal fades.
+    if seen.fading and set(SUPPORT_NOTES) & set(new.categories):
+        in_view = Risk("watch", in_view.reasons, tuple(c for c in new.categories if c in SUPPORT_NOTES))
     note = watch_note(in_view.categories) if in_view.level == "watch" else ""
     if note and not BANK_NOTE_CATEGORIES & set(in_view.categories):
         in_view = Risk("none")
@@ -416,6 +444,9 @@ def care_turn(
     reply = respond(text, reply_emotion(text, emotion), in_view, history)
     if reply.kind == "crisis":  # a responder that has its own crisis path: keep the numbers
         return CareTurn(reply, risk, new)
+    if in_view.level == "none":
+        # A calm conversation hears no crisis line (a bank reply written for harassment says 1366).
+        reply = dataclasses.replace(reply, text=without_lines(reply.text))
     said_before = [t.user_text for t in history]
     why = unsupported_claim(reply.text, text, said_before, new.facts)
     told = [f for f in new.facts if f.turn == turn and f.acknowledgement()]
@@ -428,6 +459,9 @@ def care_turn(
     reference = _reference(new, text, emotion, history)
     if reference and reference not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
+    if OTHERS_REASON in risk.reasons:
+        # The bank's watch line speaks to the client's own risk; this one is about someone else's.
+        reply = dataclasses.replace(reply, text=f"{without_lines(reply.text)} {OTHERS_NOTE}")
     if note and note not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
     if new.sticky_level == "high" and not any(n in reply.text for n in numbers_for(new.categories)[:2]):

@@ -51,14 +51,26 @@ ANSWER_NAMES_KO: Mapping[str, str] = {
     "unclear": "답이 분명하지 않음",
 }
 
-_NO = re.compile(
-    r"아니[요오]?|아뇨|아녀|없어|없었|없습니다|없는데|없죠|안\s*했|안\s*해\s*봤|안\s*해요|그런\s*적\s*없|전혀|"
-    r"그렇지\s*않|절대|ㄴㄴ|노노|no\b|않았|안\s*들"
-)
+# Words that answer by themselves wherever they stand.
+_NO = re.compile(r"아니[요오]?|아뇨|아녀|그런\s*적\s*(은\s*)?없|전혀|그렇지\s*않|절대|ㄴㄴ|노노|no\b|한\s*번도")
 _UNSURE = re.compile(r"그냥\s*그래요?|그저\s*그래요?|모르겠|몰라|글쎄|애매|잘\s*모르|반반|그럴\s*수도|헷갈|확실하지")
 _YES = re.compile(
-    r"^(네|넵|예|응|어|웅|ㅇㅇ|yes)(?![가-힣])|네[,.\s!]|응[,.\s!]|그래요|그랬어요|맞아|있어|있었|있습니다|"
-    r"(?<!안)(?<!안\s)(했어|해\s*봤|해봤|생각했|들었어|들어요)|그런\s*적\s*있|조금요|좀요|약간|가끔|자주|많이요"
+    r"^(네|넵|예|응|어|웅|ㅇㅇ|yes)(?![가-힣])|네[,.\s!]|응[,.\s!]|그래요|그랬어요|맞아|그런\s*적\s*(이\s*)?있|"
+    r"조금요|좀요|약간|가끔|자주|종종|때때로|간간이|많이요|몇\s*번|한두\s*번|한\s*번씩"
+)
+# Verbs that answer only when they are about the question: in a short reply, or near a word that
+# points back to it ("그런 생각", "사실은"). "수능 끝나면 제주도 가기로 했어요" answers nothing.
+_NO_VERB = re.compile(
+    r"(?<!수가\s)(?<!수\s)(?<!수가)(없어|없었|없습니다|없는데|없죠)|안\s*했|안\s*해\s*봤|안\s*해요|않았|안\s*들"
+)
+_YES_VERB = re.compile(r"있어|있었|있습니다|(?<!안)(?<!안\s)(했어|해\s*봤|해봤|생각했|들었어|들어요|해요)")
+_POINTS_BACK = re.compile(r"그런|그렇|그\s*생각|생각|적|마음|방법|계획|준비|사실|솔직히|그게|가끔|자주")
+_SHORT = 8  # a verb this near the start is the answer itself ("있어요", "없어요")
+# Not often, not much: some, so a yes ("자주는 아니고 가끔", "자주 그러진 않아요", "많이는 아니에요").
+# Never less than a yes: "없진 않아요", "아니라고는 못 하겠어요".
+_SOME = re.compile(
+    r"(자주|많이|매일|늘|항상|심하게|심각하게)\s*(는|까지는|까진)?\s*(아니|안|그러진\s*않|그렇진\s*않|그러지는\s*않)|"
+    r"(없|아니)(진|지는|지\s*는)\s*않|(아니라|없다|안\s*했다)(고는|곤)\s*못"
 )
 
 
@@ -66,11 +78,20 @@ def parse_answer(text: str) -> str:
     """What a client's reply to a yes/no question says: ``yes``, ``no``, ``unsure`` or ``unclear``.
 
     The last clear signal in the text wins, so "아니요… 사실은 있어요" is a yes and "네? 아니요" a no.
+    Frequency and degree count as a yes ("가끔", "자주는 아니고 가끔", "자주 그러진 않아요"), so does
+    a double negative ("없진 않아요"). A verb such as 했어요 or 없어요 answers only near the start or
+    near a word that points back to the question, so a longer reply about something else
+    ("수능 끝나면 다 같이 제주도 가기로 했어요") is ``unclear`` and the question can be asked again.
     """
     text = text.strip().lower()
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str]] = [(m.end(), "yes") for m in _SOME.finditer(text)]
+    masked = _SOME.sub(lambda m: "_" * len(m.group(0)), text)  # its 아니/않 are no "no"
     for name, pattern in (("no", _NO), ("unsure", _UNSURE), ("yes", _YES)):
-        found += [(m.end(), name) for m in pattern.finditer(text)]
+        found += [(m.end(), name) for m in pattern.finditer(masked)]
+    for name, pattern in (("no", _NO_VERB), ("yes", _YES_VERB)):
+        for m in pattern.finditer(masked):
+            if m.start() < _SHORT or _POINTS_BACK.search(masked[max(0, m.start() - 12) : m.start()]):
+                found.append((m.end(), name))
     if not found:
         return "unclear"
     # The no-patterns contain 없어/안 해; a yes-pattern ending at the same place is the same word.
