@@ -277,7 +277,9 @@ def _near_miss_table(spec: dict[str, Any]) -> dict[str, str]:
         if word not in keywords:
             raise ValueError(f"near_misses.word_confusable: {word!r} is not a key word")
         for slot, slot_groups in extra.items():
-            if slot not in alphabets or any(len(g) < 2 or any(j not in alphabets[slot] for j in g) for g in slot_groups):
+            if slot not in alphabets or any(
+                len(g) < 2 or any(j not in alphabets[slot] for j in g) for g in slot_groups
+            ):
                 raise ValueError(f"near_misses.word_confusable.{word}.{slot}: {slot_groups!r} is not a group of jamo")
     for word in keywords:
         if len(word) < 2 or not all("가" <= ch <= "힣" for ch in word):
