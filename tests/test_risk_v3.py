@@ -5,9 +5,17 @@ Every sentence here was written for this test (none is copied from a development
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from pipeline.care.assessor import CLASSIFIER_REASON, ClassifierSignal, RiskHead, combine
 from pipeline.care.risk import _near_miss_table, assess_risk
+from pipeline.types import Risk
+from tests.samples import REPO, bigram_embed
+from training import train_risk_head
+from training.train_risk_head import RiskHeadTrainingConfig, RiskRows, fit_imminent, imminent_threshold, read_risk_tsv
+
+TINY = REPO / "tests" / "data" / "risk_head_tiny.tsv"
 
 RISKY = [
     # (text, category the rules must name)
@@ -78,3 +86,82 @@ def test_a_word_only_near_miss_must_name_a_key_word():
         _near_miss_table({"keywords": ["손목"], "word_confusable": {"자살": {"medial": ["ㅏㅓ"]}}})
     with pytest.raises(ValueError, match="not a group of jamo"):
         _near_miss_table({"keywords": ["손목"], "word_confusable": {"손목": {"medial": ["ㄱㄴ"]}}})
+
+
+# --- the classifier's imminence probe and the cross-author check -----------------------------------
+
+
+def _signal(level, imminent, p_imminent=0.83):
+    return ClassifierSignal(0.95, 0.9, "suicide", level, p_imminent=p_imminent, imminent=imminent)
+
+
+def test_the_imminence_probe_marks_a_high_statement_imminent():
+    risk = combine(Risk(), _signal("high", True))
+    assert risk.level == "high" and risk.categories == ("suicide", "imminent")
+    assert risk.reasons == (f"{CLASSIFIER_REASON}: 자살 위험 0.90, 급박한 상황 0.83",)
+    rules_high = combine(assess_risk("그냥 죽고 싶어요"), _signal("high", True))
+    assert "imminent" in rules_high.categories  # the probe reads "now" whoever found it high
+
+
+def test_the_imminence_probe_never_raises_the_level_or_marks_a_watch():
+    assert combine(Risk(), _signal("watch", False)).categories == ("suicide",)
+    assert "imminent" not in combine(Risk(), _signal("high", False)).categories
+
+
+def test_a_head_without_a_probe_reads_no_imminence_and_a_probe_is_a_logistic_regression():
+    head = RiskHead(
+        [(np.zeros((3, 384), np.float32), np.zeros(3, np.float32))], ("none", "watch:suicide", "high:suicide")
+    )
+    x = np.eye(4, 384)
+    texts = ["a", "b", "c", "d"]
+    assert head.imminence(x).tolist() == [0.0] * 4
+    assert not any(s.imminent for s in head.signals(x, texts, thresholds=(0.1, 0.1)))
+    weights = [0.0] * 384
+    weights[0], weights[1] = 4.0, -4.0
+    head.meta = {"imminent_weights": weights, "imminent_bias": 0.0, "imminent_threshold": 0.9}
+    p = head.imminence(x)
+    assert p[0] > 0.98 and p[1] < 0.02 and p[2] == pytest.approx(0.5)
+    signals = head.signals(x, texts, thresholds=(0.1, 0.1))
+    assert [s.imminent for s in signals] == [True, False, False, False]  # high, and over the probe's threshold
+
+
+def test_the_probe_learns_imminence_and_its_threshold_bounds_false_marks():
+    rng = np.random.default_rng(3)
+    n = 120
+    x = rng.normal(size=(n, 8))
+    imminent = np.arange(n) < 40
+    x[imminent, 0] += 3.0
+    rows = RiskRows(
+        [f"s{i}" for i in range(n)],
+        ["high"] * n,
+        [["suicide", "imminent"] if i else ["suicide"] for i in imminent],
+        [f"g{i}" for i in range(n)],
+        ["a"] * n,
+    )
+    config = RiskHeadTrainingConfig(max_iter=100)
+    w, b = fit_imminent(rows, x, config)
+    p = 1.0 / (1.0 + np.exp(-(x @ w + b)))
+    assert p[imminent].mean() > 0.7 > 0.3 > p[~imminent].mean()
+    t = imminent_threshold(p, rows, config)
+    assert np.mean(p[~imminent] >= t) <= config.max_false_imminent
+
+
+def test_the_cross_author_check_holds_each_author_out(tmp_path, monkeypatch):
+    rows = read_risk_tsv(TINY)
+    header = "text\tlevel\tcategory\tgroup\tsource\tauthor\n"
+    lines = [
+        f"{t}\t{lv}\t{','.join(c) or '-'}\tg{i}\twritten\t{'one' if i % 2 else 'two'}\n"
+        for i, (t, lv, c) in enumerate(zip(rows.texts, rows.levels, rows.categories, strict=True))
+    ]
+    (tmp_path / "train.tsv").write_text(header + "".join(lines[:30]), encoding="utf-8")
+    (tmp_path / "dev.tsv").write_text(header + "".join(lines[30:]), encoding="utf-8")
+    monkeypatch.setattr(train_risk_head, "MIN_HELD_OUT", 1)
+    config = RiskHeadTrainingConfig(
+        train=str(tmp_path / "train.tsv"), dev=str(tmp_path / "dev.tsv"), max_iter=50, max_false_alarm=0.3
+    )
+    report = train_risk_head.cross_author(config, embed=bigram_embed)
+    assert set(report["authors"]) == {"one", "two"}
+    for figures in report["authors"].values():
+        assert figures["n"] == 20 and 0.0 <= figures["hybrid"]["false_alarms"] <= 1.0
+        assert figures["hybrid"]["high_recall"] >= figures["classifier"]["high_recall"]
+    assert set(report["mean"]) == {"classifier", "hybrid", "auc_risk"}
