@@ -18,6 +18,9 @@ multilingual-e5-small query embedding and character n-grams, as the emotion head
   hand, a time set) makes the turn ``high`` with ``imminent`` beside any other risk signal (the
   rules' ``watch`` or the classifier's): the classifier knows what "it" is, the rules know when.
   Alone, such a phrase raises nothing (오늘 밤에 할 거예요 may be homework);
+* the head's imminence probe (a logistic regression on the e5 embedding, trained on the ``high``
+  rows) marks a ``high`` turn ``imminent`` when it reads danger right now in a way no phrase
+  rule names (신발 신고 현관 앞이에요 오늘로 끝이에요); it never raises the level itself;
 * every signal is a reason a counsellor can read: the rules' phrases as the client said them, and
   for the classifier one Korean line such as ``문장 전체의 의미(자동 분류): 자살 위험 0.91``.
 
