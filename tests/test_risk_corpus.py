@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 import sys
 from collections import Counter
@@ -37,9 +38,9 @@ def read(name):
     rows = []
     for n, line in enumerate(body, start=2):
         cells = line.split("\t")
-        assert len(cells) == 5, f"{name}:{n}: expected 5 tab-separated cells, got {len(cells)}"
+        assert len(cells) == 6, f"{name}:{n}: expected 6 tab-separated cells, got {len(cells)}"
         rows.append(dict(zip(header.split("\t"), cells, strict=True)))
-    assert header == "text\tlevel\tcategory\tgroup\tsource", f"{name}: header {header!r}"
+    assert header == "text\tlevel\tcategory\tgroup\tsource\tauthor", f"{name}: header {header!r}"
     return rows
 
 
@@ -63,6 +64,7 @@ def test_every_row_uses_the_shared_vocabulary():
         assert cats == sorted(set(cats), key=CATEGORIES.index), f"categories out of order: {row}"
         assert cats != ["imminent"], f"imminent must sit beside a main category: {row}"
         assert row["source"] in mv.SOURCES, row
+        assert row["author"] in {author for _, author in mv.AUTHORS}, row
 
 
 def test_the_corpus_is_big_enough_and_mostly_hand_written():
@@ -112,8 +114,19 @@ def test_split_files_are_what_the_script_makes_from_written_tsv(tmp_path):
     assert mv.main(["--out", str(tmp_path)]) == 0
     for name in ("train.tsv", "dev.tsv"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), f"{name} is stale"
-    written = {r["text"] for r in mv.read_tsv(DATA / "written.tsv")}
+    written = {r.text for r in mv.read_all_written(DATA)}
     assert written == {r["text"] for r in ALL if r["source"] == "written"}
+    assert len(written) > len(mv.read_written(DATA / "written.tsv")), "the other authors' files are missing"
+
+
+def test_every_author_is_in_train_and_dev_and_keeps_its_own_rows():
+    authors = {author for _, author in mv.AUTHORS if (DATA / _).exists()}
+    assert {r["author"] for r in TRAIN} == authors == {r["author"] for r in DEV}
+    for name, author in mv.AUTHORS:
+        if (DATA / name).exists():
+            texts = {r.text for r in mv.read_written(DATA / name, author)}
+            mine = {r["text"] for r in ALL if r["author"] == author and r["source"] == "written"}
+            assert mine <= texts and len(mine) >= 0.95 * len(texts), author
 
 
 def test_near_duplicate_sentences_share_a_group():
@@ -159,19 +172,63 @@ def _bare(text):
     return "".join(ch for ch in text if ch.isalnum())
 
 
+TESTS_DATA = DATA.parents[2] / "tests" / "data"
+
+#: Development sets whose sentences were moved into the corpus on purpose (``import_written.py``):
+#: they are spent as blind measures and are training data now.
+IMPORTED = ("risk_dev2", "risk_dev3")
+
+
+def evaluation_sets():
+    """Every risk evaluation file under tests/data the corpus must not contain.
+
+    ``risk_*.tsv`` files anywhere (sub-folders included), and every ``.tsv`` or ``.jsonl`` file in
+    a ``holdout*`` or ``risk_dev*`` folder (the frozen holdout ``holdout_v2`` and blind development
+    sets such as ``risk_dev4``), except the imported development sets. ``risk_head_tiny.tsv`` is
+    not an evaluation set: it is the training data of a unit test's tiny head.
+    """
+    found = {p for p in TESTS_DATA.rglob("risk_*.tsv") if p.name != "risk_head_tiny.tsv"}
+    for folder in (*TESTS_DATA.glob("holdout*"), *TESTS_DATA.glob("risk_dev*")):
+        if folder.is_dir() and folder.name not in IMPORTED:
+            found |= {p for p in folder.rglob("*") if p.suffix in (".tsv", ".jsonl")}
+    return sorted(found)
+
+
+def _texts(path):
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if path.suffix == ".jsonl":
+        return [turn["text"] for line in lines for turn in json.loads(line).get("turns", [])]
+    return [line.split("\t", 1)[0] for line in lines[1:]]
+
+
+def test_the_evaluation_sets_include_the_frozen_holdout():
+    names = {p.relative_to(TESTS_DATA).parts[0] for p in evaluation_sets()}
+    assert "holdout_v2" in names, "the frozen holdout moved; point evaluation_sets() at it"
+
+
 def test_no_sentence_of_the_risk_test_sets_is_in_the_corpus():
-    """Training on an evaluation sentence would inflate every score measured on it."""
+    """Training on an evaluation sentence would inflate every score measured on it.
+
+    Only counts are reported, so that a blind set stays blind.
+    """
     corpus = {_bare(r["text"]) for r in ALL}
-    # risk_head_tiny.tsv is not an evaluation set: it is the training data of a unit test's tiny head.
-    test_sets = sorted(
-        p for p in (DATA.parents[2] / "tests" / "data").rglob("risk_*.tsv") if p.name != "risk_head_tiny.tsv"
+    for path in evaluation_sets():
+        leaked = [t for t in _texts(path) if _bare(t) in corpus]
+        assert leaked == [], f"{path.relative_to(TESTS_DATA)}: {len(leaked)} sentences are also in the training corpus"
+
+
+def test_the_leak_check_reads_blind_development_folders(tmp_path, monkeypatch):
+    """A risk_dev4-style folder (sentences.tsv, conversations.jsonl) is checked, an imported one is not."""
+    for name in ("risk_dev4", "risk_dev2", "holdout_v9"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "sentences.tsv").write_text("text\tlevel\tcategory\n", encoding="utf-8")
+    (tmp_path / "risk_dev4" / "conversations.jsonl").write_text(
+        json.dumps({"turns": [{"text": "하나"}, {"text": "둘"}]}) + "\n", encoding="utf-8"
     )
-    assert test_sets, "the risk test sets moved; point this test at them"
-    for path in test_sets:
-        with path.open(encoding="utf-8") as f:
-            texts = [line.split("\t", 1)[0] for line in f.read().splitlines()[1:] if line.strip()]
-        leaked = [t for t in texts if _bare(t) in corpus]
-        assert leaked == [], f"{path.name}: {len(leaked)} sentences are also in the training corpus"
+    monkeypatch.setattr(sys.modules[__name__], "TESTS_DATA", tmp_path)
+    found = [p.relative_to(tmp_path).as_posix() for p in evaluation_sets()]
+    assert found == ["holdout_v9/sentences.tsv", "risk_dev4/conversations.jsonl", "risk_dev4/sentences.tsv"]
+    assert _texts(tmp_path / "risk_dev4" / "conversations.jsonl") == ["하나", "둘"]
 
 
 def test_datasheet_counts_match_the_files():

@@ -54,7 +54,7 @@ from pipeline.care.risk import assess_details
 from pipeline.risk_eval import evaluate
 from pipeline.types import Risk
 from training.cli import add_config_options, build_config, config_overrides
-from training.train_emotion_head import HeadTrainingConfig, fit_head
+from training.train_emotion_head import HeadTrainingConfig, _fit_linear_or_mlp, fit_head
 
 DATA_DIR = Path(__file__).parent / "data" / "risk"
 
@@ -68,14 +68,17 @@ class RiskHeadTrainingConfig(HeadTrainingConfig):
     out: str = str(default_risk_head_path())  # where the .npz goes
     semantic_l2: float = 0.01  # L2 penalty on the e5 part (dev AUC: 0.01 > 0.1 > 1)
     lexical_l2: float = 1e-5  # L2 penalty on the n-gram part (dev AUC: 1e-5 > 1e-4 > 1e-3; 1e-6 no better)
-    lexical_weight: float = 0.5  # share of the n-gram part in the mixed log-probabilities (0.3/0.7 no better)
+    lexical_weight: float = 0.85  # share of the n-gram part (cross-author check: 0.7 and 0.85 > 0.5 > 0.3)
     max_iter: int = 300  # L-BFGS iterations per part
     folds: int = 5  # out-of-fold predictions for the threshold calibration
     embeddings_cache: str = ""  # .npz of sentence embeddings to reuse across runs (written if missing); "" = none
-    max_false_alarm: float = 0.05  # out-of-fold look-alikes flagged (watch or high) at the watch threshold
-    max_false_high: float = (
-        0.02  # out-of-fold look-alikes (none rows) assessed high at the high threshold (a crisis reply)
-    )
+    # Out-of-fold look-alikes flagged (watch or high) at the watch threshold, and assessed high (a
+    # crisis reply) at the high threshold. Strict, because an author the head never heard sees about
+    # 2.5 times the out-of-fold rate (the cross-author check); 0.05 / 0.02 before.
+    max_false_alarm: float = 0.02
+    max_false_high: float = 0.01
+    imminent_l2: float = 0.01  # L2 penalty of the imminence probe (e5 only; 0.1 found fewer)
+    max_false_imminent: float = 0.1  # out-of-fold high rows without imminence that the probe marks imminent
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class RiskRows:
     levels: list[str]
     categories: list[list[str]]
     groups: list[str]
+    authors: list[str]
 
     def rows(self) -> list[dict[str, str]]:
         """As ``risk_eval`` reads a TSV file."""
@@ -105,7 +109,7 @@ def read_risk_tsv(path: str | Path) -> RiskRows:
         reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         if not {"text", "level"} <= set(reader.fieldnames or ()):
             raise ValueError(f"{path}: needs the columns text and level (and category, group)")
-        texts, levels, categories, groups = [], [], [], []
+        texts, levels, categories, groups, authors = [], [], [], [], []
         for i, row in enumerate(reader):
             cats = [c.strip() for c in (row.get("category") or "").split(",") if c.strip() not in ("", "-")]
             try:
@@ -116,7 +120,13 @@ def read_risk_tsv(path: str | Path) -> RiskRows:
             levels.append(row["level"])
             categories.append(cats)
             groups.append(row.get("group") or f"row{i}")
-    return RiskRows(texts, levels, categories, groups)
+            authors.append(row.get("author") or "")
+    return RiskRows(texts, levels, categories, groups, authors)
+
+
+def subset(rows: RiskRows, keep: Sequence[int]) -> RiskRows:
+    """The rows at ``keep``, in that order."""
+    return RiskRows(*([getattr(rows, f.name)[i] for i in keep] for f in dataclasses.fields(RiskRows)))
 
 
 def label_set(rows: RiskRows) -> tuple[str, ...]:
@@ -144,6 +154,33 @@ def fit(rows: RiskRows, embeddings: np.ndarray, labels: tuple[str, ...], config:
     return head
 
 
+def fit_imminent(rows: RiskRows, embeddings: np.ndarray, config: RiskHeadTrainingConfig) -> tuple[np.ndarray, float]:
+    """The imminence probe: logistic regression on the e5 embedding, ``high`` rows only.
+
+    Positive: ``imminent`` among the row's categories (지금 다리 위예요, 방금 약을 다 먹었어요).
+    Returns (weights (384,), bias) with the standardisation folded in: p = sigmoid(x·w + b).
+    """
+    high = np.flatnonzero(np.array(rows.levels) == "high")
+    y = np.array([int("imminent" in rows.categories[i]) for i in high])
+    x = embeddings[high].astype(np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    [(w, b)] = _fit_linear_or_mlp((x - mean) / std, y, config.imminent_l2, 0, config, 2)
+    w = (w[1] - w[0]) / std
+    return w, float(b[1] - b[0] - w @ mean)
+
+
+def imminent_threshold(p: np.ndarray, rows: RiskRows, config: RiskHeadTrainingConfig) -> float:
+    """The lowest probability at which at most ``max_false_imminent`` of the high rows without
+    imminence (out of fold) are marked imminent."""
+    pairs = zip(rows.levels, rows.categories, strict=True)
+    others = np.array([lv == "high" and "imminent" not in c for lv, c in pairs])
+    ordered = np.sort(p[others])[::-1]
+    allowed = int(np.floor(config.max_false_imminent * len(ordered)))
+    if not len(ordered) or allowed >= len(ordered):
+        return 0.5
+    return min(0.99, math.ceil(float(np.nextafter(ordered[allowed], 1.0)) * 10_000) / 10_000)
+
+
 def calibrate(p_risk: np.ndarray, p_high: np.ndarray, levels: Sequence[str], config: RiskHeadTrainingConfig):
     """(watch_threshold, high_threshold) from out-of-fold probabilities (see the module docstring)."""
     levels = np.asarray(levels)
@@ -166,20 +203,23 @@ def calibrate(p_risk: np.ndarray, p_high: np.ndarray, levels: Sequence[str], con
 
 def out_of_fold(
     rows: RiskRows, embeddings: np.ndarray, labels: tuple[str, ...], config: RiskHeadTrainingConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities of risk and of high for every training row, from heads that did not see it."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Probabilities of risk, of high and of imminence for every training row, from heads that did not see it."""
     p_risk = np.zeros(len(rows.texts))
     p_high = np.zeros(len(rows.texts))
+    p_imminent = np.zeros(len(rows.texts))
     for fold in group_folds(rows.groups, config.folds, config.seed):
         held = np.zeros(len(rows.texts), dtype=bool)
         held[fold] = True
         keep = np.flatnonzero(~held)
-        part = RiskRows(*([getattr(rows, f.name)[i] for i in keep] for f in dataclasses.fields(RiskRows)))
+        part = subset(rows, keep)
         head = fit(part, embeddings[keep], labels, config)
         signals = head.signals(embeddings[fold], [rows.texts[i] for i in fold], thresholds=(1.0, 1.0))
         p_risk[fold] = [s.p_risk for s in signals]
         p_high[fold] = [s.p_high for s in signals]
-    return p_risk, p_high
+        w, b = fit_imminent(part, embeddings[keep], config)
+        p_imminent[fold] = 1.0 / (1.0 + np.exp(-(embeddings[fold].astype(np.float64) @ w + b)))
+    return p_risk, p_high, p_imminent
 
 
 def dev_report(head: RiskHead, dev: RiskRows, embed: Embed) -> dict:
@@ -214,18 +254,139 @@ def train(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> tuple[R
     dev = read_risk_tsv(config.dev)
     labels = label_set(rows)
     x = embed(rows.texts)
-    p_risk, p_high = out_of_fold(rows, x, labels, config)
+    p_risk, p_high, p_imminent = out_of_fold(rows, x, labels, config)
     watch_t, high_t = calibrate(p_risk, p_high, rows.levels, config)
     head = fit(rows, x, labels, config)
-    head.meta = {"watch_threshold": watch_t, "high_threshold": high_t}
+    w, b = fit_imminent(rows, x, config)
+    head.meta = {
+        "watch_threshold": watch_t,
+        "high_threshold": high_t,
+        "imminent_weights": [round(float(v), 7) for v in w],
+        "imminent_bias": round(b, 7),
+        "imminent_threshold": imminent_threshold(p_imminent, rows, config),
+    }
     metrics = {
         "train_n": len(rows.texts),
         "labels": list(labels),
-        "watch_threshold": watch_t,
-        "high_threshold": high_t,
+        **head.meta,
         "dev": dev_report(head, dev, embed),
     }
     return head, metrics
+
+
+#: An author is held out alone only with at least this many written risk rows and as many
+#: look-alikes (fewer are too few to measure).
+MIN_HELD_OUT = 30
+
+
+def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve (the chance that a risk row outscores a look-alike)."""
+    pos, neg = scores[positive], scores[~positive]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    ranks[order] = np.arange(1, len(order) + 1)
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def cross_author(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> dict:
+    """Leave one author out: how the head does on a person whose wording it never saw.
+
+    For each author with at least ``MIN_HELD_OUT`` written risk rows and look-alikes: fit on the other authors' train
+    split, calibrate both thresholds on the other authors' dev split (same rates as the shipped
+    head), and score that author's written rows (their variants left out) with the classifier
+    alone and with the hybrid. Returns per-author figures and their means.
+    """
+    embed = embed or _e5_embed()
+    if config.embeddings_cache:
+        embed = cached(embed, config.embeddings_cache)
+    train_rows, dev_rows = read_risk_tsv(config.train), read_risk_tsv(config.dev)
+    both = RiskRows(*(getattr(train_rows, f.name) + getattr(dev_rows, f.name) for f in dataclasses.fields(RiskRows)))
+    in_dev = np.array([False] * len(train_rows.texts) + [True] * len(dev_rows.texts))
+    x = embed(both.texts)
+    authors = np.array(both.authors)
+    sources = _sources(config)
+    labels = label_set(both)
+    out: dict[str, dict] = {}
+    for author in sorted(set(both.authors)):
+        mine = np.flatnonzero((authors == author) & np.array([sources.get(t) == "written" for t in both.texts]))
+        risky = sum(both.levels[i] != "none" for i in mine)
+        if min(risky, len(mine) - risky) < MIN_HELD_OUT:
+            continue
+        fit_idx = np.flatnonzero((authors != author) & ~in_dev)
+        cal_idx = np.flatnonzero((authors != author) & in_dev)
+        head = fit(subset(both, fit_idx), x[fit_idx], labels, config)
+        cal = head.signals(x[cal_idx], [both.texts[i] for i in cal_idx], thresholds=(1.0, 1.0))
+        w, b = fit_imminent(subset(both, fit_idx), x[fit_idx], config)
+        head.meta = {"imminent_weights": w.tolist(), "imminent_bias": b}
+        p_cal = head.imminence(x[cal_idx])
+        head.meta["imminent_threshold"] = imminent_threshold(p_cal, subset(both, cal_idx), config)
+        held = subset(both, mine)
+        details = {t: assess_details(t) for t in held.texts}
+        figures: dict = {"n": len(mine)}
+        for rates in (None, *CROSS_AUTHOR_RATES):
+            rated = (
+                config
+                if rates is None
+                else dataclasses.replace(config, max_false_alarm=rates[0], max_false_high=rates[1])
+            )
+            thresholds = calibrate(
+                np.array([s.p_risk for s in cal]),
+                np.array([s.p_high for s in cal]),
+                [both.levels[i] for i in cal_idx],
+                rated,
+            )
+            signals = head.signals(x[mine], held.texts, thresholds=thresholds)
+            figures.update(_held_out_figures(held, signals, details, "" if rates is None else f"@{rates[0]}"))
+            figures["thresholds" + ("" if rates is None else f"@{rates[0]}")] = list(thresholds)
+        out[author] = figures
+        print(json.dumps({author: figures}, ensure_ascii=False), file=sys.stderr)
+    if not out:
+        return {"authors": {}, "mean": {}}
+    names = [k for k, v in next(iter(out.values())).items() if isinstance(v, dict)]
+    mean: dict = {
+        name: {k: round(statistics.mean(f[name][k] for f in out.values()), 4) for k in out[next(iter(out))][name]}
+        for name in names
+    }
+    mean["auc_risk"] = round(statistics.mean(f["auc_risk"] for f in out.values()), 4)
+    return {"authors": out, "mean": mean}
+
+
+#: Other (look-alikes flagged, look-alikes assessed high) rates the cross-author check also
+#: calibrates to, so one run shows what a stricter bound costs in recall on an unseen author.
+CROSS_AUTHOR_RATES = ((0.03, 0.015), (0.02, 0.01))
+
+
+def _held_out_figures(held: RiskRows, signals: list, details: dict, suffix: str) -> dict:
+    """risk_eval figures of the classifier alone and of the hybrid on one held-out author."""
+    by_text = dict(zip(held.texts, signals, strict=True))
+
+    def classifier_only(text: str) -> Risk:
+        s = by_text[text]
+        return Risk(s.level, (s.reason,), (s.category,)) if s.level != "none" else Risk()
+
+    def hybrid(text: str) -> Risk:
+        d = details[text]
+        return combine(d.risk, by_text[text], softened=d.softened, imminent=d.imminent)
+
+    keys = ("high_recall", "recall_flagged", "false_alarms", "false_high", "imminent_found")
+    positive = np.array([lv != "none" for lv in held.levels])
+    figures: dict = {"auc_risk": round(_auc(np.array([s.p_risk for s in signals]), positive), 4)}
+    for name, assess in (("classifier", classifier_only), ("hybrid", hybrid)):
+        result = evaluate(held.rows(), assess)
+        figures[name + suffix] = {k: result[k] for k in keys}
+    return figures
+
+
+def _sources(config: RiskHeadTrainingConfig) -> dict[str, str]:
+    """text → the corpus ``source`` column (``written`` or a variant's name)."""
+    out = {}
+    for path in (config.train, config.dev):
+        with open(path, encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                out[row["text"].strip()] = row.get("source") or "written"
+    return out
 
 
 def evaluate_saved(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> dict:
@@ -291,8 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_config_options(parser, RiskHeadTrainingConfig, skip=("cv",), title="training")
     parser.add_argument("--evaluate", action="store_true", help="report the head at --out on --dev; train nothing")
+    parser.add_argument(
+        "--cross-author", action="store_true", help="leave each author out in turn and score them; write nothing"
+    )
     args = parser.parse_args(argv)
     config = build_config(RiskHeadTrainingConfig, config_overrides(args, RiskHeadTrainingConfig))
+    if args.cross_author:
+        print(json.dumps(cross_author(config), ensure_ascii=False))
+        return 0
     if args.evaluate:
         print(json.dumps({"head": Path(config.out).name, **evaluate_saved(config)}, ensure_ascii=False))
         return 0
@@ -300,14 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     # Only file names go into the artefact: absolute paths would leak this machine's layout.
     recorded = dataclasses.asdict(config) | {k: Path(getattr(config, k)).name for k in ("train", "dev", "out")}
     summary = {k: metrics["dev"][k] for k in ("rules", "classifier", "hybrid")}
-    head.save(
-        config.out,
-        config=recorded,
-        watch_threshold=metrics["watch_threshold"],
-        high_threshold=metrics["high_threshold"],
-        metrics=summary,
-    )
-    print(json.dumps({"out": Path(config.out).name, **metrics}, ensure_ascii=False))
+    head.save(config.out, config=recorded, **head.meta, metrics=summary)
+    shown = {k: v for k, v in metrics.items() if k != "imminent_weights"}
+    print(json.dumps({"out": Path(config.out).name, **shown}, ensure_ascii=False))
     return 0
 
 

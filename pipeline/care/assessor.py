@@ -18,6 +18,9 @@ multilingual-e5-small query embedding and character n-grams, as the emotion head
   hand, a time set) makes the turn ``high`` with ``imminent`` beside any other risk signal (the
   rules' ``watch`` or the classifier's): the classifier knows what "it" is, the rules know when.
   Alone, such a phrase raises nothing (오늘 밤에 할 거예요 may be homework);
+* the head's imminence probe (a logistic regression on the e5 embedding, trained on the ``high``
+  rows) marks a ``high`` turn ``imminent`` when it reads danger right now in a way no phrase
+  rule names (신발 신고 현관 앞이에요 오늘로 끝이에요); it never raises the level itself;
 * every signal is a reason a counsellor can read: the rules' phrases as the client said them, and
   for the classifier one Korean line such as ``문장 전체의 의미(자동 분류): 자살 위험 0.91``.
 
@@ -105,24 +108,36 @@ class ClassifierSignal:
         p_high: probability that it is ``high``.
         category: the most probable category among the risk classes.
         level: ``none``, ``watch`` or ``high`` after the head's thresholds.
+        p_imminent: probability that a ``high`` statement is about danger right now (the head's
+            imminence probe; 0 for a head without one).
+        imminent: ``level`` is ``high`` and ``p_imminent`` reached the probe's threshold.
     """
 
     p_risk: float
     p_high: float
     category: str
     level: str
+    p_imminent: float = 0.0
+    imminent: bool = False
 
     @property
     def reason(self) -> str:
         """The Korean line a counsellor reads, with the probability that decided the level."""
         p = self.p_high if self.level == "high" else self.p_risk
-        return f"{CLASSIFIER_REASON}: {CATEGORY_NAMES_KO[self.category]} 위험 {p:.2f}"
+        line = f"{CLASSIFIER_REASON}: {CATEGORY_NAMES_KO[self.category]} 위험 {p:.2f}"
+        if self.imminent:
+            line += f", {CATEGORY_NAMES_KO['imminent']} {self.p_imminent:.2f}"
+        return line
 
 
 class RiskHead(E5Head):
     """An ``E5Head`` whose classes are ``none`` and ``<level>:<category>`` (see ``joint_label``).
 
-    The thresholds live in the file's metadata (``watch_threshold``, ``high_threshold``).
+    The thresholds live in the file's metadata (``watch_threshold``, ``high_threshold``), and so
+    does the optional imminence probe: a logistic regression on the e5 embedding that tells a
+    ``high`` statement about danger right now (지금 다리 위예요) from other ``high`` statements
+    (``imminent_weights``, ``imminent_bias``, ``imminent_threshold``). The joint classes cannot
+    carry it: ``imminent`` rows are too few per category, so the head never learned it.
     """
 
     kind = "risk head"
@@ -153,8 +168,10 @@ class RiskHead(E5Head):
         """
         watch_t, high_t = thresholds or self.thresholds
         probs = self.probabilities(embeddings, texts)
+        p_imminent = self.imminence(embeddings)
+        imminent_t = float(self.meta.get("imminent_threshold", 1.0))
         out = []
-        for p in probs:
+        for p, p_imm in zip(probs, p_imminent, strict=True):
             p_risk = float(p[self._risk].sum())
             p_high = float(p[self._high].sum())
             by_category: dict[str, float] = {}
@@ -164,8 +181,17 @@ class RiskHead(E5Head):
                     by_category[category] = by_category.get(category, 0.0) + float(value)
             category = max(by_category, key=by_category.__getitem__)
             level = "high" if p_high >= high_t and p_risk >= watch_t else "watch" if p_risk >= watch_t else "none"
-            out.append(ClassifierSignal(p_risk, p_high, category, level))
+            imminent = level == "high" and float(p_imm) >= imminent_t
+            out.append(ClassifierSignal(p_risk, p_high, category, level, float(p_imm), imminent))
         return out
+
+    def imminence(self, embeddings: np.ndarray) -> np.ndarray:
+        """(n,) probabilities of the imminence probe; zeros for a head without one."""
+        weights = self.meta.get("imminent_weights")
+        if weights is None:
+            return np.zeros(len(embeddings))
+        z = np.asarray(embeddings, dtype=np.float64) @ np.asarray(weights) + float(self.meta["imminent_bias"])
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def combine(
@@ -206,6 +232,8 @@ def combine(
     categories = set(rules.categories)
     if flagged and (_RANK[level] > _RANK[rules.level] or not categories):
         categories.add(signal.category)
+    if flagged and signal.imminent and combined == "high":
+        categories.add("imminent")  # the probe reads "now" in a high statement, whoever found it high
     reasons = list(rules.reasons)
     if urgent:
         categories.add("imminent")

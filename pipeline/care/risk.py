@@ -270,10 +270,23 @@ def _near_miss_table(spec: dict[str, Any]) -> dict[str, str]:
                 raise ValueError(f"near_misses.confusable.{slot}: {group!r} is not a group of {slot} jamo")
     table: dict[str, str] = {}
     keywords = spec.get("keywords", ())
+    # Groups that hold for one key word only: 손목 is heard as 손묵 (ㅗ/ㅜ), a pair too common to
+    # allow everywhere (소면 is one ㅗ/ㅜ step from 수면).
+    per_word = spec.get("word_confusable", {})
+    for word, extra in per_word.items():
+        if word not in keywords:
+            raise ValueError(f"near_misses.word_confusable: {word!r} is not a key word")
+        for slot, slot_groups in extra.items():
+            if slot not in alphabets or any(
+                len(g) < 2 or any(j not in alphabets[slot] for j in g) for g in slot_groups
+            ):
+                raise ValueError(f"near_misses.word_confusable.{word}.{slot}: {slot_groups!r} is not a group of jamo")
     for word in keywords:
         if len(word) < 2 or not all("가" <= ch <= "힣" for ch in word):
             raise ValueError(f"near_misses: key word {word!r} must be two or more Hangul syllables")
-        for variant in near_variants(word, groups):
+        extra = per_word.get(word, {})
+        word_groups = {slot: [*groups.get(slot, ()), *extra.get(slot, ())] for slot in _SLOTS}
+        for variant in near_variants(word, word_groups):
             if variant not in keywords:  # a variant that is itself a key word stays itself
                 table.setdefault(variant, word)
     return table

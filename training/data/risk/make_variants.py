@@ -1,10 +1,12 @@
 """Build the risk corpus split (``train.tsv``, ``dev.tsv``) from the hand-written sentences.
 
-Reads ``written.tsv`` (``text<TAB>level<TAB>category``, every row written by hand), groups
+Reads the hand-written files of ``AUTHORS`` (``written.tsv``, ``written_<author>.tsv``:
+``text<TAB>level<TAB>category``, every row written by a person; see ``import_written.py``), groups
 near-duplicate sentences, adds automatic speech-recognition-style and typing variants, and splits
 85 / 15 by group, stratified by label, so that no variant or close relative of a dev sentence is in
 train. Everything is deterministic: a sentence's variants depend only on the seed and its own text,
-so appending sentences to ``written.tsv`` leaves the variants of earlier ones unchanged.
+so appending sentences leaves the variants of earlier ones unchanged. Every row carries its
+author (``author`` column), for cross-author checks.
 
 Variants (the ``source`` column names the one applied; ``written`` is the sentence itself):
 
@@ -67,7 +69,18 @@ SOURCES = (
     "filler",
     "typo",
 )
-HEADER = ("text", "level", "category", "group", "source")
+HEADER = ("text", "level", "category", "group", "source", "author")
+
+#: The hand-written files, in the order they are read, and who wrote each (the ``author`` column).
+#: A sentence already read from an earlier file is skipped in a later one. Append new files at the
+#: end: group ids count from the first file, so earlier groups keep their ids.
+AUTHORS = (
+    ("written.tsv", "assistant"),
+    ("written_dev2.tsv", "dev2"),
+    ("written_dev3.tsv", "dev3"),
+    ("written_a.tsv", "writer_a"),
+    ("written_b.tsv", "writer_b"),
+)
 
 SEED = 20261203
 DEV_FRACTION = 0.15
@@ -361,9 +374,10 @@ class Row:
     category: str
     group: str = ""
     source: str = "written"
+    author: str = "assistant"
 
-    def as_tuple(self) -> tuple[str, str, str, str, str]:
-        return (self.text, self.level, self.category, self.group, self.source)
+    def as_tuple(self) -> tuple[str, str, str, str, str, str]:
+        return (self.text, self.level, self.category, self.group, self.source, self.author)
 
 
 def check_label(level: str, category: str) -> None:
@@ -390,8 +404,8 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
-def read_written(path: Path) -> list[Row]:
-    """Read and validate the hand-written sentences."""
+def read_written(path: Path, author: str = "assistant") -> list[Row]:
+    """Read and validate the hand-written sentences of one file (one author)."""
     rows = []
     seen: dict[str, int] = {}
     for line, raw in enumerate(read_tsv(path), start=2):
@@ -402,7 +416,20 @@ def read_written(path: Path) -> list[Row]:
         if text in seen:
             raise ValueError(f"{path.name}:{line}: duplicate of line {seen[text]}")
         seen[text] = line
-        rows.append(Row(text, raw["level"], raw["category"]))
+        rows.append(Row(text, raw["level"], raw["category"], author=author))
+    return rows
+
+
+def read_all_written(folder: Path = HERE) -> list[Row]:
+    """Every hand-written sentence of the files in ``AUTHORS`` that exist, each text once."""
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for name, author in AUTHORS:
+        if (folder / name).exists():
+            for row in read_written(folder / name, author):
+                if row.text not in seen:
+                    seen.add(row.text)
+                    rows.append(row)
     return rows
 
 
@@ -466,17 +493,21 @@ def variants_of(row: Row, seed: int, taken: set[str]) -> list[Row]:
             continue
         taken.add(text)
         used.add(name)
-        out.append(Row(text, row.level, row.category, row.group, name))
+        out.append(Row(text, row.level, row.category, row.group, name, row.author))
     return out
 
 
 def split_groups(rows: Sequence[Row], seed: int, dev_fraction: float = DEV_FRACTION) -> set[str]:
-    """Choose the dev groups: about ``dev_fraction`` of the groups of each (level, category) label."""
-    by_label: dict[tuple[str, str], list[str]] = defaultdict(list)
+    """Choose the dev groups: about ``dev_fraction`` of the groups of each (author, level, category).
+
+    Stratifying by author puts every author in dev, and leaves the split of the first author's
+    groups as it was before other authors were added.
+    """
+    by_label: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for row in rows:
-        if row.group not in by_label[(row.level, row.category)]:
-            by_label[(row.level, row.category)].append(row.group)
-    label_of_group = {}
+        if row.group not in by_label[(row.author, row.level, row.category)]:
+            by_label[(row.author, row.level, row.category)].append(row.group)
+    label_of_group: dict[str, tuple[str, str, str]] = {}
     for label, groups in by_label.items():
         for g in groups:
             label_of_group.setdefault(g, label)
@@ -498,7 +529,7 @@ def split_groups(rows: Sequence[Row], seed: int, dev_fraction: float = DEV_FRACT
 def build(written: Sequence[Row], seed: int = SEED) -> tuple[list[Row], list[Row]]:
     """Group, vary and split the written rows; returns (train, dev), each shuffled."""
     groups = assign_groups([r.text for r in written])
-    written = [Row(r.text, r.level, r.category, g) for r, g in zip(written, groups, strict=True)]
+    written = [Row(r.text, r.level, r.category, g, r.source, r.author) for r, g in zip(written, groups, strict=True)]
     taken = {r.text for r in written}
     rows = []
     for row in written:
@@ -534,17 +565,32 @@ def stats(train: Sequence[Row], dev: Sequence[Row]) -> str:
     t, d = Counter(r.source for r in train), Counter(r.source for r in dev)
     for source in SOURCES:
         lines.append(f"| `{source}` | {t[source]} | {d[source]} | {t[source] + d[source]} |")
+    lines += [
+        "",
+        "| author | written | none | watch | high | train | dev | total |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    t, d = Counter(r.author for r in train), Counter(r.author for r in dev)
+    for _, author in AUTHORS:
+        mine = [r for r in (*train, *dev) if r.author == author and r.source == "written"]
+        if not mine:
+            continue
+        by_level = Counter(r.level for r in mine)
+        lines.append(
+            f"| `{author}` | {len(mine)} | {by_level['none']} | {by_level['watch']} | {by_level['high']} "
+            f"| {t[author]} | {d[author]} | {t[author] + d[author]} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--written", type=Path, default=HERE / "written.tsv", help="hand-written sentences")
+    parser.add_argument("--written", type=Path, default=HERE, help="folder of the hand-written files (AUTHORS)")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for train.tsv and dev.tsv")
     parser.add_argument("--seed", type=int, default=SEED, help="seed for the variants and the split")
     parser.add_argument("--stats", action="store_true", help="print the datasheet's count tables")
     args = parser.parse_args(argv)
-    train, dev = build(read_written(args.written), args.seed)
+    train, dev = build(read_all_written(args.written), args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     write_tsv(args.out / "train.tsv", train)
     write_tsv(args.out / "dev.tsv", dev)
