@@ -93,6 +93,9 @@ class Settings:
         1.0, "Kokoro speaking speed (1 is the voice's own; replies in a crisis tone are slower)."
     )
     kokoro_threads: int = setting(2, "CPU threads for one Kokoro run; 0 lets onnxruntime choose.")
+    kokoro_nice: int = setting(
+        10, "How much lower than the rest Kokoro's threads run (nice increment, 0-19): transcription goes first."
+    )
     tts_cache_dir: str = setting(
         "", "Folder of synthesised sentences; empty: <cache_dir>/tts (the web app: instance/cache/tts)."
     )
