@@ -57,7 +57,7 @@ def test_only_the_frames_with_audio_and_a_margin_are_encoded(heard, min_window_s
 
 
 @pytest.mark.slow
-def test_a_short_turn_is_encoded_in_a_short_window(transcriber, monkeypatch):
+def test_with_a_10_s_window_a_short_turn_is_encoded_in_a_short_one(transcriber, monkeypatch):
     from faster_whisper import WhisperModel
 
     seen = []
@@ -68,6 +68,7 @@ def test_a_short_turn_is_encoded_in_a_short_window(transcriber, monkeypatch):
         return original(self, features)
 
     monkeypatch.setattr(WhisperModel, "encode", spy)
+    monkeypatch.setattr(transcriber.model, "min_window_s", 10.0)  # MAUM_WHISPER_WINDOW_S=10
     path, text = real_sentences()[0]
     result = transcriber.transcribe(audio.decode_file(path))
     assert seen and max(seen) <= 1000, seen  # a ~5-s sentence: 10 s, not Whisper's 30

@@ -3,9 +3,12 @@
 Whisper reads audio in 30-second windows, and faster-whisper pads every window to 30 s before
 the encoder, which then costs about as much for a 5-second turn as for 30 seconds of speech
 (profiled on 2 cores: the encoder was ~80 % of a turn's transcription, beam search the rest).
-``TrimmedWhisperModel`` encodes only the frames that hold audio plus a margin of padding, and
-never less than ``whisper_window_s`` (10 s): CTranslate2's encoder takes any length up to 30 s.
-``benchmarks.whisper_options`` measures what this costs in accuracy (real and synthetic speech).
+``TrimmedWhisperModel`` can encode only the frames that hold audio plus a margin of padding, and
+never less than ``whisper_window_s``: CTranslate2's encoder takes any length up to 30 s. It is off
+by default (30 s) because the model hears a little worse without its usual padding: measured with
+``benchmarks.whisper_options`` (3 December), a 10-s window made transcription ~3× faster with the
+same CER on the three NIKL recordings, but Kokoro's 20 fixed replies read back at CER 0.126
+against 0.110 (15 s: 0.117, 20 s: 0.119), and one crisis reply's "자살" came back as "자사리".
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def window_frames(features: np.ndarray, min_window_s: float) -> int:
 class TrimmedWhisperModel(WhisperModel):
     """faster-whisper's model, encoding a window only as far as it holds audio (see the module doc)."""
 
-    def __init__(self, *args, min_window_s: float = 10.0, **kwargs) -> None:
+    def __init__(self, *args, min_window_s: float = 30.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.min_window_s = min_window_s
 
