@@ -14,7 +14,10 @@ wsgi_app = "wsgi:app"
 bind = os.environ.get("MAUM_BIND", "127.0.0.1:8000")
 workers = 2
 worker_class = "gthread"  # the sync worker, with threads
-threads = 2
+# Request threads mostly wait (for the transcriber, which takes one request at a time, or for the
+# voice, which runs in its own low-priority thread): with 2, a worker whose threads both waited on
+# reply clips left a new turn queued behind them. 8 lets every one of 8 clients' requests start.
+threads = int(os.environ.get("MAUM_GUNICORN_THREADS", "8"))
 timeout = 120  # a cold worker loads its models on its first turn
 preload_app = False
 

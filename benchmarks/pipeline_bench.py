@@ -148,7 +148,8 @@ def run(speech_dir: Path, repeat: int) -> dict:
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     text_median, first_audio_median = statistics.median(text_ms), statistics.median(first_audio_ms)
     return {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
+                    "python": platform.python_version(), "platform": platform.platform()},
         "backends": pipe.backend_names(),
         "settings": {"whisper_beam_size": settings.whisper_beam_size,
                      "whisper_cpu_threads": settings.whisper_cpu_threads,

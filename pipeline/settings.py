@@ -46,6 +46,9 @@ class Settings:
     whisper_compute_type: str = setting("int8", "CTranslate2 compute type for Whisper.")
     whisper_beam_size: int = setting(5, "Whisper beam size (5: fewer errors; 1 is greedy and fastest).")
     whisper_cpu_threads: int = setting(2, "CPU threads for Whisper; 0 lets CTranslate2 choose.")
+    whisper_window_s: float = setting(
+        30.0, "Shortest audio window Whisper encodes, in seconds; 30 (its full window) encodes every window whole."
+    )
     whisper_vad: bool = setting(True, "Skip non-speech with the Silero VAD bundled in faster-whisper.")
     phoneme_model: str = setting(
         "", "Phoneme recogniser for pronunciation scoring (IPA DeepSpeech2 .pt or wav2vec2 folder); empty: transcript."
@@ -90,6 +93,9 @@ class Settings:
         1.0, "Kokoro speaking speed (1 is the voice's own; replies in a crisis tone are slower)."
     )
     kokoro_threads: int = setting(2, "CPU threads for one Kokoro run; 0 lets onnxruntime choose.")
+    kokoro_nice: int = setting(
+        10, "How much lower than the rest Kokoro's threads run (nice increment, 0-19): transcription goes first."
+    )
     tts_cache_dir: str = setting(
         "", "Folder of synthesised sentences; empty: <cache_dir>/tts (the web app: instance/cache/tts)."
     )

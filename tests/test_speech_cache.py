@@ -131,6 +131,41 @@ def test_two_workers_share_one_cache_folder(tmp_path):
     assert hit and seen.wav == made.wav
 
 
+def test_two_workers_asking_for_the_same_missing_sentence_wait_for_one_synthesis(tmp_path):
+    # Two caches on one folder stand for two worker processes: only the lock file is shared.
+    worker_a = SpeechCache(tmp_path, max_bytes=10_000_000)
+    worker_b = SpeechCache(tmp_path, max_bytes=10_000_000)
+    making, release = threading.Event(), threading.Event()
+    made: list[str] = []
+
+    def slow(who: str):
+        def make():
+            made.append(who)
+            making.set()
+            release.wait(5)
+            return speech(0.4)
+
+        return make
+
+    results = {}
+
+    def ask(who: str, cache: SpeechCache):
+        results[who] = cache.get_or_make("함께 기다려요.", "v", slow(who))
+
+    first = threading.Thread(target=ask, args=("a", worker_a))
+    first.start()
+    assert making.wait(5)
+    second = threading.Thread(target=ask, args=("b", worker_b))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive(), "worker b did not wait for worker a's synthesis"
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert made == ["a"]
+    assert results["b"][1] is True and results["b"][0].wav == results["a"][0].wav
+
+
 def test_threads_asking_for_the_same_sentence_wait_for_one_synthesis(tmp_path):
     synthesizer = CountingSynthesizer(delay_s=0.2)
     voice = Voice(synthesizer, cache=SpeechCache(tmp_path, max_bytes=10_000_000))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline import audio
-from pipeline.backends.whisper import WhisperTranscriber, is_hallucination
+from pipeline.backends.whisper import WhisperTranscriber, is_hallucination, window_frames
 from pipeline.errors import ModelFilesError
 from pipeline.metrics import cer
 from pipeline.model_files import WHISPER_BASE_SHA256, prepare_whisper_base, sha256_file
@@ -31,6 +31,48 @@ def test_real_korean_sentences_have_low_character_error_rate(transcriber):
         assert result.segments and 0.0 < result.confidence <= 1.0
     assert len(refs) == 3
     assert cer(refs, hyps) <= 0.15, list(zip(refs, hyps, strict=True))
+
+
+def window(frames_with_audio: int) -> np.ndarray:
+    """A padded 30-s window of log-Mel features whose first frames hold audio."""
+    features = np.zeros((80, 3000), dtype=np.float32)
+    features[:, :frames_with_audio] = np.random.default_rng(0).uniform(-1, 1, (80, frames_with_audio))
+    return features
+
+
+@pytest.mark.parametrize(
+    ("heard", "min_window_s", "frames"),
+    [
+        (500, 10.0, 1000),  # 5 s of speech: encoded as the 10-s minimum
+        (850, 10.0, 1100),  # 8.5 s + 2 s margin, rounded up to a whole second
+        (2900, 10.0, 3000),  # never more than the full window
+        (500, 0.0, 700),  # no minimum: the speech and its margin
+        (500, 30.0, 3000),  # 30 s: trimming off
+        (0, 10.0, 1000),  # nothing but padding
+    ],
+)
+def test_only_the_frames_with_audio_and_a_margin_are_encoded(heard, min_window_s, frames):
+    assert window_frames(window(heard), min_window_s) == frames
+    assert window_frames(window(heard)[None], min_window_s) == frames  # a batch of one
+
+
+@pytest.mark.slow
+def test_with_a_10_s_window_a_short_turn_is_encoded_in_a_short_one(transcriber, monkeypatch):
+    from faster_whisper import WhisperModel
+
+    seen = []
+    original = WhisperModel.encode
+
+    def spy(self, features):
+        seen.append(features.shape[-1])
+        return original(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", spy)
+    monkeypatch.setattr(transcriber.model, "min_window_s", 10.0)  # MAUM_WHISPER_WINDOW_S=10
+    path, text = real_sentences()[0]
+    result = transcriber.transcribe(audio.decode_file(path))
+    assert seen and max(seen) <= 1000, seen  # a ~5-s sentence: 10 s, not Whisper's 30
+    assert cer([text], [result.text]) <= 0.15
 
 
 @pytest.mark.slow

@@ -7,7 +7,9 @@ The turn answer carries the reply text as soon as it exists. Its audio comes in 
   (so any worker on any node can answer);
 * the complete reply file for the counsellor: a daemon thread started after the turn is stored
   speaks every sentence in order (filling the cache the clip requests read), joins them and
-  attaches the file to the turn (``attach_reply_audio``). The page never waits for it.
+  attaches the file to the turn (``attach_reply_audio``). The page never waits for it: after the
+  first clip (which the page asks for at once) its sentences are synthesised as background work,
+  behind every clip a page is waiting for (``pipeline.speech.priority``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 
 from flask import Flask
 
+from pipeline.speech.priority import background_synthesis
 from pipeline.speech.voice import join_speech
 from pipeline.stages import reply_tone
 from pipeline.turn import Pipeline
@@ -55,7 +58,10 @@ def assemble_reply_audio(app: Flask, turn_id: str, clips: list[str], tone: str) 
         pipeline: Pipeline = get_pipeline(app)
         store = get_audio_store(app)
         try:
-            parts = [pipeline.voice.speak_sentence(clip, tone)[0] for clip in clips]
+            # The first clip is the one the page plays first: it keeps the page's priority.
+            parts = [pipeline.voice.speak_sentence(clips[0], tone)[0]]
+            with background_synthesis():
+                parts += [pipeline.voice.speak_sentence(clip, tone)[0] for clip in clips[1:]]
             wav = join_speech(parts).wav
         except BaseException as exc:  # noqa: BLE001 - a thread must not die silently: record why audio is missing
             log.exception("reply audio of turn %s could not be synthesised", turn_id)

@@ -1,4 +1,15 @@
-"""Speech to text with faster-whisper (CTranslate2): Whisper base, int8, Silero VAD, Korean."""
+"""Speech to text with faster-whisper (CTranslate2): Whisper base, int8, Silero VAD, Korean.
+
+Whisper reads audio in 30-second windows, and faster-whisper pads every window to 30 s before
+the encoder, which then costs about as much for a 5-second turn as for 30 seconds of speech
+(profiled on 2 cores: the encoder was ~80 % of a turn's transcription, beam search the rest).
+``TrimmedWhisperModel`` can encode only the frames that hold audio plus a margin of padding, and
+never less than ``whisper_window_s``: CTranslate2's encoder takes any length up to 30 s. It is off
+by default (30 s) because the model hears a little worse without its usual padding: measured with
+``benchmarks.whisper_options`` (3 December), a 10-s window made transcription ~3× faster with the
+same CER on the three NIKL recordings, but Kokoro's 20 fixed replies read back at CER 0.126
+against 0.110 (15 s: 0.117, 20 s: 0.119), and one crisis reply's "자살" came back as "자사리".
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,8 @@ import os
 import re
 import time
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.errors import MissingDependencyError, ModelFilesError
 from pipeline.model_files import prepare_whisper_base
@@ -43,6 +56,41 @@ def is_hallucination(text: str, no_speech_prob: float, avg_logprob: float) -> bo
     return no_speech_prob > 0.6 and avg_logprob < _LOW_LOGPROB
 
 
+_FRAMES_PER_S = 100  # Whisper's log-Mel frames: 10 ms each
+_FULL_WINDOW = 3000  # frames in Whisper's 30-s window
+_MARGIN_FRAMES = 200  # padding kept after the last frame with audio in it (2 s)
+
+
+def window_frames(features: np.ndarray, min_window_s: float) -> int:
+    """How many frames of a padded window (``(n_mels, 3000)``) to encode.
+
+    faster-whisper pads a window with frames of zeros; real log-Mel frames are never all zero.
+    The frames up to the last one with audio, plus a 2-s margin, rounded up to a whole second,
+    and at least ``min_window_s`` seconds (all 3000 when that is 30 or more).
+    """
+    full = features.shape[-1]
+    if min_window_s * _FRAMES_PER_S >= full:
+        return full
+    heard = np.flatnonzero(np.any(features != 0, axis=-2 if features.ndim == 2 else (0, 1)))
+    used = int(heard[-1]) + 1 if len(heard) else 0
+    wanted = -(-(used + _MARGIN_FRAMES) // _FRAMES_PER_S) * _FRAMES_PER_S
+    return int(min(full, max(wanted, round(min_window_s * _FRAMES_PER_S))))
+
+
+class TrimmedWhisperModel(WhisperModel):
+    """faster-whisper's model, encoding a window only as far as it holds audio (see the module doc)."""
+
+    def __init__(self, *args, min_window_s: float = 30.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.min_window_s = min_window_s
+
+    def encode(self, features: np.ndarray):
+        """Encode the frames with audio in them (and a margin); see ``window_frames``."""
+        if features.shape[-1] == _FULL_WINDOW:
+            features = features[..., : window_frames(features, self.min_window_s)]
+        return super().encode(np.ascontiguousarray(features))
+
+
 class WhisperTranscriber:
     """``Transcriber`` on faster-whisper.
 
@@ -71,8 +119,9 @@ class WhisperTranscriber:
                     f"(nothing is downloaded at run time): {exc}"
                 ) from exc
         device = resolve_device(settings.device)
-        self.model = WhisperModel(
+        self.model = TrimmedWhisperModel(
             model,
+            min_window_s=settings.whisper_window_s,
             device="cuda" if device.startswith("cuda") else "cpu",
             device_index=int(device.partition(":")[2] or 0) if device.startswith("cuda") else 0,
             compute_type=settings.whisper_compute_type,

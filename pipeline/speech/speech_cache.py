@@ -2,7 +2,7 @@
 
 A sentence's audio depends on its text and on the voice that spoke it: the backend's
 ``voice_key(tone)`` (backend, voice, speed, model checksum). The cache key is the SHA-256 of both,
-and the entry is a WAV file named after it, so workers need no shared memory and no lock:
+and the entry is a WAV file named after it, so workers need no shared memory:
 
 * a write goes to a private temporary file that is renamed into place (``os.replace`` is atomic),
   so a reader sees either no entry or a complete one, and two workers writing the same sentence
@@ -13,8 +13,11 @@ and the entry is a WAV file named after it, so workers need no shared memory and
 * ``pinned`` entries (the crisis replies rendered by ``python -m pipeline prepare``) live in their
   own folder that eviction never touches, so a crisis reply's audio is always at hand.
 
-Within one process, two threads asking for the same missing sentence wait for one synthesis
-instead of running two.
+Two threads, or two worker processes, asking for the same missing sentence wait for one
+synthesis instead of running two (a lock in the process, then an advisory ``flock`` on one of 256
+lock files in ``.locks``, chosen by the key): with two workers, the page's clip request often
+lands on the worker that is not already speaking that sentence for the counsellor's file, and on
+two cores a second synthesis of it would only halve the speed of both.
 """
 
 from __future__ import annotations
@@ -26,16 +29,23 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import soundfile as sf
 
 from pipeline.types import Speech
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: each process synthesises on its own
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 PINNED_DIR = "pinned"
+LOCKS_DIR = ".locks"
 _SUFFIX = ".wav"
 
 
@@ -99,12 +109,32 @@ class SpeechCache:
         if not pinned:
             self.evict()
 
+    @contextmanager
+    def _process_lock(self, key: str) -> Iterator[None]:
+        """Hold the lock file of ``key``'s stripe, so that other processes wait (best effort)."""
+        if fcntl is None:
+            yield
+            return
+        try:
+            folder = self.root / LOCKS_DIR
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / f"{key[:2]}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:  # a read-only or vanished folder: synthesis still works, only not shared
+            log.warning("no lock file for the speech cache in %s", self.root, exc_info=True)
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def get_or_make(
         self, text: str, voice_key: str, make: Callable[[], Speech], *, pinned: bool = False
     ) -> tuple[Speech, bool]:
         """``(speech, hit)``: the cached speech, or ``make()`` stored and returned.
 
-        Threads of this process asking for the same entry wait for one ``make``.
+        Threads and processes asking for the same entry wait for one ``make``.
         """
         key = cache_key(text, voice_key)
         with self._locks_guard:
@@ -112,19 +142,25 @@ class SpeechCache:
         try:
             with lock:
                 cached = self.get(text, voice_key)
-                if cached is not None:
-                    if pinned and not self._path(key, pinned=True).exists():
-                        self.put(text, voice_key, cached, pinned=True)
-                    return cached, True
-                start = time.perf_counter()
-                speech = make()
-                log.debug("synthesised %d chars in %.0f ms", len(text), (time.perf_counter() - start) * 1e3)
-                self.put(text, voice_key, speech, pinned=pinned)
-                return speech, False
+                if cached is None:
+                    with self._process_lock(key):
+                        cached = self.get(text, voice_key)  # another process may have made it meanwhile
+                        if cached is None:
+                            return self._make(text, voice_key, make, pinned=pinned), False
+                if pinned and not self._path(key, pinned=True).exists():
+                    self.put(text, voice_key, cached, pinned=True)
+                return cached, True
         finally:
             with self._locks_guard:
                 if not lock.locked():
                     self._locks.pop(key, None)
+
+    def _make(self, text: str, voice_key: str, make: Callable[[], Speech], *, pinned: bool) -> Speech:
+        start = time.perf_counter()
+        speech = make()
+        log.debug("synthesised %d chars in %.0f ms", len(text), (time.perf_counter() - start) * 1e3)
+        self.put(text, voice_key, speech, pinned=pinned)
+        return speech
 
     def entries(self) -> list[tuple[float, int, Path]]:
         """``(last use, bytes, path)`` of every unpinned entry."""
