@@ -19,7 +19,8 @@ from webapp.db import Turn, db
 from webapp.repair import STALE_ASSEMBLY_S, repair, reply_finisher
 from webapp.reply_audio import wait_for_reply_audio
 
-THREE_SENTENCES = "많이 힘드셨겠어요. 천천히 이야기해 주세요. 109에 전화해도 좋아요."
+# No crisis line in it: a calm conversation hears none (the care layer drops such sentences).
+THREE_SENTENCES = "많이 힘드셨겠어요. 천천히 이야기해 주세요. 내일 또 이야기해요."
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def test_the_answer_lists_one_clip_per_sentence_and_each_plays(voice_app):
     conversation_id, headers = start(client)
     body = say(client, conversation_id, headers)
     clips = body["reply"]["clips"]
-    assert [c["text"] for c in clips] == ["많이 힘드셨겠어요.", "천천히 이야기해 주세요.", "109에 전화해도 좋아요."]
+    assert [c["text"] for c in clips] == ["많이 힘드셨겠어요.", "천천히 이야기해 주세요.", "내일 또 이야기해요."]
     for n, clip in enumerate(clips):
         assert clip["url"].endswith(f"/turns/{body['turn_id']}/audio/reply/{n}")
         response = get(client, clip["url"], headers)
@@ -141,7 +142,7 @@ def test_a_clip_is_made_by_whichever_worker_gets_the_request(voice_app, settings
         dataclasses.replace(settings.pipeline, tts_cache_dir=str(tmp_path / "other-node")), synthesizer=other_voice
     )
     assert get(client, body["reply"]["clips"][2]["url"], headers).status_code == 200
-    assert other_voice.calls == [("109에 전화해도 좋아요.", "neutral")]
+    assert other_voice.calls == [("내일 또 이야기해요.", "neutral")]
 
 
 def test_clips_are_only_for_the_conversation_token(voice_app):
@@ -215,7 +216,8 @@ def test_numbers_and_words_are_never_split_and_a_lone_word_is_not_left_behind():
 
 
 def test_the_first_clip_of_a_long_reply_is_short_and_the_answer_lists_it_first(app, settings, tmp_path):
-    reply = Reply("지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요. 저는 여기 있어요.")
+    # A crisis reply (its lines are kept whatever the turn's level), long enough to be cut at a clause.
+    reply = Reply("지금 많이 힘드시면 자살예방상담전화 109에 전화해 주세요. 저는 여기 있어요.", kind="crisis")
     answer_with(app, settings, tmp_path, reply)
     client = app.test_client()
     conversation_id, headers = start(client)
