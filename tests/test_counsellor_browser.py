@@ -146,6 +146,14 @@ def test_counsellor_signs_in_hears_the_audio_and_sees_the_timeline(server, accou
             }"""
         )
 
+        # The complete reply file is assembled after the answer, behind the clips clients wait for:
+        # until it exists the page says so, and a reload shows the player.
+        for _ in range(60):
+            if page.locator("audio.reply-audio").count():
+                break
+            expect(page.locator("p.pending-audio").first).to_be_visible()
+            page.wait_for_timeout(2000)
+            page.reload()
         played = {}
         for selector in ("audio.user-audio", "audio.reply-audio"):
             player = page.locator(selector).first
