@@ -9,8 +9,13 @@ training scripts and tests that run without a ``Pipeline``. Kiwi is stateless be
 one instance serves every thread.
 
 Functions that remember analyses of a text take the analyser as their first argument and cache
-with ``cached_per_analyser``: one cache per analyser, dropped with it, so two analysers' results
-never mix and a cache never keeps a discarded Pipeline's Kiwi alive.
+with ``cached_per_analyser``: one cache per analyser, held weakly, so two analysers' results never
+mix.
+
+No Kiwi built here is ever freed (``_built``): with kiwipiepy 0.24.1, a discarded Pipeline's Kiwi
+freed by the garbage collector made a later collection crash the interpreter (a segmentation fault
+in the test suite, gone when the Kiwi was kept). A worker builds one and keeps it anyway; a script
+that makes several pipelines keeps one Kiwi (~100 MB) per pipeline it made.
 """
 
 from __future__ import annotations
@@ -26,15 +31,18 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _shared: Kiwi | None = None
+_built: list[Kiwi] = []  # every Kiwi ``load_kiwi`` made, never freed (see the module docstring)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def load_kiwi() -> Kiwi:
-    """Build a new Kiwi (seconds); ``Pipeline.kiwi`` calls this once per pipeline."""
+    """Build a new Kiwi (seconds), kept for the life of the process; ``Pipeline.kiwi`` calls this once per pipeline."""
     from kiwipiepy import Kiwi
 
-    return Kiwi()
+    kiwi = Kiwi()
+    _built.append(kiwi)  # list.append is atomic; shared_kiwi calls this under _lock
+    return kiwi
 
 
 def shared_kiwi() -> Kiwi:
