@@ -115,10 +115,8 @@ def cmd_normalize(pipe: Pipeline, args: argparse.Namespace) -> int:
 
 def cmd_pronounce(pipe: Pipeline, args: argparse.Namespace) -> int:
     """``pronounce``: each sentence's standard pronunciation, its IPA and the rules that applied."""
-    from pipeline.pronunciation.g2p import pronounce
-
     for text in _lines():
-        p = pronounce(text)
+        p = pipe.pronounce(text)
         _emit({"text": text, "pronunciation": p.hangul, "ipa": p.ipa, "rules": [r.as_dict() for r in p.rules]})
     return 0
 

@@ -2,8 +2,8 @@
 
 Each entry maps a backend name to ``"module:Class"`` and, for optional backends, the
 pip extra that provides its dependencies. A backend class is built as ``Class(settings)``; one
-marked ``embedder`` also gets the e5 embedder of the ``Pipeline`` that builds it, so every e5 user
-of a worker shares one model.
+marked ``embedder`` also gets the e5 embedder, and one marked ``kiwi`` the Kiwi analyser, of the
+``Pipeline`` that builds it, so every user of either in a worker shares one model.
 
 Besides the four stages of a voice turn (``STAGES``), pronunciation scoring has two seams of
 its own (``SCORING``): acoustic evidence, keyed by the transcriber whose model it reads, and the
@@ -31,6 +31,7 @@ class BackendSpec:
     target: str  # "package.module:ClassName"
     extra: str = ""  # pip extra that installs what it needs ("" = core install)
     embedder: bool = False  # built as Class(settings, embedder=...) with the caller's e5 embedder
+    kiwi: bool = False  # built as Class(settings, kiwi=...) with the caller's Kiwi
 
 
 TRANSCRIBERS: Mapping[str, BackendSpec] = {
@@ -48,13 +49,15 @@ CLASSIFIERS: Mapping[str, BackendSpec] = {
 }
 
 RESPONDERS: Mapping[str, BackendSpec] = {
-    "care": BackendSpec("pipeline.care.responder:CareResponder", embedder=True),
-    "kogpt2": BackendSpec("pipeline.backends.kogpt2:KoGPT2Responder", embedder=True),  # for its curated fallback
+    "care": BackendSpec("pipeline.care.responder:CareResponder", embedder=True, kiwi=True),
+    "kogpt2": BackendSpec(  # both for its curated fallback
+        "pipeline.backends.kogpt2:KoGPT2Responder", embedder=True, kiwi=True
+    ),
     "fake": BackendSpec("pipeline.backends.fake_responder:FakeResponder"),
 }
 
 SYNTHESIZERS: Mapping[str, BackendSpec] = {
-    "kokoro": BackendSpec("pipeline.backends.kokoro:KokoroSynthesizer"),
+    "kokoro": BackendSpec("pipeline.backends.kokoro:KokoroSynthesizer", kiwi=True),
     "espeak": BackendSpec("pipeline.backends.espeak:EspeakSynthesizer"),
     "tacotron": BackendSpec("pipeline.backends.tacotron:TacotronSynthesizer"),
     "vits": BackendSpec("pipeline.backends.vits:VitsSynthesizer"),
@@ -121,7 +124,14 @@ def spec(stage: str, name: str) -> BackendSpec:
     return table[name]
 
 
-def create(stage: str, name: str, settings: Settings, *, embedder: Callable[[], Any] | None = None) -> Any:
+def create(
+    stage: str,
+    name: str,
+    settings: Settings,
+    *,
+    embedder: Callable[[], Any] | None = None,
+    kiwi: Callable[[], Any] | None = None,
+) -> Any:
     """Build the backend ``name`` for ``stage`` with ``settings``.
 
     Args:
@@ -131,11 +141,17 @@ def create(stage: str, name: str, settings: Settings, *, embedder: Callable[[], 
         embedder: returns the caller's e5 embedder (``Pipeline.embedder``); called, and its
             embedder handed on, only for a backend whose entry is marked ``embedder``. Without
             it such a backend uses ``pipeline.text.e5.shared_embedder``.
+        kiwi: returns the caller's Kiwi (``Pipeline.kiwi``), likewise only for an entry marked
+            ``kiwi``; without it such a backend uses ``pipeline.text.morphology.shared_kiwi``.
     """
     cls = backend_class(stage, name)
-    if embedder is not None and spec(stage, name).embedder:
-        return cls(settings, embedder=embedder())
-    return cls(settings)
+    entry = spec(stage, name)
+    resources: dict[str, Any] = {}
+    if embedder is not None and entry.embedder:
+        resources["embedder"] = embedder()
+    if kiwi is not None and entry.kiwi:
+        resources["kiwi"] = kiwi()
+    return cls(settings, **resources)
 
 
 def load_phoneme_recognizer(settings: Settings) -> Any:

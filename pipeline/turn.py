@@ -3,10 +3,11 @@
 ``Pipeline`` builds its backends lazily by name from ``Settings`` (so a web worker loads
 models on its first request, never at import or fork) and can be handed ready backends in
 tests. It owns every loaded model: the stage backends, the e5 embedder they share with the risk
-assessor (one model per worker), the risk assessor, the voice with its sentence cache, and the
-pronunciation scorer (``score_reading``, on the same transcriber as a voice turn, with the
-acoustic evidence and phoneme recogniser the registry names). The one exception is Kiwi, shared
-per process by the pure, cached pronunciation functions (see ``pipeline/text/morphology.py``).
+assessor (one model per worker), the Kiwi analyser it lends to everything that reads Korean
+morphology (the care layer and responder, Kokoro's text front end, the scorer and ``pronounce``:
+one per worker, see ``pipeline/text/morphology.py``), the risk assessor, the voice with its
+sentence cache, and the pronunciation scorer (``score_reading``, on the same transcriber as a
+voice turn, with the acoustic evidence and phoneme recogniser the registry names).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline import registry
 from pipeline.audio import decode
@@ -38,6 +39,7 @@ from pipeline.speech.speech_cache import SpeechCache
 from pipeline.speech.voice import Voice, reply_sentences, spoken_text
 from pipeline.stages import EmotionClassifier, Responder, Synthesizer, Transcriber, reply_tone, synthesize_in_tone
 from pipeline.text.e5 import E5Embedder
+from pipeline.text.morphology import load_kiwi
 from pipeline.types import (
     EMOTION_LABELS,
     Audio,
@@ -50,6 +52,9 @@ from pipeline.types import (
     Transcript,
     TurnResult,
 )
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 __all__ = [
     "FAILURE_CODES",
@@ -131,6 +136,7 @@ class Pipeline:
         settings: which backends and how.
         risk_assessor: a ready ``RiskAssessor`` (tests); built from ``settings`` on first use otherwise.
         embedder: a ready e5 embedder (tests); loaded on first use otherwise.
+        kiwi: a ready Kiwi analyser (tests); built on first use otherwise.
         **backends: ready objects for ``transcriber``, ``classifier``, ``responder`` or
             ``synthesizer`` that replace the configured ones.
     """
@@ -141,6 +147,7 @@ class Pipeline:
         *,
         risk_assessor: RiskAssessor | None = None,
         embedder: E5Embedder | None = None,
+        kiwi: Kiwi | None = None,
         **backends: Any,
     ) -> None:
         unknown = set(backends) - set(registry.STAGES)
@@ -153,6 +160,8 @@ class Pipeline:
         self._embedder = embedder
         self._lock = threading.Lock()
         self._embedder_lock = threading.Lock()  # apart from _lock: backends and the assessor load it under _lock
+        self._kiwi = kiwi
+        self._kiwi_lock = threading.Lock()  # apart from _lock and _scorer_lock, which hold it while building
         self._speech_cache: SpeechCache | None = None
         self._voice: Voice | None = None
         self._scorer: PronunciationScorer | None = None
@@ -169,6 +178,18 @@ class Pipeline:
 
     def _load_embedder(self) -> E5Embedder:
         return self.embedder
+
+    @property
+    def kiwi(self) -> Kiwi:
+        """The Kiwi analyser this pipeline lends to every reader of Korean morphology, built on first use."""
+        if self._kiwi is None:
+            with self._kiwi_lock:
+                if self._kiwi is None:
+                    self._kiwi = load_kiwi()
+        return self._kiwi
+
+    def _load_kiwi(self) -> Kiwi:
+        return self.kiwi
 
     @property
     def risk_assessor(self) -> RiskAssessor:
@@ -225,10 +246,14 @@ class Pipeline:
         return self._backends[stage]
 
     def _build(self, stage: str, name: str) -> Any:
-        """``registry.create``; a backend whose registry entry asks for it gets this pipeline's e5 embedder."""
-        if registry.spec(stage, name).embedder:
-            return registry.create(stage, name, self.settings, embedder=self._load_embedder)
-        return registry.create(stage, name, self.settings)
+        """``registry.create``; a backend whose registry entry asks for them gets this pipeline's e5 model and Kiwi."""
+        entry = registry.spec(stage, name)
+        lent: dict[str, Any] = {}
+        if entry.embedder:
+            lent["embedder"] = self._load_embedder
+        if entry.kiwi:
+            lent["kiwi"] = self._load_kiwi
+        return registry.create(stage, name, self.settings, **lent)
 
     def _create(self, stage: str, name: str) -> Any:
         """Build a backend; a synthesizer that cannot load gives way to ``synthesizer_fallback``."""
@@ -260,7 +285,7 @@ class Pipeline:
             fallback_name = self.settings.synthesizer_fallback
             fallback = None
             if fallback_name and fallback_name != getattr(primary, "name", ""):
-                fallback = lambda: registry.create("synthesizer", fallback_name, self.settings)  # noqa: E731
+                fallback = lambda: self._build("synthesizer", fallback_name)  # noqa: E731
             with self._lock:
                 if self._voice is None:  # one voice per pipeline, so threads share its in-process locks
                     self._voice = Voice(primary, fallback, cache)
@@ -320,7 +345,7 @@ class Pipeline:
                     if self.settings.transcriber in registry.ACOUSTIC_EVIDENCE:
                         adapter = registry.backend_class("acoustic_evidence", self.settings.transcriber)
                         evidence = adapter.for_transcriber(transcriber, self.settings)
-                    self._scorer = PronunciationScorer(transcriber, evidence, recognizer)
+                    self._scorer = PronunciationScorer(transcriber, evidence, recognizer, kiwi=self.kiwi)
         return self._scorer
 
     def score_reading(self, recording: bytes | Audio, text: str) -> PronunciationScore:
@@ -340,7 +365,7 @@ class Pipeline:
 
     def pronounce(self, text: str) -> Pronunciation:
         """The standard pronunciation of ``text`` (Hangul, IPA, the rules applied), as practice teaches it."""
-        return pronounce(text)
+        return pronounce(text, self.kiwi)
 
     def speak_reading(self, text: str) -> Speech:
         """``text`` read aloud as pronounced (a practice target) by the configured synthesizer, uncached.
@@ -355,7 +380,7 @@ class Pipeline:
         for stage in registry.STAGES:
             self.backend(stage)
         self.risk_assessor  # noqa: B018 - building it is the point
-        care_warm_up()  # the care layer checks replies against the client's words with Kiwi
+        care_warm_up(self.kiwi)  # the care layer checks replies against the client's words with Kiwi
 
     def load_report(self) -> dict[str, str]:
         """Try to build every backend; return stage verb → error code for those that failed (empty: all loaded)."""
@@ -366,7 +391,7 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - reported to the operator, never raised to a client
                 failed[STAGE_VERBS[stage]] = error_code(exc, "backend_error")
         self.risk_assessor  # noqa: B018 - builds the rules and the classifier, as load_all does
-        care_warm_up()
+        care_warm_up(self.kiwi)
         return failed
 
     @property
@@ -466,7 +491,7 @@ class Pipeline:
         before = care_state or CareState()
         start = time.perf_counter()
         try:
-            care = care_turn(text, emotion, risk, before, history, respond)
+            care = care_turn(text, emotion, risk, before, history, respond, self.kiwi)
             risk, reply, after = care.risk, care.reply, care.state  # the turn's risk in the light of the conversation
         except Exception as exc:  # noqa: BLE001 - the care layer must never cost the client the reply
             log.exception("care layer failed; answering with the safety net")

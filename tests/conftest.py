@@ -1,5 +1,7 @@
 """Shared fixtures: ``settings`` (fake pipeline, SQLite in a temporary folder), ``app``, ``client``, ``runner``.
 
+Every test's pipelines share one Kiwi (``one_kiwi_for_the_suite``).
+
 Test modules that must also pass on PostgreSQL override ``database_url`` with the one in
 ``tests/databases.py``.
 """
@@ -13,7 +15,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+import pipeline.turn
 from pipeline.settings import Settings
+from pipeline.text.morphology import shared_kiwi
 from webapp import create_app
 from webapp.config import AppSettings
 from webapp.db import db
@@ -22,6 +26,19 @@ from webapp.reply_audio import wait_for_reply_audio
 #: A fixed audio key (``MAUM_AUDIO_KEYS``), so tests on PostgreSQL (several nodes' setting) start.
 TEST_AUDIO_KEYS = "test1:" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="
 FAKE_PIPELINE = Settings(transcriber="fake", classifier="fake", responder="fake", synthesizer="fake")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_kiwi_for_the_suite() -> Iterator[None]:
+    """Every ``Pipeline`` of the suite reads morphology with the one shared Kiwi, not a Kiwi of its own.
+
+    A Kiwi takes seconds and ~100 MB to build and the suite makes hundreds of pipelines (module
+    fixtures among them, hence the session scope); that a pipeline builds exactly one and lends it
+    to every user is checked in ``tests/test_turn.py``.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline.turn, "load_kiwi", shared_kiwi)
+        yield
 
 
 @pytest.fixture

@@ -180,3 +180,52 @@ def test_one_pipeline_loads_one_embedder_and_lends_it_to_every_e5_user(tmp_path,
     assert pipe.risk_assessor.uses_classifier and pipe.risk_assessor.embed == pipe.embedder.embed_queries
     assert result.reply.text and result.emotion.label in EMOTION_LABELS
     assert CountingEmbedder.built == 1
+
+
+class CountingKiwi:
+    """A Kiwi stand-in that counts how many were built and how often it was asked (it asks ``real``)."""
+
+    built = 0
+
+    def __init__(self, real) -> None:
+        CountingKiwi.built += 1
+        self.real = real
+        self.calls = 0
+
+    def tokenize(self, *args, **kwargs):
+        self.calls += 1
+        return self.real.tokenize(*args, **kwargs)
+
+
+def test_one_pipeline_builds_one_kiwi_and_lends_it_to_every_reader_of_morphology(tmp_path, monkeypatch):
+    import pipeline.care.policy
+    import pipeline.pronunciation.g2p
+    import pipeline.text.morphology
+    import pipeline.turn
+    from pipeline import registry
+    from pipeline.pronunciation.g2p import pronounce
+    from pipeline.speech.kokoro_text import kokoro_phonemes
+
+    real = pipeline.text.morphology.shared_kiwi()
+    expected = pronounce("국물을 먹었다", real).hangul
+
+    def no_process_kiwi():
+        raise AssertionError("a Pipeline's users must read with the Pipeline's Kiwi")
+
+    for module in (pipeline.text.morphology, pipeline.pronunciation.g2p, pipeline.care.policy):
+        monkeypatch.setattr(module, "shared_kiwi", no_process_kiwi)
+    monkeypatch.setattr(pipeline.turn, "load_kiwi", lambda: CountingKiwi(real))
+    monkeypatch.setattr(CountingKiwi, "built", 0)
+    settings = dataclasses.replace(FAKES, responder="care", cache_dir=str(tmp_path))
+    pipe = Pipeline(settings, embedder=CountingEmbedder())
+    result = pipe.run_text("회사에서 팀장님 때문에 너무 힘들었어요", synthesize=False)
+    assert result.reply.text and not result.degraded
+    assert CountingKiwi.built == 1
+    assert pipe.responder.reflector.kiwi is pipe.kiwi
+    after_turn = pipe.kiwi.calls
+    assert after_turn > 0  # the responder's reflection and the care layer's check read with it
+    assert pipe.pronounce("국물을 먹었다").hangul == expected
+    assert pipe.scorer.kiwi is pipe.kiwi
+    assert registry.spec("synthesizer", "kokoro").kiwi and kokoro_phonemes("국물", pipe.kiwi)
+    assert pipe.kiwi.calls > after_turn
+    assert CountingKiwi.built == 1

@@ -42,7 +42,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, MaxTimeCriteria, StoppingCriteriaList
@@ -53,6 +53,9 @@ from pipeline.model_files import model_folder
 from pipeline.settings import Settings, resolve_device
 from pipeline.text.e5 import E5Embedder
 from pipeline.types import EMOTION_LABELS, Emotion, HistoryTurn, Reply, Risk
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +230,7 @@ class KoGPT2Responder:
         fallback: a ready responder for high-risk turns and failed generations; default: the
             ``kogpt2_fallback`` backend from the registry (``care``).
         embedder: the building ``Pipeline``'s e5 embedder, handed on to that fallback.
+        kiwi: the building ``Pipeline``'s Kiwi, handed on to that fallback.
 
     Raises:
         ModelFilesError: the folder is missing, was not fine-tuned for the prompt format, or lacks
@@ -236,7 +240,9 @@ class KoGPT2Responder:
 
     name = "kogpt2"
 
-    def __init__(self, settings: Settings, fallback: Any = None, *, embedder: E5Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, fallback: Any = None, *, embedder: E5Embedder | None = None, kiwi: Kiwi | None = None
+    ) -> None:
         folder = model_folder(settings.kogpt2_model, "MAUM_KOGPT2_MODEL")
         self.meta = read_format(folder)
         self.settings = settings
@@ -247,8 +253,13 @@ class KoGPT2Responder:
                 raise ValueError("MAUM_KOGPT2_FALLBACK must name a curated responder, not kogpt2 itself")
             from pipeline import registry
 
-            shared = None if embedder is None else lambda: embedder
-            fallback = registry.create("responder", settings.kogpt2_fallback, settings, embedder=shared)
+            fallback = registry.create(
+                "responder",
+                settings.kogpt2_fallback,
+                settings,
+                embedder=None if embedder is None else lambda: embedder,
+                kiwi=None if kiwi is None else lambda: kiwi,
+            )
         self.fallback = fallback
         self.device = torch.device(resolve_device(settings.device))
         try:

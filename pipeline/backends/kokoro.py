@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,9 @@ try:
     import onnxruntime as ort
 except ImportError as exc:  # pragma: no cover - core dependency
     raise MissingDependencyError(detail="onnxruntime is not installed: pip install -e .") from exc
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 SAMPLE_RATE = 24000
 _PAUSE_S = 0.3  # between sentences
@@ -61,12 +65,19 @@ def trim_silence(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarra
 
 
 class KokoroSynthesizer:
-    """``Synthesizer`` on Kokoro-82M with one of its voices (``kokoro_voice``)."""
+    """``Synthesizer`` on Kokoro-82M with one of its voices (``kokoro_voice``).
+
+    Args:
+        settings: model folder, voice, speed, threads.
+        kiwi: the Kiwi that reads the standard pronunciation of each sentence (the ``Pipeline``'s,
+            handed in by the registry); ``shared_kiwi()`` of ``pipeline.text.morphology`` when None.
+    """
 
     name = "kokoro"
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, kiwi: Kiwi | None = None) -> None:
+        self.kiwi = kiwi
         model_path = prepare_kokoro(settings.resolved_cache_dir)
         data = kokoro_data_dir()
         self.model_sha256 = (data / "model.sha256").read_text().split()[0]
@@ -104,7 +115,7 @@ class KokoroSynthesizer:
 
     def render(self, sentence: str, speed: float) -> np.ndarray:
         """One sentence → float32 audio at 24 kHz (empty when nothing in it is speakable)."""
-        tokens = encode(kokoro_phonemes(sentence), self.vocab)
+        tokens = encode(kokoro_phonemes(sentence, self.kiwi), self.vocab)
         if not tokens:
             return np.zeros(0, dtype=np.float32)
         style = self.style[min(len(tokens), len(self.style)) - 1].reshape(1, 256)

@@ -26,13 +26,17 @@ import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pipeline.care.conversation import OTHERS_REASON, CareState, observe
 from pipeline.care.crisis import crisis_reply, lead_situation, numbers_for, shipped, watch_note
 from pipeline.care.facts import EVENTS, Fact, facts_in, people_in
 from pipeline.care.screening import QUESTIONS
+from pipeline.text.morphology import cached_per_analyser, shared_kiwi
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 Respond = Callable[[str, Emotion, Risk, Sequence[HistoryTurn]], Reply]
 
@@ -166,26 +170,26 @@ _GENERIC_VERBS = frozenset(
 )
 
 
-@lru_cache(maxsize=256)
-def _lemmas(text: str) -> tuple[tuple[str, str], ...]:
-    from pipeline.text.morphology import kiwi
-
-    return tuple((t.form, t.tag) for t in kiwi().tokenize(text))
+@cached_per_analyser(maxsize=256)
+def _lemmas(kiwi: Kiwi, text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((t.form, t.tag) for t in kiwi.tokenize(text))
 
 
-def warm_up() -> None:
-    """Build Kiwi and run its first analysis (seconds) now, not during a client's turn."""
-    _lemmas("회사에서 팀장님 때문에 힘들었어요")
+def warm_up(kiwi: Kiwi | None = None) -> None:
+    """Build Kiwi (``shared_kiwi()`` when None) and run its first analysis (seconds) now, not during a client's turn."""
+    _lemmas(kiwi if kiwi is not None else shared_kiwi(), "회사에서 팀장님 때문에 힘들었어요")
 
 
-def unsaid_in_claims(reply_text: str, client_texts: Sequence[str]) -> list[str]:
+def unsaid_in_claims(reply_text: str, client_texts: Sequence[str], kiwi: Kiwi | None = None) -> list[str]:
     """Nouns and action verbs the reply claims about the client that the client never used.
 
     Args:
         reply_text: the candidate reply.
         client_texts: everything the client said in the conversation.
+        kiwi: the analyser (``Pipeline.kiwi`` in the app); ``shared_kiwi()`` when None.
     """
-    tokens = _lemmas(reply_text)
+    kiwi = kiwi if kiwi is not None else shared_kiwi()
+    tokens = _lemmas(kiwi, reply_text)
     claims: list[list[tuple[str, str]]] = []
     first_end = next((i for i, (_, tag) in enumerate(tokens) if tag == "EF" or tag.startswith("SF")), len(tokens))
     first = tokens[: first_end + 1]
@@ -201,7 +205,7 @@ def unsaid_in_claims(reply_text: str, client_texts: Sequence[str]) -> list[str]:
             claims.append(list(tokens[start : i + 1]))
             start = i + 1
     said = " ".join(client_texts)
-    known = {form for text in client_texts for form, _ in _lemmas(text)}
+    known = {form for text in client_texts for form, _ in _lemmas(kiwi, text)}
     unsaid = []
     for clause in claims:
         for form, tag in clause:
@@ -267,7 +271,9 @@ def direct_questions_removed(text: str) -> str:
     return re.sub(r"[\s?!.~]+", "", text)
 
 
-def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], facts: Sequence[Fact]) -> str:
+def unsupported_claim(
+    reply_text: str, text: str, said_before: Sequence[str], facts: Sequence[Fact], kiwi: Kiwi | None = None
+) -> str:
     """Why ``reply_text`` says something the client's words do not support, or "" when it does not.
 
     Args:
@@ -275,6 +281,7 @@ def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], fa
         text: the client's current turn.
         said_before: the client's earlier turns.
         facts: the facts the conversation holds.
+        kiwi: the analyser for ``unsaid_in_claims``; ``shared_kiwi()`` when None.
     """
     everything = " ".join((*said_before, text))
     if _DEATH_OR_LEAVING_CLAIM.search(reply_text):
@@ -295,7 +302,7 @@ def unsupported_claim(reply_text: str, text: str, said_before: Sequence[str], fa
     invented = people_in(reply_text) - named
     if invented:
         return "person_not_named: " + ", ".join(sorted(invented))
-    unsaid = unsaid_in_claims(reply_text, (*said_before, text))
+    unsaid = unsaid_in_claims(reply_text, (*said_before, text), kiwi)
     if unsaid:
         return "claim_not_said: " + ", ".join(unsaid)
     return ""
@@ -383,6 +390,7 @@ def care_turn(
     state: CareState,
     history: Sequence[HistoryTurn],
     respond: Respond,
+    kiwi: Kiwi | None = None,
 ) -> CareTurn:
     """Answer one client turn with the conversation in mind (see the module docstring).
 
@@ -393,6 +401,8 @@ def care_turn(
         state: the conversation before this turn.
         history: the earlier turns, as the responder sees them.
         respond: the responder's ``respond``.
+        kiwi: the analyser that checks the reply against the client's words (``Pipeline.kiwi`` in
+            the app); ``pipeline.text.morphology.shared_kiwi()`` when None (scripts, tests).
     """
     seen = observe(state, text, turn_risk, history[-1].user_text if history else "")
     new, risk = seen.state, seen.risk
@@ -448,7 +458,7 @@ def care_turn(
         # A calm conversation hears no crisis line (a bank reply written for harassment says 1366).
         reply = dataclasses.replace(reply, text=without_lines(reply.text))
     said_before = [t.user_text for t in history]
-    why = unsupported_claim(reply.text, text, said_before, new.facts)
+    why = unsupported_claim(reply.text, text, said_before, new.facts, kiwi)
     told = [f for f in new.facts if f.turn == turn and f.acknowledgement()]
     if not why:
         ignored = [f for f in told if EVENTS[f.event].major and not f.fits(reply.text)]

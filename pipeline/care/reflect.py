@@ -101,7 +101,8 @@ class Reflector:
 
         Args:
             reflect_words: situation → class → lexicon key → display form (``ReplyBank.reflect_words``).
-            kiwi: a kiwipiepy ``Kiwi``; the shared ``pipeline.text.morphology.kiwi()`` when omitted.
+            kiwi: a kiwipiepy ``Kiwi`` (the responder's, from its ``Pipeline``);
+                ``pipeline.text.morphology.shared_kiwi()`` when omitted.
         """
         self.index: dict[str, list[tuple[str, str, str]]] = {}
         for situation, classes in reflect_words.items():
@@ -115,9 +116,9 @@ class Reflector:
     def kiwi(self):
         """The Kiwi morphological analyser, loaded on first use."""
         if self._kiwi is None:
-            from pipeline.text.morphology import kiwi
+            from pipeline.text.morphology import shared_kiwi
 
-            self._kiwi = kiwi()
+            self._kiwi = shared_kiwi()
         return self._kiwi
 
     def warm_up(self) -> None:

@@ -33,6 +33,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,9 @@ from pipeline.care.reflect import KeyWord, Reflector, split_first_sentence
 from pipeline.settings import Settings
 from pipeline.text.e5 import E5Embedder, shared_embedder
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 # How much the classifier's probability for a reply's emotion adds to its cosine score. e5
 # cosines of Korean sentences lie close together (0.8–0.95), so a clear emotion decides which
@@ -152,7 +156,13 @@ class CareResponder:
     name = "care"
 
     def __init__(
-        self, settings: Settings, embed=None, *, reflect: bool = True, embedder: E5Embedder | None = None
+        self,
+        settings: Settings,
+        embed=None,
+        *,
+        reflect: bool = True,
+        embedder: E5Embedder | None = None,
+        kiwi: Kiwi | None = None,
     ) -> None:
         """Load the bank, its cue embeddings and (unless ``reflect`` is off) Kiwi.
 
@@ -162,6 +172,8 @@ class CareResponder:
             reflect: repeat the client's key words (needs Kiwi).
             embedder: the e5 model of the ``Pipeline`` that builds this responder;
                 ``shared_embedder()`` when omitted.
+            kiwi: the Kiwi of the ``Pipeline`` that builds this responder, for reflection;
+                ``pipeline.text.morphology.shared_kiwi()`` when omitted.
         """
         self.min_match = settings.care_min_match
         self.min_emotion = settings.care_min_emotion
@@ -174,7 +186,7 @@ class CareResponder:
         self._followup_ids = {f.id for f in self.bank.followups}
         self._crisis_ids = {c.id for c in self.bank.crisis}
         self._social_ids = {r.id for name, group in self.bank.intents.items() if name != "listen" for r in group}
-        self.reflector = Reflector(self.bank.reflect_words) if reflect and self.bank.reflect_words else None
+        self.reflector = Reflector(self.bank.reflect_words, kiwi) if reflect and self.bank.reflect_words else None
         self.situation_nouns: dict[str, frozenset[str]] = {}
         self.noun_replies: dict[str, np.ndarray] = {}
         if self.reflector is not None:

@@ -1,7 +1,8 @@
 """Standard pronunciation (표준발음법) of Korean text, with every applied rule reported.
 
 Hand-written: no PyPI grapheme-to-phoneme converter works offline here (g2pkk downloads data at
-import). Morphology comes from Kiwi (``pipeline.text.morphology.kiwi``): it decides, for example, whether
+import). Morphology comes from Kiwi, handed in by the caller (``Pipeline.kiwi``; ``shared_kiwi`` of
+``pipeline.text.morphology`` when none is given): it decides, for example, whether
 신고 is the noun (신고[신고]) or the verb 신다 + 고 (신고[신ː꼬], 제24항).
 
 The text is first read out (numbers and symbols in Hangul, ``pipeline.text.normalize``); characters that
@@ -41,6 +42,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.pronunciation.ipa import (
     CODA_REPRESENTATIVE,
@@ -50,6 +52,10 @@ from pipeline.pronunciation.ipa import (
     join_syllable,
     split_syllable,
 )
+from pipeline.text.morphology import cached_per_analyser, shared_kiwi
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 #: rule id → (Korean name, default article)
 RULES: dict[str, tuple[str, str]] = {
@@ -247,12 +253,10 @@ def _base_tag(tag: str) -> str:
     return tag.split("-")[0]
 
 
-@functools.lru_cache(maxsize=4096)
-def _known_word(part: str, tags: frozenset[str]) -> bool:
+@cached_per_analyser(maxsize=4096)
+def _known_word(kiwi: Kiwi, part: str, tags: frozenset[str]) -> bool:
     """Whether Kiwi reads ``part`` alone as one known (non-OOV) morpheme with a tag in ``tags``."""
-    from pipeline.text.morphology import kiwi
-
-    tokens = kiwi().tokenize(part)
+    tokens = kiwi.tokenize(part)
     return len(tokens) == 1 and tokens[0].form == part and not tokens[0].oov and _base_tag(tokens[0].tag) in tags
 
 
@@ -260,8 +264,8 @@ _FIRST_PART_TAGS = frozenset({"NNG", "NNP", "MM", "XPN", "MAG"})
 _SECOND_PART_TAGS = frozenset({"NNG", "NNP", "VV", "VA"})
 
 
-@functools.lru_cache(maxsize=4096)
-def _compound_joints(form: str) -> frozenset[int]:
+@cached_per_analyser(maxsize=4096)
+def _compound_joints(kiwi: Kiwi, form: str) -> frozenset[int]:
     """Positions k inside a one-morpheme word where two known words meet before a vowel.
 
     Kiwi keeps compounds such as 겉옷, 솜이불 or 색연필 as one morpheme; the joint matters for
@@ -281,14 +285,14 @@ def _compound_joints(form: str) -> frozenset[int]:
         if first == second:  # reduplication: 유들유들, 이죽이죽
             joints.add(k)
             continue
-        if not _known_word(second, _SECOND_PART_TAGS):
+        if not _known_word(kiwi, second, _SECOND_PART_TAGS):
             continue
-        if _known_word(first, _FIRST_PART_TAGS):
+        if _known_word(kiwi, first, _FIRST_PART_TAGS):
             joints.add(k)
         elif coda == "ㅅ":  # 사이시옷: 나뭇잎, 깻잎, 뒷일
             o, v, _ = split_syllable(form[k - 1])
             stem = first[:-1] + join_syllable(o, v)
-            if _known_word(stem, _FIRST_PART_TAGS):
+            if _known_word(kiwi, stem, _FIRST_PART_TAGS):
                 joints.add(k)
     return frozenset(joints)
 
@@ -298,8 +302,9 @@ def _compound_joints(form: str) -> frozenset[int]:
 
 
 class _Engine:
-    def __init__(self, spoken: str) -> None:
+    def __init__(self, spoken: str, kiwi: Kiwi) -> None:
         self.spoken = spoken
+        self.kiwi = kiwi
         self.syls: list[_Syl] = []
         self.pos: list[int] = []  # syllable index → character index in ``spoken``
         word = 0
@@ -320,10 +325,8 @@ class _Engine:
         self.morphs: list[_Morph] = []
         if not n:
             return
-        from pipeline.text.morphology import kiwi
-
         char_to_syl = {c: i for i, c in enumerate(self.pos)}
-        for tok in kiwi().tokenize(self.spoken, split_complex=True):
+        for tok in self.kiwi.tokenize(self.spoken, split_complex=True):
             first = char_to_syl.get(tok.start)
             last = char_to_syl.get(tok.start + max(tok.len, 1) - 1)
             if first is None or last is None:
@@ -371,7 +374,7 @@ class _Engine:
         m = self.inner_morph(i)
         if m is None or _base_tag(m.tag) not in _NOUN_TAGS | _STEM_TAGS | {"XR", "MAG"}:
             return False
-        return (i + 1 - m.start) in _compound_joints(m.form)
+        return (i + 1 - m.start) in _compound_joints(self.kiwi, m.form)
 
     def next_is_content(self, i: int) -> bool:
         """Whether syllable i + 1 begins a content (실질) morpheme or a new word."""
@@ -780,7 +783,7 @@ class _Engine:
         if m is not None:
             if _base_tag(m.tag) != "NNG" or m.end != i + 1 or i + 1 - m.start < 2:
                 return False
-            return _known_word(m.form[: i + 1 - m.start], frozenset({"NNG"}))
+            return _known_word(self.kiwi, m.form[: i + 1 - m.start], frozenset({"NNG"}))
         rm = self.right_morph(i)
         lm = self.left_morph(i)
         return bool(lm and rm and _base_tag(lm.tag) == "NNG" and len(lm.form) >= 2 and rm.end == i + 1)
@@ -828,19 +831,25 @@ def spoken_form(text: str) -> str:
     return _SPACES.sub(" ", spoken).strip()
 
 
-@functools.lru_cache(maxsize=2048)
-def pronounce(text: str) -> Pronunciation:
-    """The standard pronunciation of ``text``.
+def pronounce(text: str, kiwi: Kiwi | None = None) -> Pronunciation:
+    """The standard pronunciation of ``text`` (the last few thousand are remembered per analyser).
 
     Args:
         text: any Korean text; numbers are read out, other non-Hangul characters dropped.
+        kiwi: the analyser to read morphology with (``Pipeline.kiwi`` in the app); ``shared_kiwi()``
+            when None (scripts and tests without a ``Pipeline``).
 
     Returns:
         ``Pronunciation`` with the Hangul and IPA pronunciation and every rule applied, in order.
         Empty strings when the text has no Korean in it.
     """
+    return _pronounce(kiwi if kiwi is not None else shared_kiwi(), text)
+
+
+@cached_per_analyser(maxsize=2048)
+def _pronounce(kiwi: Kiwi, text: str) -> Pronunciation:
     spoken = spoken_form(text)
-    engine = _Engine(spoken)
+    engine = _Engine(spoken, kiwi)
     engine.run()
     out: list[str] = []
     for k, syl in enumerate(engine.syls):
@@ -857,19 +866,19 @@ def pronounce(text: str) -> Pronunciation:
     )
 
 
-def pronounce_many(texts: Sequence[str]) -> list[Pronunciation]:
+def pronounce_many(texts: Sequence[str], kiwi: Kiwi | None = None) -> list[Pronunciation]:
     """``pronounce`` for each text."""
-    return [pronounce(t) for t in texts]
+    return [pronounce(t, kiwi) for t in texts]
 
 
-def to_ipa_symbols(text: str) -> list[str]:
+def to_ipa_symbols(text: str, kiwi: Kiwi | None = None) -> list[str]:
     """Korean text → its standard pronunciation as IPA phoneme symbols.
 
     The text goes through ``pronounce`` (numbers read out, 표준발음법 rules applied), then each
     pronounced syllable is converted. Words are separated by one
     ``WORD_BOUNDARY`` (``" "``), which is not in ``IPA_SYMBOLS``; drop it for a phoneme-only
-    sequence. Punctuation and non-Korean letters are dropped.
+    sequence. Punctuation and non-Korean letters are dropped. ``kiwi`` is as for ``pronounce``.
 
     Example: ``to_ipa_symbols("국물")`` → ``["k", "u", "ŋ", "m", "u", "l"]``.
     """
-    return hangul_to_ipa_symbols(pronounce(text).hangul)
+    return hangul_to_ipa_symbols(pronounce(text, kiwi).hangul)

@@ -46,6 +46,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -58,6 +59,9 @@ from pipeline.pronunciation.ipa import WORD_BOUNDARY, ipa_string, syllabify_ipa,
 from pipeline.pronunciation.results import PronunciationScore, SyllableScore
 from pipeline.stages import AcousticEvidence, PhonemeRecognizer, Transcriber
 from pipeline.types import Audio
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +159,8 @@ class PronunciationScorer:
             Off by default: on the frozen holdout_v2 it raised recall of planted errors from 16 %
             to 25 % but marked 7.9 % of correct syllables wrong (2.6 % without), 12–19 % of the
             human NIKL readings' (see README); the calibration split has no human speech.
+        kiwi: the Kiwi that reads the standard pronunciation of target and transcript (the
+            ``Pipeline``'s); ``pipeline.text.morphology.shared_kiwi()`` when None.
     """
 
     def __init__(
@@ -164,6 +170,7 @@ class PronunciationScorer:
         phoneme_recognizer: PhonemeRecognizer | None = None,
         stretches: Callable[[Audio], list[tuple[float, float]]] | None = None,
         rivals: bool = False,
+        kiwi: Kiwi | None = None,
     ) -> None:
         if transcriber is None and phoneme_recognizer is None:
             raise ValueError("a scorer needs a transcriber or a phoneme recogniser")
@@ -172,6 +179,7 @@ class PronunciationScorer:
         self.phoneme_recognizer = phoneme_recognizer
         self.stretches = stretches or speech_stretches
         self.rivals = rivals
+        self.kiwi = kiwi
 
     def score(self, audio: Audio, text: str) -> PronunciationScore:
         """Score ``audio`` (16 kHz mono float32) as a reading of ``text``.
@@ -187,7 +195,7 @@ class PronunciationScorer:
             raise AudioTooLongError(MAX_PRACTICE_S, detail=f"practice recording {audio.duration_s:.1f} s")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        target = pronounce(text)
+        target = pronounce(text, self.kiwi)
         if not target.hangul:
             raise EmptyTextError("읽을 한국어 문장을 적어 주세요.", detail="target has no Hangul")
         expected = expected_units(target)
@@ -206,7 +214,7 @@ class PronunciationScorer:
             assert self.transcriber is not None
             transcript = self.transcriber.transcribe(audio)
             heard_text = transcript.text
-            heard_p = pronounce(heard_text)
+            heard_p = pronounce(heard_text, self.kiwi)
             heard = heard_units_from_text(heard_p)
             heard_pron, heard_ipa = heard_p.hangul, heard_p.ipa
             source = "transcript"

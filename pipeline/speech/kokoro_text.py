@@ -7,7 +7,7 @@ understandable Korean with a Japanese accent. The steps:
 1. ``pipeline.text.normalize.normalize`` reads numbers, hotlines (109 → 일공구), dates and Latin letters
    out in Hangul and leaves only ``. , ? !`` as punctuation;
 2. each stretch between punctuation marks goes through ``pipeline.pronunciation.g2p.pronounce``
-   (표준발음법: liaison, nasalisation, tensing…) and ``pipeline.pronunciation.ipa``;
+   (표준발음법: liaison, nasalisation, tensing…, with the caller's Kiwi) and ``pipeline.pronunciation.ipa``;
 3. every IPA symbol is rewritten with ``KOKORO_SYMBOLS``, a table (data, not code) that holds what a
    symbol becomes in its plain position and between two voiced sounds of the same word:
 
@@ -34,10 +34,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.pronunciation.g2p import pronounce
 from pipeline.pronunciation.ipa import WORD_BOUNDARY, hangul_to_ipa_symbols, join_syllable, split_syllable
 from pipeline.text.normalize import normalize, read_digits, read_sino
+
+if TYPE_CHECKING:
+    from kiwipiepy import Kiwi
 
 #: IPA symbol (``pipeline.pronunciation.ipa``) → (Kokoro symbols where it stands, Kokoro symbols
 #: between two voiced sounds of one word). Every IPA symbol of Korean has an entry.
@@ -159,20 +163,20 @@ def _starts_with(word: str, readings: frozenset[str]) -> str:
     return max((r for r in readings if word.startswith(r)), key=len, default="")
 
 
-def _phrase_symbols(part: str, readings: tuple[frozenset[str], frozenset[str]]) -> str:
+def _phrase_symbols(part: str, readings: tuple[frozenset[str], frozenset[str]], kiwi: Kiwi | None) -> str:
     """One stretch between punctuation marks (normalised Hangul) → Kokoro symbols.
 
     The groups of a phone number (two or more words in a row that begin with digits read one by
     one: 1577-0199) are spoken digit by digit (``DIGIT_SYMBOLS``), the last digit linked to its
     particle, with a short pause between groups. A single group (a hotline: 109, 1388) and a
     cardinal (이천이십오) are pronounced by ``number_pronunciation``; every other word by the
-    standard pronunciation of the phrase.
+    standard pronunciation of the phrase (read with ``kiwi``, as in ``g2p.pronounce``).
     """
     digits_read, cardinals = readings
     words = part.split()
-    hangul = pronounce(part).hangul.split()
+    hangul = pronounce(part, kiwi).hangul.split()
     if len(hangul) != len(words):  # g2p kept every syllable and space; if not, speak it plainly
-        return ipa_to_kokoro(hangul_to_ipa_symbols(pronounce(part).hangul))
+        return ipa_to_kokoro(hangul_to_ipa_symbols(pronounce(part, kiwi).hangul))
     out: list[str] = []
     ordinary: list[str] = []
     previous_digits = False
@@ -208,8 +212,11 @@ def _phrase_symbols(part: str, readings: tuple[frozenset[str], frozenset[str]]) 
     return " ".join(out)
 
 
-def kokoro_phonemes(text: str) -> str:
+def kokoro_phonemes(text: str, kiwi: Kiwi | None = None) -> str:
     """Korean text (one sentence or more, as written) → Kokoro symbols with its punctuation.
+
+    ``kiwi`` reads the morphology of the standard pronunciation: the synthesizer's (its
+    ``Pipeline``'s); ``shared_kiwi()`` of ``pipeline.text.morphology`` when None.
 
     Example: ``kokoro_phonemes("109에 전화해 주세요.")`` reads the hotline digit by digit
     (일 공 구에) and gives ``"il koŋ kue ʨʌnhwahɛ ʨusejo."``.
@@ -223,7 +230,7 @@ def kokoro_phonemes(text: str) -> str:
             if pieces and pieces[-1] not in ".,?!":
                 pieces.append(part)
             continue
-        phonemes = _phrase_symbols(part.strip(), readings)
+        phonemes = _phrase_symbols(part.strip(), readings, kiwi)
         if phonemes:
             pieces.append(phonemes)
     joined = ""

@@ -8,8 +8,9 @@ from the conversation (its review, and a care state when the running schema has 
   the categories in the order of ``RISK_CATEGORIES``, and one jump link per risky turn.
 - Emotions: the mean of each label's score over the first half of the turns and over the second
   half (the first half takes the middle turn of an odd count); each half shows its two strongest.
-- Topics and facts: nouns of the client's words by Kiwi (``pipeline/text/morphology.py``), sorted into people
-  and life events by two small word lists; the other nouns are topics, most frequent first.
+- Topics and facts: nouns of the client's words by Kiwi (the app's ``Pipeline.kiwi``, see
+  ``pipeline/text/morphology.py``), sorted into people and life events by two small word lists;
+  the other nouns are topics, most frequent first.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
+from pipeline.text.morphology import cached_per_analyser, shared_kiwi
 from pipeline.types import EMOTION_LABELS, RISK_CATEGORIES, RISK_LEVELS
 
 #: Longest snippet shown in the conversation list, in characters (before the ellipsis).
@@ -104,13 +105,15 @@ class ConversationSummary:
         return tuple(t for t in self.risky_turns if t.level == "high")
 
 
-def summarize(conversation: Any, *, nouns_of: Any = None) -> ConversationSummary:
+def summarize(conversation: Any, *, nouns_of: Any = None, kiwi: Any = None) -> ConversationSummary:
     """Summarise a conversation from its turns and review.
 
     Args:
         conversation: a ``webapp.db.Conversation`` with its turns loaded (anything with the same
             attributes will do).
         nouns_of: ``text -> [(noun, tag)]``; Kiwi's nouns when None.
+        kiwi: the Kiwi those nouns come from (the app's ``Pipeline.kiwi``);
+            ``pipeline.text.morphology.shared_kiwi()`` when None (scripts, tests).
 
     Returns:
         The summary; an empty one (level ``none``, no phases) for a conversation without turns.
@@ -132,7 +135,7 @@ def summarize(conversation: Any, *, nouns_of: Any = None) -> ConversationSummary
     categories = tuple(c for c in RISK_CATEGORIES if c in seen_categories) + tuple(
         sorted(seen_categories - set(RISK_CATEGORIES))
     )
-    people, events, topics = facts([t.user_text for t in turns], nouns_of=nouns_of)
+    people, events, topics = facts([t.user_text for t in turns], nouns_of=nouns_of, kiwi=kiwi)
     reviewed_at = conversation.reviewed_at
     if reviewed_at is None:
         review_state = "never"
@@ -174,9 +177,16 @@ def emotion_phases(scored: Sequence[tuple[int, Mapping[str, float]]]) -> tuple[E
     return tuple(phases)
 
 
-def facts(texts: Iterable[str], *, nouns_of: Any = None) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """``(people, events, topics)`` among the nouns of ``texts``, each most frequent first (ties: first seen)."""
-    nouns_of = nouns_of or _kiwi_nouns
+def facts(
+    texts: Iterable[str], *, nouns_of: Any = None, kiwi: Any = None
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(people, events, topics)`` among the nouns of ``texts``, each most frequent first (ties: first seen).
+
+    ``nouns_of`` and ``kiwi`` are as for ``summarize``.
+    """
+    if nouns_of is None:
+        analyser = kiwi if kiwi is not None else shared_kiwi()
+        nouns_of = lambda text: _kiwi_nouns(analyser, text)  # noqa: E731
     counts: Counter[str] = Counter()
     proper: set[str] = set()
     for text in texts:
@@ -193,12 +203,10 @@ def facts(texts: Iterable[str], *, nouns_of: Any = None) -> tuple[tuple[str, ...
     return people, events, topics
 
 
-@lru_cache(maxsize=4096)
-def _kiwi_nouns(text: str) -> tuple[tuple[str, str], ...]:
+@cached_per_analyser(maxsize=4096)
+def _kiwi_nouns(kiwi: Any, text: str) -> tuple[tuple[str, str], ...]:
     """Nouns of one turn. Kiwi takes a few ms a sentence; a conversation viewed again costs nothing."""
-    from pipeline.text.morphology import kiwi
-
-    return tuple((t.form, t.tag) for t in kiwi().tokenize(text) if t.tag in ("NNG", "NNP"))
+    return tuple((t.form, t.tag) for t in kiwi.tokenize(text) if t.tag in ("NNG", "NNP"))
 
 
 def care_state_items(state: Any) -> tuple[tuple[str, str], ...]:

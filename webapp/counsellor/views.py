@@ -27,7 +27,7 @@ from webapp.counsellor.display import emotion_name, format_kst, iso_kst
 from webapp.counsellor.forms import ExportForm, FilterForm, NoteForm, ReviewForm
 from webapp.counsellor.summary import summarize
 from webapp.db import AlertNotice, Conversation, Note, Turn, db, new_id, utcnow
-from webapp.extensions import get_audio_store
+from webapp.extensions import get_audio_store, get_pipeline
 from webapp.storage import mimetype_for, read_audio
 
 #: Most conversations one export may hold; a longer list asks for narrower filters.
@@ -136,7 +136,7 @@ def conversation(conversation_id: str) -> str:
         "counsellor/detail.html",
         conversation=conversation,
         summary=summary,
-        overview=summarize(conversation),
+        overview=summarize(conversation, kiwi=get_pipeline().kiwi),
         notices=db.session.scalars(
             sa.select(AlertNotice)
             .where(AlertNotice.conversation_id == conversation.id)
