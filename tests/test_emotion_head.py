@@ -291,10 +291,15 @@ def test_training_reproduces_the_shipped_head(embed):
     shipped = EmotionHead.load(default_head_path())
     texts, _ = trainer.read_tsv(DEV)
     x = embed(texts)
-    np.testing.assert_allclose(head.probabilities(x, texts), shipped.probabilities(x, texts), atol=2e-3)
+    # 5e-3: e5's embeddings differ in the last digits from one CPU to another (onnxruntime picks
+    # kernels by instruction set), and the fit follows them; a changed recipe moves far more.
+    np.testing.assert_allclose(head.probabilities(x, texts), shipped.probabilities(x, texts), atol=5e-3)
     assert head.vectorizer.vocab == shipped.vectorizer.vocab
     meta = json.loads(str(np.load(default_head_path(), allow_pickle=False)["meta"]))
-    assert metrics["dev"]["confusion"] == meta["metrics"]["confusion"]
+    # The same drift may move a sentence on a class boundary (one did between two machines here): at
+    # most two of the dev sentences may change their predicted class.
+    moved = np.abs(np.array(metrics["dev"]["confusion"]) - np.array(meta["metrics"]["confusion"])).sum() // 2
+    assert moved <= 2, (metrics["dev"]["confusion"], meta["metrics"]["confusion"])
 
 
 @pytest.mark.slow
