@@ -127,6 +127,10 @@ def test_a_revenge_plan_is_never_praised():
         ("어떻게 해야 할까요?", "what_to_do", "상담 선생님"),
         ("병원에 가 봐야 할까요?", "hospital", "진단은 할 수 없어요"),
         ("사람이랑 얘기할 수 있어요?", "human", "1577-0199"),
+        ("상담사랑 직접 통화하고 싶어요", "human", "1577-0199"),
+        ("자살 상담 전화번호가 뭐예요", "hotline", "109"),
+        ("친구한테 알려 주려고요 자살 예방 상담 번호 좀 알려 주세요", "hotline", "1577-0199"),
+        ("힘들 때 어디에 전화하면 돼요", "hotline", "109"),
         ("너 누구야", "identity", "AI"),
         ("AI야?", "identity", "AI"),
         ("이거 녹음돼요?", "recording", "녹음도 함께 저장돼요"),
@@ -143,6 +147,8 @@ def test_direct_questions_are_answered_honestly(text, kind, must):
 def test_everyday_sentences_are_not_direct_questions():
     assert direct_question("오늘 회사에서 힘들었어요") == ""
     assert direct_question("친구랑 영화를 봤어요") == ""
+    assert direct_question("새 전화번호로 바꿨어요") == ""
+    assert direct_question("피자 가게에 전화했어요") == ""
 
 
 def test_the_hospital_answer_gives_no_diagnosis_or_medication():
