@@ -222,10 +222,8 @@ def out_of_fold(
     return p_risk, p_high, p_imminent
 
 
-def dev_report(head: RiskHead, dev: RiskRows, embed: Embed) -> dict:
-    """risk_eval figures on dev: the rules alone, the classifier alone, and the hybrid."""
-    signals = dict(zip(dev.texts, head.signals(embed(dev.texts), dev.texts), strict=True))
-    details = {t: assess_details(t) for t in dev.texts}
+def _assessors(signals: dict, details: dict) -> tuple[Callable[[str], Risk], Callable[[str], Risk]]:
+    """The classifier alone and the hybrid, as ``risk_eval`` assessors over precomputed signals and rule details."""
 
     def classifier_only(text: str) -> Risk:
         s = signals[text]
@@ -234,6 +232,15 @@ def dev_report(head: RiskHead, dev: RiskRows, embed: Embed) -> dict:
     def hybrid(text: str) -> Risk:
         d = details[text]
         return combine(d.risk, signals[text], softened=d.softened, imminent=d.imminent)
+
+    return classifier_only, hybrid
+
+
+def dev_report(head: RiskHead, dev: RiskRows, embed: Embed) -> dict:
+    """risk_eval figures on dev: the rules alone, the classifier alone, and the hybrid."""
+    signals = dict(zip(dev.texts, head.signals(embed(dev.texts), dev.texts), strict=True))
+    details = {t: assess_details(t) for t in dev.texts}
+    classifier_only, hybrid = _assessors(signals, details)
 
     out = {}
     for name, assess in (("rules", lambda t: details[t].risk), ("classifier", classifier_only), ("hybrid", hybrid)):
@@ -360,15 +367,7 @@ CROSS_AUTHOR_RATES = ((0.03, 0.015), (0.02, 0.01))
 
 def _held_out_figures(held: RiskRows, signals: list, details: dict, suffix: str) -> dict:
     """risk_eval figures of the classifier alone and of the hybrid on one held-out author."""
-    by_text = dict(zip(held.texts, signals, strict=True))
-
-    def classifier_only(text: str) -> Risk:
-        s = by_text[text]
-        return Risk(s.level, (s.reason,), (s.category,)) if s.level != "none" else Risk()
-
-    def hybrid(text: str) -> Risk:
-        d = details[text]
-        return combine(d.risk, by_text[text], softened=d.softened, imminent=d.imminent)
+    classifier_only, hybrid = _assessors(dict(zip(held.texts, signals, strict=True)), details)
 
     keys = ("high_recall", "recall_flagged", "false_alarms", "false_high", "imminent_found")
     positive = np.array([lv != "none" for lv in held.levels])
