@@ -176,7 +176,7 @@ TESTS_DATA = DATA.parents[2] / "tests" / "data"
 
 #: Development sets whose sentences were moved into the corpus on purpose (``import_written.py``):
 #: they are spent as blind measures and are training data now.
-IMPORTED = ("risk_dev2", "risk_dev3")
+IMPORTED = ("risk_dev2", "risk_dev3", "risk_dev4")
 
 
 def evaluation_sets():
@@ -218,17 +218,17 @@ def test_no_sentence_of_the_risk_test_sets_is_in_the_corpus():
 
 
 def test_the_leak_check_reads_blind_development_folders(tmp_path, monkeypatch):
-    """A risk_dev4-style folder (sentences.tsv, conversations.jsonl) is checked, an imported one is not."""
-    for name in ("risk_dev4", "risk_dev2", "holdout_v9"):
+    """A risk_dev9-style folder (sentences.tsv, conversations.jsonl) is checked, an imported one is not."""
+    for name in ("risk_dev9", "risk_dev2", "holdout_v9"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "sentences.tsv").write_text("text\tlevel\tcategory\n", encoding="utf-8")
-    (tmp_path / "risk_dev4" / "conversations.jsonl").write_text(
+    (tmp_path / "risk_dev9" / "conversations.jsonl").write_text(
         json.dumps({"turns": [{"text": "하나"}, {"text": "둘"}]}) + "\n", encoding="utf-8"
     )
     monkeypatch.setattr(sys.modules[__name__], "TESTS_DATA", tmp_path)
     found = [p.relative_to(tmp_path).as_posix() for p in evaluation_sets()]
-    assert found == ["holdout_v9/sentences.tsv", "risk_dev4/conversations.jsonl", "risk_dev4/sentences.tsv"]
-    assert _texts(tmp_path / "risk_dev4" / "conversations.jsonl") == ["하나", "둘"]
+    assert found == ["holdout_v9/sentences.tsv", "risk_dev9/conversations.jsonl", "risk_dev9/sentences.tsv"]
+    assert _texts(tmp_path / "risk_dev9" / "conversations.jsonl") == ["하나", "둘"]
 
 
 def test_datasheet_counts_match_the_files():

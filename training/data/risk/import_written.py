@@ -4,11 +4,9 @@ The first corpus (``written.tsv``) was written by one author, so a head trained 
 author's wording. This script brings in sentences written blind by other people, each file tagged
 with its author in ``make_variants.AUTHORS``:
 
-- ``--dev2 DIR``: the blind development set ``tests/data/risk_dev2`` (``sentences.tsv``: every row,
-  its level and categories as written; plus the client turns of ``conversations.jsonl`` chosen as
-  below) → ``written_dev2.tsv``;
-- ``--dev3 DIR``: the client turns of ``tests/data/risk_dev3/conversations.jsonl`` →
-  ``written_dev3.tsv``;
+- ``--dev DIR NAME``: a spent blind development set such as ``tests/data/risk_dev2``
+  (``sentences.tsv`` where there is one: every row, its level and categories as written; plus the
+  client turns of ``conversations.jsonl`` chosen as below) → ``written_<NAME>.tsv``;
 - ``--blind FILE NAME``: a file of new training sentences (header ``text level category``) written
   blind by a writer for the project → ``written_<NAME>.tsv``; malformed rows are dropped and counted.
 
@@ -30,8 +28,10 @@ turn is used only where its own label is unambiguous:
 
 Rerun (the committed files are its output)::
 
-    python training/data/risk/import_written.py --dev2 tests/data/risk_dev2 --dev3 tests/data/risk_dev3 \
-        --blind /work/eval/corpus_a.tsv a --blind /work/eval/corpus_b.tsv b
+    python training/data/risk/import_written.py --dev tests/data/risk_dev2 dev2 \
+        --dev tests/data/risk_dev3 dev3 --dev tests/data/risk_dev4 dev4 \
+        --blind /work/eval/corpus_a.tsv a --blind /work/eval/corpus_b.tsv b \
+        --blind /work/eval/corpus_c.tsv c --blind /work/eval/corpus_d.tsv d
     python training/data/risk/make_variants.py --stats
 """
 
@@ -136,22 +136,19 @@ def write(path: Path, rows: list[tuple[str, str, str]]) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev2", type=Path, help="the risk_dev2 folder (sentences.tsv, conversations.jsonl)")
-    parser.add_argument("--dev3", type=Path, help="the risk_dev3 folder (conversations.jsonl)")
+    parser.add_argument("--dev", nargs=2, action="append", default=[], metavar=("DIR", "NAME"),
+                        help="a spent development folder ([sentences.tsv], conversations.jsonl)")  # fmt: skip
     parser.add_argument("--blind", nargs=2, action="append", default=[], metavar=("FILE", "NAME"))
     parser.add_argument("--out", type=Path, default=HERE, help="folder for the written_<author>.tsv files")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, list[tuple[str, str, str]], int]] = []
-    if args.dev2:
-        rows, dropped = sentences_tsv(args.dev2 / "sentences.tsv")
-        turns = conversation_turns(args.dev2 / "conversations.jsonl")
-        print(f"dev2: {len(rows)} sentences, {len(turns)} conversation turns")
-        jobs.append(("dev2", rows + turns, dropped))
-    if args.dev3:
-        turns = conversation_turns(args.dev3 / "conversations.jsonl")
-        print(f"dev3: {len(turns)} conversation turns")
-        jobs.append(("dev3", turns, 0))
+    for folder, name in args.dev:
+        folder = Path(folder)
+        rows, dropped = sentences_tsv(folder / "sentences.tsv") if (folder / "sentences.tsv").exists() else ([], 0)
+        turns = conversation_turns(folder / "conversations.jsonl")
+        print(f"{name}: {len(rows)} sentences, {len(turns)} conversation turns")
+        jobs.append((name, rows + turns, dropped))
     for file, name in args.blind:
         rows, dropped = sentences_tsv(Path(file))
         jobs.append((name, rows, dropped))

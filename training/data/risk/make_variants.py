@@ -80,6 +80,9 @@ AUTHORS = (
     ("written_dev3.tsv", "dev3"),
     ("written_a.tsv", "writer_a"),
     ("written_b.tsv", "writer_b"),
+    ("written_dev4.tsv", "dev4"),
+    ("written_c.tsv", "writer_c"),
+    ("written_d.tsv", "writer_d"),
 )
 
 SEED = 20261203
