@@ -104,8 +104,11 @@ def client(base: str, clips: list[tuple[bytes, float]], turns: int, offset: int,
         if status != 201:
             out["errors"].append(f"turn: {status} {body[:200]!r}")
             continue
-        reply = json.loads(body)["reply"]
+        answer = json.loads(body)
+        reply = answer["reply"]
         out["latencies"].append(time.perf_counter() - start)  # the reply text is on the page
+        for stage, ms in (answer.get("timings_ms") or {}).items():
+            out["stages"].setdefault(stage, []).append(ms)
         listen_s = 0.0
         for n, clip in enumerate(reply.get("clips") or []):  # the page plays the reply sentence by sentence
             audio_status, audio = request(base + clip["url"], headers=auth)
@@ -184,7 +187,7 @@ def run(base: str, clients: int, turns: int, think: bool, speech_dir: Path) -> d
     clips = []
     for path, _ in read_transcripts(speech_dir):
         clips.append((path.read_bytes(), sf.info(str(path)).duration))
-    out: dict = {"latencies": [], "first_audio": [], "errors": []}
+    out: dict = {"latencies": [], "first_audio": [], "errors": [], "stages": {}}
     threads = [
         threading.Thread(target=client, args=(base, clips, turns, i, think, out)) for i in range(clients)
     ]  # fmt: skip
@@ -208,6 +211,9 @@ def run(base: str, clients: int, turns: int, think: bool, speech_dir: Path) -> d
         "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         "latency_ms": p,  # time to the reply text
         "first_audio_ms": percentiles([s * 1000 for s in out["first_audio"]]) if out["first_audio"] else {},
+        # Where the reply-text time went, as the server measured each stage (queueing shows as a
+        # gap between these and latency_ms).
+        "server_stage_ms": {stage: percentiles(ms) for stage, ms in sorted(out["stages"].items())},
         "targets": {
             "zero_errors": not out["errors"],
             "p95_le_4000_ms": bool(p) and p["p95"] <= 4000,
