@@ -212,3 +212,27 @@ def test_the_new_state_round_trips_through_json():
     assert again == state and again.about == "친구" and again.distressed == 2
     carried = state.carried_over()
     assert carried.about == "친구" and carried.level == "watch"
+
+
+# --- A death wish told as past, as the first sign: Maum asks about now. ---
+
+
+def test_a_wish_told_as_past_is_asked_about_and_a_no_settles_it():
+    levels, replies, state = converse(
+        [
+            ("도박할 때는 빚 때문에 진짜 죽고 싶었죠 그땐 그랬어요", None),
+            ("아니요 지금은 그런 생각 없어요 상담도 받고 있어요", None),
+            ("이번 주말엔 딸이랑 놀이공원 가기로 했어요", None),
+        ]
+    )
+    assert levels == ["watch", "none", "none"]
+    assert replies[0].kind == "screening" and not any(n in replies[0].text for n in CRISIS_NUMBERS)
+    assert state.screening[0].answer == "no"
+    levels, _, _ = converse(
+        [("발표를 완전 망쳐서 진짜 사라지고 싶었어요 ㅋㅋ", None), ("아니 그 정도는 아니고요", None)]
+    )
+    assert levels == ["watch", "none"]
+    # Yesterday is now; a wish not in the past tense is now; both stay a crisis.
+    for said in ("어제 진짜 죽고 싶었어요", "예전부터 죽고 싶어요"):
+        levels, replies, _ = converse([(said, None)])
+        assert levels == ["high"] and replies[0].kind == "crisis", said

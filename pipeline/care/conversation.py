@@ -195,6 +195,9 @@ _PRESENT = re.compile(r"오늘|어제|어젯밤|방금|아까|지금(?!은)|요�
 # Someone else's wish to die reported now ("친구가 죽고 싶대요"): a real concern, never an idiom.
 _REPORTED = re.compile(r"(싶|하|겠|는|한)\s*(대요|대|래요|다고\s*(했|하더|해요|그러))|(싶다|하겠다|한다|겠다)고")
 # "죽고 싶다 ㅋㅋ 농담이에요": explicit words taken back as a joke in the same breath.
+_PAST_ENDING = re.compile(r"\s*(었|았|였|했)")
+_LAUGH = re.compile(r"ㅋㅋ|ㅎㅎ")
+_PAST_FRAME = re.compile(r"그땐|그\s*때는|그때엔|할\s*때는|했을\s*때|예전|옛날|한창|한때|전에는|전엔|시절")
 _JOKE_AFTER = re.compile(r"농담|장난(이|으로|이에요|이야)|그\s*정도는\s*아니|진심\s*아니")
 
 # The words of each situation's domain. A first signal that only the classifier read, in a
@@ -570,6 +573,7 @@ def _context_risk(state: CareState, text: str, risk: Risk, previous: str = "") -
 STORY_REASON = "다른 사람의 이야기(드라마·지난 일)"
 OTHERS_REASON = "다른 사람의 죽고 싶은 마음을 전함"
 JOKED_REASON = "죽고 싶다는 말을 바로 농담이라고 함"
+PAST_REASON = "지난 일로 말한 죽고 싶은 마음(지금은 물어봄)"
 
 #: Signal kinds the risk detector must have flagged in the turn (watch or high, suicide-type): the
 #: patterns only say which kind it is. The other kinds are nets for what the detector may miss.
@@ -590,7 +594,7 @@ def cues_in(text: str, detector_risk: Risk) -> set[str]:
     살 만해요") or denied in the same breath ("할머니 따라가고 싶다 이런 건 전혀 아니에요") is not a
     signal.
     """
-    if _RESOLVED_PAST.search(text):
+    if _RESOLVED_PAST.search(text) or told_as_past(text, detector_risk):
         return set()
     flagged = detector_risk.level != "none" and bool(SUICIDE_TYPE & set(detector_risk.categories))
     kinds = {
@@ -649,7 +653,7 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
     # Context: the conversation already holds this kind of risk for good, or (for suicide-type risk) a
     # risk-relevant cue now or earlier. A flag of another kind is no context, nor is a fading mark or
     # a provisional watch (the classifier's own guess, not yet confirmed).
-    cues = {k for k, p in SIGNALS.items() if p.search(text)}
+    cues = {k for k, p in SIGNALS.items() if p.search(text)} if not told_as_past(text, turn_risk) else set()
     held = {c for m in state.marks if m.sticky and not m.provisional for c in m.categories}
     same_kind = set(turn_risk.categories) & held
     suicide_only = set(turn_risk.categories) <= SUICIDE_TYPE
@@ -665,6 +669,10 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
         # "죽고 싶다 ㅋㅋ 아 농담이에요" as the first sign: not a crisis, but not nothing either. It
         # stays at watch and Maum asks gently (the screening starts, see ``JOKED_REASON``).
         return Risk("watch", (*turn_risk.reasons, JOKED_REASON), turn_risk.categories), "firm"
+    if turn_risk.level == "high" and suicide_only and told_as_past(text, turn_risk):
+        # "그땐 진짜 죽고 싶었죠", "발표하다 사라지고 싶었어요 ㅋㅋ" as the first sign: a wish told as
+        # past, so Maum asks about now (the screening); a no settles it, a yes keeps it.
+        return Risk("watch", (*turn_risk.reasons, PAST_REASON), turn_risk.categories), "ask"
     if turn_risk.level == "watch" and suicide_only:
         told_now = _REPORTED.search(text) or _PRESENT.search(text)
         if _THIRD_PERSON.search(text) and not _FIRST_PERSON.search(text) and told_now:
@@ -743,6 +751,30 @@ def someone_elses_story(text: str) -> bool:
     if not _THIRD_PERSON.search(text) or _FIRST_PERSON.search(text):
         return False
     return bool(_FICTION.search(text)) or (bool(_PAST_STORY.search(text)) and not _PRESENT.search(text))
+
+
+def told_as_past(text: str, turn_risk: Risk) -> bool:
+    """Whether every risk phrase of ``text`` is told in the past tense, about a time that is over.
+
+    The phrase is followed by a past ending (싶었어요, 싶었죠) and either laughter ("사라지고
+    싶었어요 ㅋㅋ") or a past frame with no word of now ("토토 할 때는 … 죽고 싶었죠 그땐 그랬어요").
+    "어제 죽고 싶었어요" is not: yesterday is now.
+    """
+    ours = (PAST_REASON, JOKED_REASON, STORY_REASON, OTHERS_REASON)  # the conversation's own reasons
+    phrases = [r for r in turn_risk.reasons if not r.startswith(CLASSIFIER_REASON) and r not in ours]
+    if not phrases:
+        return False
+    for phrase in phrases:
+        at = text.find(phrase)
+        if at < 0:
+            return False
+        after = text[at + len(phrase) : at + len(phrase) + 8]
+        if not _PAST_ENDING.match(after):
+            return False
+        laughed = _LAUGH.search(after + text[at + len(phrase) + 8 : at + len(phrase) + 14])
+        if not laughed and not (_PAST_FRAME.search(text) and not _PRESENT.search(text)):
+            return False
+    return True
 
 
 def _taken_back_as_joke(text: str, turn_risk: Risk) -> bool:
