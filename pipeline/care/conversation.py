@@ -170,7 +170,7 @@ _DENIAL = re.compile(
 _REVENGE = re.compile(
     r"갚아\s*(줄|주겠|준다)|복수(?!\s*전)|되갚|똑같이\s*(해\s*줄|당하게|갚)|가만\s*안\s*(둘|둬|놔)|찾아가서"
 )
-_PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기")
+_PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기|공구|연장|망치|둔기|챙겨\s*(가|갈|놨|뒀)")
 
 # A weak (classifier-only, no context) signal fades at once on a calm turn: a joke, plans,
 # something good, thanks. A turn with any cue or readiness is never calm.
@@ -227,10 +227,11 @@ DOMAIN: Mapping[str, re.Pattern[str]] = {
     "child_at_risk": re.compile(r"아이|아기|애기|(?<![가-힣])애(가|를|한테|는|들|\s)|딸|아들|자녀|조카|학대|방치|멍이"),
     "school_violence": re.compile(
         r"학교|반\s*애들|반에서|교실|같은\s*반|선배|일진|따돌|왕따|괴롭|셔틀|돈을?\s*(뺏|빼앗)|단톡|놀려|놀림|담임|"
-        r"때리|맞았|맞아"
+        r"선임|부대|갈구|때리|때려|때렸|맞았|맞아|맞고"
     ),
     "medical": re.compile(
-        r"쓰러|의식|숨을?\s*(안|못|잘\s*못)|숨이|호흡|경련|발작|떨면서|출혈|피가\s*(안|계속|많이|멈추|철철)|피를?\s*(많이|토)|"
+        r"쓰러|의식|숨(을|이|은)?\s*(안|못|잘|가쁘|차|막|멎)|숨이|호흡|가슴(을|이)?\s*(잡|부여|움켜|아파|아프|조여|답답)|"
+        r"주저앉|식은땀|말을?\s*(잘\s*)?못\s*하|심장|혈압|저혈당|응급실|백십구|구급|경련|발작|떨면서|출혈|피가\s*(안|계속|많이|멈추|철철)|피를?\s*(많이|토)|"
         r"가슴이|마비|입술이|눈을?\s*안\s*떠|안\s*깨|깨워도|삼켰|삼킨|(약|세제|락스)을?\s*(다|많이|한꺼번에)\s*(먹|마셨)|"
         r"토하|구토|열이\s*(3[89]|4\d)|고열|응급|구급차|머리를?\s*(다쳤|부딪)|말이\s*어눌|화상|데었"
     ),
@@ -357,6 +358,8 @@ class CareState:
         distressed: client turns that told a hard feeling (two make the conversation troubled).
         about: the person whose risk the conversation holds when it is someone else's (a friend,
             a child, a neighbour), as the client named them; empty when it is the client's own.
+        domains: the categories whose domain (``DOMAIN``) the client's words have spoken of so far
+            (치매 in the first turn supports a caregiver read in the fifth).
     """
 
     level: str = "none"
@@ -370,6 +373,7 @@ class CareState:
     marks: tuple[Mark, ...] = ()
     distressed: int = 0
     about: str = ""
+    domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.level not in RISK_LEVELS:
@@ -442,6 +446,7 @@ class CareState:
             marks=marks,
             distressed=self.distressed,
             about=self.about if level != "none" else "",
+            domains=self.domains,
         )
 
     def as_risk(self) -> Risk:
@@ -462,6 +467,7 @@ class CareState:
             "marks": [m.as_json() for m in self.marks],
             "distressed": self.distressed,
             "about": self.about,
+            "domains": list(self.domains),
         }
 
     @classmethod
@@ -490,6 +496,7 @@ class CareState:
                 crisis_turns=tuple(int(t) for t in raw.get("crisis_turns", ())),
                 distressed=int(raw.get("distressed", 0)),
                 about=str(raw.get("about", "")),
+                domains=tuple(str(d) for d in raw.get("domains", ())),
             )
         except (TypeError, ValueError, KeyError):
             # A state written by another version: keep the risk (it must never be lost), start the rest anew.
@@ -693,9 +700,14 @@ def troubled(state: CareState) -> bool:
     return any(m.sticky or SUICIDE_TYPE & set(m.categories) for m in active) or state.distressed >= 2
 
 
-def in_domain(categories: Iterable[str], text: str) -> tuple[str, ...]:
-    """The categories whose domain (``DOMAIN``) ``text`` speaks of; ``imminent`` only beside one of them."""
-    kept = [c for c in categories if c != "imminent" and (c not in DOMAIN or DOMAIN[c].search(text))]
+def in_domain(categories: Iterable[str], text: str, seen: Iterable[str] = ()) -> tuple[str, ...]:
+    """The categories whose domain (``DOMAIN``) ``text`` speaks of, or the conversation did (``seen``).
+
+    ``imminent`` is kept only beside one of them.
+    """
+    categories = list(categories)
+    seen = set(seen)
+    kept = [c for c in categories if c != "imminent" and (c not in DOMAIN or c in seen or DOMAIN[c].search(text))]
     if kept and "imminent" in categories:
         kept.append("imminent")
     return ordered(kept)
@@ -720,7 +732,7 @@ def _classifier_weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[R
     active = [m for m in state.marks if m.active(state.turns)]
     if turn_risk.level == "high" and active:
         return turn_risk, "firm"
-    kept = in_domain(turn_risk.categories, text)
+    kept = in_domain(turn_risk.categories, text, state.domains)
     if troubled(state):
         if turn_risk.level == "high" and kept:
             return Risk("high", turn_risk.reasons, kept), "firm"
@@ -729,15 +741,21 @@ def _classifier_weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[R
         held = {c for m in active for c in m.categories}
         if cats & held - {"imminent"}:
             return turn_risk, "firm"  # a second read of the kind the conversation already holds
+    if not kept and not cats & SUICIDE_TYPE:
+        # No caregiver flag without someone cared for; another emergency the turn does not name is
+        # shown for a while (no crisis reply) and fades.
+        others = ordered(cats - {"caregiver", "imminent"})
+        return (Risk("watch", turn_risk.reasons, others), "weak") if others else (Risk("none"), "faint")
     if not kept:
-        if not cats & SUICIDE_TYPE:
-            return Risk("none"), "faint"
         # Hopelessness has no fixed words: a first high without a word of danger is a watch, asked
         # about when the client tells a hard feeling, otherwise shown for a while until it fades.
         asks = turn_risk.level == "high" and _DISTRESSED.search(text)
         return Risk("watch", turn_risk.reasons, ordered(cats & SUICIDE_TYPE)), "ask" if asks else "weak"
     if turn_risk.level == "high":
-        return Risk("high", turn_risk.reasons, kept), "weak" if SUICIDE_TYPE & set(kept) else "firm"
+        # Words of dying or ending are often idioms ("일 다 끝내고 싶어요"): a suicide read gets its
+        # crisis reply and a provisional watch the answers settle. An act of self-harm or an
+        # emergency named in the turn (그었어요, 쓰러졌어요) is firm.
+        return Risk("high", turn_risk.reasons, kept), "weak" if "suicide" in kept else "firm"
     return Risk("watch", turn_risk.reasons, kept), "weak"
 
 
@@ -901,6 +919,7 @@ def observe(state: CareState, text: str, turn_risk: Risk, previous: str = "") ->
         marks=tuple(marks),
         distressed=state.distressed + bool(_DISTRESSED.search(text)),
         about=_about(state, text, turn_risk, risk) if level != "none" else "",
+        domains=ordered((*state.domains, *in_domain(DOMAIN, text))),
     )
     return Observation(new_state, risk, answered, tuple(notes))
 
