@@ -236,3 +236,9 @@ def test_a_wish_told_as_past_is_asked_about_and_a_no_settles_it():
     for said in ("어제 진짜 죽고 싶었어요", "예전부터 죽고 싶어요"):
         levels, replies, _ = converse([(said, None)])
         assert levels == ["high"] and replies[0].kind == "crisis", said
+
+
+def test_a_carer_who_names_no_one_maum_knows_still_hears_about_the_caring_and_the_dementia_line():
+    replies = carer_talk(["우리 영감이 치매가 온 지 삼 년째예요", "밤에 자꾸 밖에 나가려고 해서 내가 잠을 못 자요"])
+    reply = replies[1]
+    assert "꿈" not in reply.text and "돌보" in reply.text and "1899-9988" in reply.text, reply.text

@@ -464,6 +464,7 @@ def _reference(state: CareState, text: str, emotion: Emotion, history: Sequence[
 # Who speaks about whom: a client who cares for someone (치매 어머니를 모셔요) and tells of a
 # sleepless night because of them is a carer, not a client with nightmares or noisy neighbours.
 _CARING = re.compile(r"돌보|돌봐|돌봄|간병|병간호|모시|모셔|수발|치매|기저귀|요양|장애")
+_DEMENTIA = re.compile(r"치매")
 _SPEAKS_OF_CARING = re.compile(r"돌보|돌봄|간병|모시|모셔|수발|보살|곁을\s*지키|곁에서")
 #: Replies to a carer about the one they care for (``{who}``): the caring itself, the carer's own rest.
 CARER_REPLIES: tuple[str, ...] = (
@@ -488,16 +489,26 @@ def cared_for(facts: Sequence[Fact], client_texts: Sequence[str]) -> str:
             if _CARING.search(sentence) and len(named) == 1:
                 return next(iter(named))
     sick = [f.who for f in facts if f.event == "sick" and f.who]
-    return sick[-1] if sick else ""
+    if sick:
+        return sick[-1]
+    # Cared for, but named in a word Maum does not know (영감, 집사람): "가족".
+    return "가족" if any(_CARING.search(t) for t in client_texts) else ""
 
 
 def about_cared_for(text: str, who: str, kiwi: Kiwi | None = None) -> bool:
-    """Whether ``text`` speaks of ``who``: it names them, or honours an unnamed subject (하셔서, 때리셨어요)."""
+    """Whether ``text`` speaks of ``who`` or of the caring.
+
+    It names them, honours an unnamed subject (하셔서, 때리셨어요), or tells a hardship with no one
+    else named ("밤에 자꾸 나가려고 해서 내가 잠을 못 자"): a carer's sleepless night is the caring's
+    until they name another cause.
+    """
     named = people_in(text)
     if who in named:
         return True
     if named:
         return False  # someone else is the subject
+    if _HARD_SAID.search(text):
+        return True
     kiwi = kiwi if kiwi is not None else shared_kiwi()
     return any(form in ("시", "으시") and tag == "EP" for form, tag in _lemmas(kiwi, text))
 
@@ -618,6 +629,8 @@ def care_turn(
         # the bank's reply assumed (nightmares, a neighbour's noise).
         numbers = {n for c in shipped().numbers.values() for n in c}
         lines = " ".join(x.strip() for x in _SENTENCE.findall(reply.text) if any(n in x for n in numbers))
+        if not lines and ("caregiver" in new.categories or _DEMENTIA.search(" ".join((*said_before, text)))):
+            lines = watch_note(["caregiver"])  # the dementia care line: support, not a crisis line
         text_ = f"{carer_reply(carer_of, history)} {lines}".strip()  # the lines it carried stay
         reply = dataclasses.replace(reply, text=text_, kind="empathy", reply_id="grounded-carer")
         why = why or f"carer of {carer_of}"
