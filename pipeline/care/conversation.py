@@ -36,6 +36,18 @@ already holds and returns the new ``CareState`` and the turn's risk *in context*
 * **screening**: asked only after a risk-relevant cue or a crisis reply (never on a weak or
   faded signal); the answer to a pending screening question is parsed (``screening.py``) and
   stored; a yes to intent, plan or recent behaviour makes the conversation ``high``;
+* **a troubled conversation asks** (round 4): after a flag still in force or two hard-feeling
+  turns, a turn only the classifier flags as suicide-type is a provisional watch and starts the
+  screening questions; the answers raise or settle it (``_classifier_weighed``);
+* **a first classifier-only read needs its domain**: in a conversation that holds nothing yet,
+  a category the classifier alone reads stays only where the client's words (this turn or
+  earlier, ``CareState.domains``) speak of its world (``DOMAIN``): no crisis reply for a pet's
+  death, a 37.8-degree fever or a plain opening, no caregiver flag without someone cared for;
+* **a wish told as past** ("그땐 죽고 싶었죠", "사라지고 싶었어요 ㅋㅋ") as the first sign is
+  asked about, not answered with a crisis reply;
+* **whose risk**: when the one at risk is someone the client told about (``CareState.about``),
+  the crisis reply says how to help them and the client is not screened; the client's own
+  risk in their own words takes over;
 * **carried over**: a conversation started with "새 대화" begins from the earlier one's sticky
   marks, categories, cues, facts and screening answers (``carried_over``), so pressing the
   button never resets a person at risk to ``none``;

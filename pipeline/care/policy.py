@@ -17,7 +17,12 @@ Order of decisions (``care_turn``):
    visit) is replaced by one that acknowledges it; a reply that asserts a feeling the client did
    not show (joy after "요즘 회사 일이 너무 많아요") is replaced the same way, and a happy
    emotion label on a complaint is spoken to as neutral (``reply_emotion``); and a loss told
-   earlier is referred back to when the conversation goes on in pain ("아버지께서 돌아가셨다고 하셨죠.").
+   earlier is referred back to when the conversation goes on in pain ("아버지께서 돌아가셨다고 하셨죠.");
+   a carer speaking of the one they care for hears about the caring (``CARER_REPLIES``), not a
+   reply about nightmares or a neighbour's noise.
+
+A high turn about someone else (``CareState.about``) gets ``crisis_about_other``: how the client
+can help them and keep safe, with the lines of the situation.
 """
 
 from __future__ import annotations
