@@ -242,3 +242,9 @@ def test_a_carer_who_names_no_one_maum_knows_still_hears_about_the_caring_and_th
     replies = carer_talk(["우리 영감이 치매가 온 지 삼 년째예요", "밤에 자꾸 밖에 나가려고 해서 내가 잠을 못 자요"])
     reply = replies[1]
     assert "꿈" not in reply.text and "돌보" in reply.text and "1899-9988" in reply.text, reply.text
+
+
+def test_a_wish_to_follow_someone_who_died_is_the_clients_own_risk():
+    levels, replies, state = converse([("아빠가 돌아가시고 나서 따라가고 싶은 생각만 들어요", None)])
+    assert levels == ["high"] and state.about == ""
+    assert replies[0].kind == "crisis" and not replies[0].reply_id.startswith("crisis-other")

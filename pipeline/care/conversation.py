@@ -269,6 +269,7 @@ _OTHER_SUBJECT = re.compile(
     r"(친구|동생|언니|오빠|누나|형|엄마|아빠|어머니|아버지|아들|딸|아이|애|아기|이웃|옆집\s*(애|아이|사람|할머니|할아버지)|"
     r"선배|후배|동료|지인|사촌|남편|아내|남자친구|여자친구)(가|이|는|은|도)(?![가-힣])"
 )
+_GONE = re.compile(r"돌아가|세상을\s*떠|하늘나라|죽었|숨졌|떠났|떠나고\s*나서|가고\s*나서|간\s*지|장례")
 _VICTIM_VERB = re.compile(r"당하|당해|당했|맞았|맞아요|맞는|맞고|맞아서")
 #: Situations whose crisis reply speaks to the person at risk; about someone else it must not.
 OTHER_AWARE = frozenset({"suicide", "self_harm", "imminent", "abuse", "school_violence"})
@@ -949,6 +950,8 @@ def _about(state: CareState, text: str, turn_risk: Risk, risk: Risk) -> str:
     if _CLIENT_IN.search(text) and (not classifier_only(turn_risk) or _EXPLICIT_IDEATION.search(text)):
         return ""
     other = _OTHER_SUBJECT.search(text)
+    if other and _GONE.search(text):
+        other = None  # "아빠가 돌아가시고 나서 따라가고 싶어요": the one who died is not the one at risk
     if other and not _CLIENT_IN.search(text):
         if SUICIDE_TYPE & set(risk.categories) or _VICTIM_VERB.search(text) or OTHERS_REASON in risk.reasons:
             return re.sub(r"\s+", " ", other.group(1))
