@@ -248,3 +248,14 @@ def test_a_wish_to_follow_someone_who_died_is_the_clients_own_risk():
     levels, replies, state = converse([("아빠가 돌아가시고 나서 따라가고 싶은 생각만 들어요", None)])
     assert levels == ["high"] and state.about == ""
     assert replies[0].kind == "crisis" and not replies[0].reply_id.startswith("crisis-other")
+
+
+def test_a_bullied_friend_gets_the_school_lines_and_a_helper_named_later_is_not_the_one_at_risk():
+    levels, replies, state = converse(
+        [
+            ("제 친구가 반에서 애들한테 계속 따돌림 당하고 맞아요", None),
+            ("엄마한테 말했어요 엄마가 지금 전화하고 있어요", read("high", "abuse", "imminent")),
+        ]
+    )
+    assert replies[0].reply_id == "crisis-other-school_violence" and "117" in replies[0].text
+    assert state.about == "친구" and "친구" in replies[1].text

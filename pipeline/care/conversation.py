@@ -945,8 +945,8 @@ def _about(state: CareState, text: str, turn_risk: Risk, risk: Risk) -> str:
     subject ("남편이 … 던져요") leaves the client as the one at risk. The client's own risk
     told in their own words ("저도 죽고 싶어요") takes over.
     """
-    if risk.level == "none":
-        return state.about
+    if risk.level == "none" or (state.about and OTHERS_REASON in risk.reasons):
+        return state.about  # still about them ("엄마한테 말했어요" names a helper, not a new person at risk)
     if _CLIENT_IN.search(text) and (not classifier_only(turn_risk) or _EXPLICIT_IDEATION.search(text)):
         return ""
     other = _OTHER_SUBJECT.search(text)

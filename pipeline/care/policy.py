@@ -193,6 +193,8 @@ def crisis_about_other(who: str, categories: Sequence[str], used: Sequence[str] 
     as ``crisis_reply`` adds them.
     """
     lead = lead_situation(categories)
+    if lead == "abuse" and "school_violence" in categories:
+        lead = "school_violence"  # a classmate bullied: 117 and 1388 first, not the women's line
     if lead not in ABOUT_OTHER:
         return crisis_reply(categories, used)
     text, spoken = (fill_person(t, who) for t in ABOUT_OTHER[lead])
