@@ -259,3 +259,15 @@ def test_a_bullied_friend_gets_the_school_lines_and_a_helper_named_later_is_not_
     )
     assert replies[0].reply_id == "crisis-other-school_violence" and "117" in replies[0].text
     assert state.about == "친구" and "친구" in replies[1].text
+
+
+def test_after_a_friends_crisis_the_lines_in_view_are_about_helping_the_friend():
+    levels, replies, _ = converse(
+        [
+            ("제 친구가 반에서 애들한테 계속 따돌림 당하고 맞아요", None),
+            ("인스타에 사진을 올렸다가 지웠어요", None),
+        ]
+    )
+    assert levels == ["high", "high"]
+    assert "117" in replies[1].text and "1366" not in replies[1].text, replies[1].text
+    assert replies[1].text.count("117") == 1

@@ -131,6 +131,9 @@ OTHERS_NOTE = (
     "그 사람이 걱정되시겠어요. 혼자 감당하지 않으셔도 돼요. 자살예방상담전화 109에서는 곁에 있는 사람을 "
     "어떻게 도울지도 함께 이야기해 줘요. 지금 위험해 보이면 112나 119에 알려 주세요."
 )
+_IMMINENT_NOTE = (
+    "지금 위험하면 바로 112나 119에, 마음을 털어놓을 사람이 필요하면 자살예방상담전화 109에 언제든 전화할 수 있어요."
+)
 _AT_RISK_NOTE = "혼자 감당하기 어려우면 자살예방상담전화 109나 정신건강위기상담 1577-0199에 언제든 전화할 수 있어요."
 
 #: Crisis replies when the person at risk is someone the client told about (``CareState.about``):
@@ -209,6 +212,8 @@ def lines_in_view(state: CareState) -> str:
     """The sentence with the lines that stay in view: how to help them when the risk is someone else's."""
     if state.about and lead_situation(state.categories) in SUICIDE_TYPE:
         return OTHERS_NOTE
+    if state.about and "school_violence" in state.categories:
+        return lines_note(["school_violence"])  # a classmate bullied: 117 and 1388, not the women's line
     return lines_note(state.categories)
 
 
@@ -216,6 +221,8 @@ def lines_note(categories: Sequence[str]) -> str:
     """One sentence with the first two lines of the conversation's lead situation (109 for suicide)."""
     if lead_situation(categories) in ("suicide", "self_harm"):
         return _AT_RISK_NOTE
+    if lead_situation(categories) == "imminent" and SUICIDE_TYPE & set(categories):
+        return _IMMINENT_NOTE  # danger now first, and the suicide line beside it
     data = shipped()
     lines = [data.lines[n] for n in numbers_for(categories, data)[:2]]
     named = " 또는 ".join(line.name if line.number in line.name else f"{line.name} {line.number}" for line in lines)
@@ -644,12 +651,17 @@ def care_turn(
     reference = "" if reply.reply_id == "grounded-carer" else _reference(new, text, emotion, history)
     if reference and reference not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
-    if OTHERS_REASON in risk.reasons or (new.about and SUICIDE_TYPE & set(in_view.categories)):
+    if new.about and in_view.level != "none" and OTHERS_REASON not in risk.reasons:
+        # The bank's watch line speaks to the client as the one at risk; this one is about them.
+        reply = dataclasses.replace(reply, text=f"{without_lines(reply.text)} {lines_in_view(new)}")
+    elif OTHERS_REASON in risk.reasons or (new.about and SUICIDE_TYPE & set(in_view.categories)):
         # The bank's watch line speaks to the client's own risk; this one is about someone else's.
         reply = dataclasses.replace(reply, text=f"{without_lines(reply.text)} {OTHERS_NOTE}")
     if note and note not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
-    if new.sticky_level == "high" and not any(n in reply.text for n in numbers_for(new.categories)[:2]):
+    in_force = numbers_for(new.categories)[:2]
+    shown = any(n in reply.text for n in in_force) or lines_in_view(new) in reply.text
+    if new.sticky_level == "high" and not shown:
         # A grounded or bank reply without the situation's lines: they stay one tap away while high.
         reply = dataclasses.replace(reply, text=f"{reply.text} {lines_in_view(new)}")
     if answered is not None and not unclear:
