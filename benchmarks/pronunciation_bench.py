@@ -583,15 +583,14 @@ def head_rows(recs: Sequence[tuple[Item, str, dict[str, Any]]]) -> list[dict[str
             evidence = head_rivals(head.log_posteriors(data["_frames"]), pronounce(item.text))
             planted = {e["index"]: e["kind"] for e in item.errors}
             for s in result.syllables:
-                rival = evidence.rivals.get(s.index)
+                kinds = evidence.by_kind.get(s.index, {})
                 rows.append(
                     {
                         "clip": f"{item.name}/{condition}",
                         "condition": condition,
                         "planted": planted.get(s.index, ""),
                         "correct_clip": item.kind == "correct",
-                        "kind": rival.variant.kind if rival else "",
-                        "margin": rival.margin if rival else float("-inf"),
+                        "margins": {k: kinds[k].margin if k in kinds else float("-inf") for k in KINDS},
                         "per_frame": evidence.per_frame,
                         "baseline": s.rating,
                     }
@@ -601,9 +600,9 @@ def head_rows(recs: Sequence[tuple[Item, str, dict[str, Any]]]) -> list[dict[str
     return rows
 
 
-HEAD_STEPS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, float("inf"))
-VETO_STEPS = (float("inf"), 10.0, 5.0, 2.0)
-PER_FRAME_STEPS = (-float("inf"), -2.0, -1.0, -0.5)
+HEAD_STEPS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0, float("inf"))
+VETO_STEPS = (float("inf"), 5.0, 2.0)
+PER_FRAME_STEPS = (-float("inf"), -1.0)
 
 
 def _head_grid(cached_only: bool = False) -> int:
@@ -615,8 +614,8 @@ def _head_grid(cached_only: bool = False) -> int:
     import itertools
 
     rows = head_rows(list(records("calibration", cached_only=cached_only)))
-    kind = np.array([r["kind"] for r in rows])
-    margin = np.array([r["margin"] for r in rows])
+    margins = {k: np.array([r["margins"][k] for r in rows]) for k in KINDS}
+    top = np.max(np.stack(list(margins.values())), axis=0)
     per_frame = np.array([r["per_frame"] for r in rows])
     planted = np.array([bool(r["planted"]) for r in rows])
     judged = np.array([r["baseline"] != feedback.UNJUDGEABLE for r in rows])
@@ -626,13 +625,14 @@ def _head_grid(cached_only: bool = False) -> int:
     degraded = on_correct & np.array([r["condition"] != "clean" for r in rows])
     beside = ~correct_clip & ~planted
     results = []
+    over = {(k, step): margins[k] >= step for k in KINDS for step in HEAD_STEPS}
     for steps in itertools.product(HEAD_STEPS, repeat=len(KINDS)):
-        limit = np.full(len(rows), np.inf)
+        beaten = np.zeros(len(rows), dtype=bool)
         for k, step in zip(KINDS, steps, strict=True):
-            limit[kind == k] = step
+            beaten |= over[k, step]
         for veto, floor in itertools.product(VETO_STEPS, PER_FRAME_STEPS):
             ok = judged & (per_frame >= floor)
-            wrong = (ok & (margin >= limit)) | (base_wrong & ~(ok & (margin < -veto)))
+            wrong = (ok & beaten) | (base_wrong & ~(ok & (top < -veto)))
             rates = [float(wrong[m].mean()) if m.any() else 0.0 for m in (on_correct, beside, degraded)]
             recall = float(wrong[planted].mean()) if planted.any() else 0.0
             results.append((recall, -max(rates), steps, veto, floor, rates))
@@ -642,12 +642,42 @@ def _head_grid(cached_only: bool = False) -> int:
     for recall, _, steps, veto, floor, rates in ok_rows[:15]:
         line = {"margins": dict(zip(KINDS, steps, strict=True)), "veto": veto, "min_per_frame": floor}
         print(json.dumps({**line, "recall": round(recall, 4), "false_wrong": [round(x, 4) for x in rates]}))
-    by_kind = {
-        k: sorted(round(float(m), 1) for m, r in zip(margin, rows, strict=True) if r["planted"] == k) for k in KINDS
-    }
-    correct = margin[on_correct | beside]
-    print(json.dumps({"planted_margins": by_kind, "correct_margins_p97": float(np.percentile(correct, 97)),
-                      "correct_margins_max": float(correct.max())}))  # fmt: skip
+    planted_kind = np.array([r["planted"] for r in rows])
+    for k in KINDS:  # the planted syllables' margin of their own kind, and the correct syllables' spread
+        own = sorted(round(float(m), 1) for m in margins[k][planted_kind == k])
+        correct = margins[k][on_correct | beside]
+        correct = correct[np.isfinite(correct)]
+        spread = [round(float(np.percentile(correct, q)), 1) for q in (50, 90, 97, 99, 100)] if len(correct) else []
+        print(json.dumps({"kind": k, "planted": own, "correct_p50_p90_p97_p99_max": spread}))
+    return 0
+
+
+def _time_attempts(n: int) -> int:
+    """Live time per attempt (the app's whole ``score``) on the first ``n`` clean calibration clips."""
+    import os
+
+    scorer = _live_scorer()
+    items = [i for i in load_items() if i.split == "calibration" and i.source == "kokoro"][:n]
+    scorer.score(load_audio(items[0], "clean"), items[0].text)  # warm up (first call loads the VAD)
+    totals, parts = [], {}
+    for item in items:
+        t0 = time.perf_counter()
+        result = scorer.score(load_audio(item, "clean"), item.text)
+        totals.append((time.perf_counter() - t0) * 1e3)
+        for k, v in result.timings_ms.items():
+            parts.setdefault(k, []).append(v)
+    print(
+        json.dumps(
+            {
+                "attempts": len(totals),
+                "ms_p50": round(float(np.median(totals))),
+                "ms_max": round(max(totals)),
+                "parts_ms_p50": {k: round(float(np.median(v)), 1) for k, v in parts.items()},
+                "head": getattr(scorer.evidence, "head", None) is not None,
+                "load_average": os.getloadavg(),
+            }
+        )
+    )
     return 0
 
 
@@ -669,6 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--margin-grid", action="store_true", help="calibration only: how the rival margins were chosen"
     )
     parser.add_argument("--rivals", action="store_true", help="weigh learner-like rivals (off in the app for now)")
+    parser.add_argument("--time", type=int, metavar="N", help="live time per attempt on N calibration clips")
     parser.add_argument("--no-head", action="store_true", help="replay without the CTC phoneme head (before it)")
     parser.add_argument("--head", help="replay with this phoneme head file instead of the shipped one")
     parser.add_argument(
@@ -685,6 +716,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     HEAD["head"] = None if args.no_head else PhonemeHead.load(args.head) if args.head else PhonemeHead.load_default()
     if args.head_grid:
         return _head_grid(args.cached_only)
+    if args.time:
+        return _time_attempts(args.time)
     if args.collect:
         return collect_all(args.split)
     if args.grid:

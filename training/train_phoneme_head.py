@@ -52,7 +52,9 @@ DATA = Path(__file__).parent / "data" / "emotion" / "train.tsv"
 CACHE = Path("/work/eval/practice4/phoneme_head")
 VOICES = ("jf_alpha", "jm_kumo", "jf_gongitsune", "jf_nezumi", "jf_tebukuro")
 CONDITIONS = ("tel", "noisy", "tel_noisy")
-HIDDEN = 256
+#: Width of the per-frame projection and of the convolution over it.
+PROJ = 128
+HIDDEN = 128
 
 
 def training_texts(max_chars: int = 20) -> list[str]:
@@ -153,7 +155,7 @@ def _edit_distance(a: list[str], b: list[str]) -> int:
     return row[-1]
 
 
-def train(cache: Path, out: Path, epochs: int = 40, seed: int = 0) -> dict:
+def train(cache: Path, out: Path, epochs: int = 25, seed: int = 0) -> dict:
     """Train the head on the cached clips and write it to ``out``; returns its figures."""
     import torch
     from torch import nn
@@ -168,15 +170,21 @@ def train(cache: Path, out: Path, epochs: int = 40, seed: int = 0) -> dict:
     train_set = [clips[i] for i in order[n_dev:]]
     examples = [(f, c[2]) for c in train_set for f in (c[0], c[1])]
 
+    # A per-frame projection, then a convolution over five frames: both linear, so the export folds
+    # them into the one (HIDDEN, 512, KERNEL) convolution that ``PhonemeHead`` runs. The input is
+    # zero-padded before the projection, as the folded convolution sees it.
     model = nn.Sequential(
-        nn.Conv1d(512, HIDDEN, KERNEL, padding=KERNEL // 2),
+        nn.ConstantPad1d(KERNEL // 2, 0.0),
+        nn.Dropout(0.1),
+        nn.Conv1d(512, PROJ, 1),
+        nn.Conv1d(PROJ, HIDDEN, KERNEL),
         nn.GELU(approximate="tanh"),  # as PhonemeHead computes it
         nn.Dropout(0.2),
         nn.Conv1d(HIDDEN, N_CLASSES, 1),
     )
-    optimiser = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
     steps = epochs * ((len(examples) + 15) // 16)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=steps)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=3e-3, total_steps=steps)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
 
     def batch(items: list[tuple[np.ndarray, np.ndarray]], augment: bool):
@@ -215,9 +223,14 @@ def train(cache: Path, out: Path, epochs: int = 40, seed: int = 0) -> dict:
 
     t0 = time.perf_counter()
     for epoch in range(epochs):
+        # Batches of 16 clips of similar length (little padding), in random order.
         perm = rng.permutation(len(examples))
+        perm = np.concatenate(
+            [sorted(perm[a : a + 128], key=lambda i: len(examples[i][0])) for a in range(0, len(perm), 128)]
+        )
+        starts = rng.permutation(np.arange(0, len(perm), 16))
         total = 0.0
-        for first in range(0, len(perm), 16):
+        for first in starts:
             items = [examples[i] for i in perm[first : first + 16]]
             x, targets, in_len, tgt_len = batch(items, augment=True)
             lp = torch.log_softmax(model(x), 1).permute(2, 0, 1)
@@ -227,7 +240,7 @@ def train(cache: Path, out: Path, epochs: int = 40, seed: int = 0) -> dict:
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimiser.step()
             schedule.step()
-            total += float(loss) * len(items)
+            total += float(loss.detach()) * len(items)
         if epoch % 5 == 4 or epoch == epochs - 1:
             print(f"epoch {epoch + 1} loss {total / len(examples):.3f} dev PER {evaluate()}", flush=True)
     per = evaluate()
@@ -237,7 +250,10 @@ def train(cache: Path, out: Path, epochs: int = 40, seed: int = 0) -> dict:
     meta = {
         "symbols": list(IPA_SYMBOLS),
         "encoder": "whisper-base (CTranslate2, faster-whisper), 30 s window, frames cut to the recording",
-        "architecture": f"Conv1d(512, {HIDDEN}, {KERNEL}) + GELU + Conv1d({HIDDEN}, {N_CLASSES}, 1), CTC blank 0",
+        "architecture": (
+            f"Conv1d(512, {PROJ}, 1) then Conv1d({PROJ}, {HIDDEN}, {KERNEL}) (folded into one) + GELU"
+            f" + Conv1d({HIDDEN}, {N_CLASSES}, 1); CTC, blank 0"
+        ),
         "clips": len(clips),
         "train_clips": len(train_set),
         "dev_clips": len(dev),
@@ -247,17 +263,32 @@ def train(cache: Path, out: Path, epochs: int = 40, seed: int = 0) -> dict:
         "train_seconds": round(time.perf_counter() - t0),
         "command": "python -m training.train_phoneme_head --synth 700 && python -m training.train_phoneme_head --train",
     }
-    conv, _, _, lin = model
+    _, _, proj, conv, _, _, lin = model
+    proj_w = proj.weight.detach().numpy()[:, :, 0].astype(np.float64)  # (PROJ, 512)
+    proj_b = proj.bias.detach().numpy().astype(np.float64)
+    conv_w = conv.weight.detach().numpy().astype(np.float64)  # (HIDDEN, PROJ, KERNEL)
+    folded_w = np.einsum("hjk,jd->hdk", conv_w, proj_w)
+    folded_b = conv.bias.detach().numpy() + np.einsum("hjk,j->h", conv_w, proj_b)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         out,
-        conv_w=conv.weight.detach().numpy().astype(np.float16),
-        conv_b=conv.bias.detach().numpy().astype(np.float16),
+        conv_w=folded_w.astype(np.float16),
+        conv_b=folded_b.astype(np.float16),
         out_w=lin.weight.detach().numpy()[:, :, 0].astype(np.float16),
         out_b=lin.bias.detach().numpy().astype(np.float16),
         meta=json.dumps(meta, ensure_ascii=False),
     )
-    print(json.dumps(meta, ensure_ascii=False))
+    # The exported (folded, float16) head must give what the trained model gives.
+    from pipeline.pronunciation.phoneme_head import PhonemeHead
+
+    model.eval()
+    frames = dev[0][0].astype(np.float32)
+    with torch.no_grad():
+        expected = torch.log_softmax(model(torch.tensor(frames.T[None]))[0].T, -1).numpy()
+    diff = float(np.abs(PhonemeHead.load(out).log_posteriors(frames) - expected).max())
+    print(json.dumps({**meta, "export_max_abs_diff": diff}, ensure_ascii=False))
+    if diff > 0.05:
+        raise SystemExit(f"exported head differs from the trained model by {diff:.3f}")
     return meta
 
 
@@ -267,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", action="store_true", help="train on the cached clips (default without --synth)")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=DEFAULT_HEAD)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=25)
     args = parser.parse_args(argv)
     if args.synth:
         synth(args.synth, args.cache)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +177,8 @@ class HeadEvidence:
 
     Attributes:
         rivals: per syllable index (into ``Pronunciation.hangul``), its strongest rival.
+        by_kind: per syllable index, the strongest rival of each kind (``Variant.kind``): a dropped
+            syllable shortens the sequence, so kinds are judged against margins of their own.
         per_frame: the target's CTC log-likelihood per frame (how well the audio fits the target
             at all; very low: the head cannot follow this audio, so it blames nobody).
         best_path: the greedy CTC reading of the audio as phoneme symbols (for display/debug).
@@ -185,6 +187,7 @@ class HeadEvidence:
     rivals: dict[int, HeadRival]
     per_frame: float
     best_path: tuple[str, ...]
+    by_kind: dict[int, dict[str, HeadRival]] = field(default_factory=dict)
 
 
 def head_variants(pron: Pronunciation) -> list[variants.Variant]:
@@ -221,9 +224,13 @@ def head_rivals(log_probs: np.ndarray, pron: Pronunciation) -> HeadEvidence:
     ll = ctc_log_likelihoods(log_probs, sequences)
     target = float(ll[0])
     best: dict[int, HeadRival] = {}
+    by_kind: dict[int, dict[str, HeadRival]] = {}
     for v, value in zip(found, ll[1:], strict=True):
         margin = float(value) - target if np.isfinite(target) else 0.0
         if v.index not in best or margin > best[v.index].margin:
             best[v.index] = HeadRival(v, margin)
+        kinds = by_kind.setdefault(v.index, {})
+        if v.kind not in kinds or margin > kinds[v.kind].margin:
+            kinds[v.kind] = HeadRival(v, margin)
     per_frame = target / max(len(log_probs), 1) if np.isfinite(target) else float("-inf")
-    return HeadEvidence(best, per_frame, greedy_path(log_probs))
+    return HeadEvidence(best, per_frame, greedy_path(log_probs), by_kind)

@@ -62,7 +62,7 @@ from pipeline.pronunciation.alignment import OMITTED, SUBSTITUTED, Alignment, Un
 from pipeline.pronunciation.fluency import estimate_snr_db, measure_fluency, speech_stretches
 from pipeline.pronunciation.g2p import Pronunciation, pronounce
 from pipeline.pronunciation.ipa import WORD_BOUNDARY, ipa_string, syllabify_ipa, syllable_symbols
-from pipeline.pronunciation.phoneme_head import HeadEvidence, head_rivals
+from pipeline.pronunciation.phoneme_head import HeadEvidence, HeadRival, head_rivals
 from pipeline.pronunciation.results import PronunciationScore, SyllableScore
 from pipeline.stages import AcousticEvidence, PhonemeRecognizer, Transcriber
 from pipeline.types import Audio
@@ -123,22 +123,22 @@ MARGIN_CONTEXT = 0.6
 MARGIN_FLOOR = 20.0
 #: Most a syllable scores (0–100) when a learner-like variant beat the target.
 BEATEN_SCORE = 40.0
-# The phoneme head (``phoneme_head.head_rivals``): a syllable is wrong when its strongest
-# learner-like variant's CTC log-likelihood beats the target's by at least HEAD_WRONG[kind] nats,
-# unsure from HEAD_UNSURE; a "wrong" from the other evidence stands only when the head does not
-# clearly prefer the target there (its best rival at least -HEAD_VETO nats). The head blames nobody
+# The phoneme head (``phoneme_head.head_rivals``): a syllable is wrong when a learner-like variant's
+# CTC log-likelihood beats the target's by at least HEAD_WRONG[its kind] nats, unsure from
+# HEAD_UNSURE_BAND nats below that; a "wrong" from the other evidence stands only when the head
+# does not clearly prefer the target there (its best rival at least -HEAD_VETO nats). The head blames nobody
 # when the target fits the audio poorly as a whole (per-frame CTC log-likelihood below
 # HEAD_MIN_PER_FRAME: audio the head cannot follow). Calibrated on the calibration split only
 # (``benchmarks/pronunciation_bench.py --head-grid``).
 HEAD_WRONG: dict[str, float] = {
     "rule_not_applied": 4.0,
-    "substituted": 4.0,
-    "omitted": 4.0,
-    "inserted": 4.0,
+    "substituted": 6.0,
+    "omitted": 30.0,
+    "inserted": 10.0,
 }
-HEAD_UNSURE = 1.0
-HEAD_VETO = float("inf")
-HEAD_MIN_PER_FRAME = -3.0
+HEAD_UNSURE_BAND = 3.0
+HEAD_VETO = 2.0
+HEAD_MIN_PER_FRAME = -float("inf")
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ class PronunciationScorer:
             rules_here = target.rules_at(k)
             followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
             rival = (rivals or {}).get(k)
-            head_rival = head.rivals.get(k) if head is not None else None
+            head_rival, head_top = _head_rival(head, k)
             head_ok = head is not None and head.per_frame >= HEAD_MIN_PER_FRAME
             verdict = judge_syllable(
                 sa.status,
@@ -364,6 +364,7 @@ class PronunciationScorer:
                 rival.variant.kind if rival else "",
                 head_rival.margin if head_rival and head_ok else None,
                 head_rival.variant.kind if head_rival else "",
+                head_top,
             )
             status, heard, heard_ipa = sa.status, sa.heard, ipa_string(sa.heard_symbols)
             beaten_by = head_rival if verdict.beaten == "head" else rival if verdict.beaten else None
@@ -479,6 +480,15 @@ def best_rivals(
     return probabilities, rivals
 
 
+def _head_rival(head: HeadEvidence | None, index: int) -> tuple[HeadRival | None, float]:
+    """The head's rival at one syllable that comes closest to its kind's ``HEAD_WRONG``, and the best margin of any."""
+    if head is None or index not in head.by_kind:
+        return None, float("-inf")
+    kinds = head.by_kind[index].values()
+    chosen = max(kinds, key=lambda r: r.margin - HEAD_WRONG.get(r.variant.kind, float("inf")))
+    return chosen, max(r.margin for r in kinds)
+
+
 _BEATEN_REASON = {
     "rule_not_applied": feedback.RULE_NOT_APPLIED,
     "omitted": feedback.REASON_OMITTED,
@@ -503,6 +513,7 @@ def judge_syllable(
     margin_kind: str = "",
     head_margin: float | None = None,
     head_kind: str = "",
+    head_top: float | None = None,
 ) -> Verdict:
     """Rate one target syllable from the acoustics of the target and what the transcript heard.
 
@@ -543,9 +554,11 @@ def judge_syllable(
             strongest variant's CTC log-likelihood minus the target's); None without a head, or
             when the head cannot follow the audio (``HEAD_MIN_PER_FRAME``). When given, it is
             the primary evidence for "wrong": at least ``HEAD_WRONG[head_kind]`` makes the
-            syllable wrong, at least ``HEAD_UNSURE`` at most unsure, and below ``-HEAD_VETO``
-            (the head clearly hears the target) a "wrong" from the other evidence becomes unsure.
+            syllable wrong, within ``HEAD_UNSURE_BAND`` below it at most unsure.
         head_kind: that variant's kind.
+        head_top: the best margin of any of the head's variants there (``head_margin`` when None);
+            below ``-HEAD_VETO`` the head clearly hears the target, and a "wrong" from the other
+            evidence becomes unsure.
     """
     heard = 0.0 if status == OMITTED else matched
     other_reason = feedback.REASON_OMITTED if status == OMITTED else feedback.REASON_SUBSTITUTED
@@ -572,11 +585,12 @@ def judge_syllable(
     verdict = _judge_without_head(status, p, score, context, other_sentence, other_reason)
     if head_margin is None:
         return verdict
-    if verdict.rating == feedback.WRONG and head_margin < -HEAD_VETO:
+    top = head_margin if head_top is None else head_top
+    if verdict.rating == feedback.WRONG and top < -HEAD_VETO:
         return Verdict(feedback.UNSURE, score, verdict.reason)
-    if verdict.rating == feedback.GOOD and head_margin >= HEAD_UNSURE:
+    if verdict.rating == feedback.GOOD and head_margin >= HEAD_WRONG.get(head_kind, float("inf")) - HEAD_UNSURE_BAND:
         reason = _BEATEN_REASON.get(head_kind, feedback.REASON_UNCLEAR)
-        return Verdict(feedback.UNSURE, min(score, 100.0 * (1.0 - 0.5 * min(1.0, head_margin / 8.0))), reason)
+        return Verdict(feedback.UNSURE, min(score, 70.0), reason)
     return verdict
 
 
