@@ -30,7 +30,7 @@ import numpy as np
 
 from pipeline.pronunciation import variants
 from pipeline.pronunciation.g2p import Pronunciation
-from pipeline.pronunciation.ipa import IPA_SYMBOLS, WORD_BOUNDARY, syllable_symbols
+from pipeline.pronunciation.ipa import IPA_SYMBOLS, WORD_BOUNDARY, is_hangul_syllable, split_syllable, syllable_symbols
 
 #: The head shipped with the app (absent: the scorer falls back to Whisper's evidence alone).
 DEFAULT_HEAD = Path(__file__).parent / "data" / "phoneme_head.npz"
@@ -190,14 +190,44 @@ class HeadEvidence:
     by_kind: dict[int, dict[str, HeadRival]] = field(default_factory=dict)
 
 
+#: Place assimilation of a final to the next onset (제21항: 감기 [감기], not [강기]; 신문 [신문], not
+#: [심문]). The standard calls it non-standard, but native speakers do it in connected speech, so a
+#: final heard assimilated is no learner error and is not weighed as one: final → the final it
+#: becomes before an onset of that place.
+_VELAR = ("ㄱ", "ㄲ", "ㅋ")
+_BILABIAL = ("ㅂ", "ㅃ", "ㅍ", "ㅁ")
+PLACE_ASSIMILATION: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ㄴ", "ㅇ"): _VELAR,
+    ("ㄴ", "ㅁ"): _BILABIAL,
+    ("ㅁ", "ㅇ"): _VELAR,
+    ("ㄷ", "ㄱ"): _VELAR,
+    ("ㄷ", "ㅂ"): _BILABIAL,
+    ("ㅂ", "ㄱ"): _VELAR,
+}
+
+
+def assimilated(hangul: str, index: int, new: str) -> bool:
+    """Whether ``new`` at ``index`` is only the final assimilated to the next onset (``PLACE_ASSIMILATION``)."""
+    coda, new_coda = split_syllable(hangul[index])[2], split_syllable(new)[2]
+    following = hangul[index + 1 :].lstrip(" ")
+    if not following or not is_hangul_syllable(following[0]):
+        return False
+    return split_syllable(following[0])[0] in PLACE_ASSIMILATION.get((coda, new_coda), ())
+
+
 def head_variants(pron: Pronunciation) -> list[variants.Variant]:
-    """The learner-like variants weighed by the head: ``competitors`` plus the ㄹ/ㄴ and final confusions."""
+    """The learner-like variants weighed by the head: ``competitors`` plus the ㄹ/ㄴ and final confusions.
+
+    A final swapped only by place assimilation (``assimilated``) is left out: native speech does it.
+    """
     found = list(variants.competitors(pron))
     seen = {v.said for v in found}
     for k, char in enumerate(pron.hangul):
         if char == " ":
             continue
         for new in variants.confusions(char):
+            if assimilated(pron.hangul, k, new):
+                continue
             said = pron.hangul[:k] + new + pron.hangul[k + 1 :]
             if said not in seen:
                 seen.add(said)
