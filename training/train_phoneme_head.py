@@ -19,8 +19,11 @@ Two stages, both quick to rerun:
 
 Reproduce the shipped head::
 
-    HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python -m training.train_phoneme_head --synth 700
-    HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python -m training.train_phoneme_head --train
+    HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python -m training.train_phoneme_head --synth 410
+    HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python -m training.train_phoneme_head --train --clips 410
+
+(The first 410 clips: a head on all 700 had a lower dev phoneme error rate but caught fewer
+planted errors on the calibration split at the same false-wrong rate, 54 % against 62 %.)
 """
 
 from __future__ import annotations
@@ -137,10 +140,10 @@ def synth(n: int, cache: Path, seed: int = 0) -> None:
             print(f"{i}/{n} {time.perf_counter() - t0:.0f}s {kind} {source} {said}", flush=True)
 
 
-def load_cache(cache: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, dict]]:
-    """(clean frames, degraded frames, labels, meta) per cached clip, in name order."""
+def load_cache(cache: Path, clips: int | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, dict]]:
+    """(clean frames, degraded frames, labels, meta) per cached clip, in name order (the first ``clips``)."""
     out = []
-    for path in sorted(cache.glob("*.npz")):
+    for path in sorted(cache.glob("*.npz"))[:clips]:
         with np.load(path) as d:
             out.append((d["clean"], d["degraded"], d["labels"], json.loads(str(d["meta"]))))
     return out
@@ -155,14 +158,14 @@ def _edit_distance(a: list[str], b: list[str]) -> int:
     return row[-1]
 
 
-def train(cache: Path, out: Path, epochs: int = 25, seed: int = 0) -> dict:
+def train(cache: Path, out: Path, epochs: int = 25, seed: int = 0, clips_limit: int | None = None) -> dict:
     """Train the head on the cached clips and write it to ``out``; returns its figures."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     torch.set_num_threads(2)
-    clips = load_cache(cache)
+    clips = load_cache(cache, clips_limit)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(clips))
     n_dev = max(1, len(clips) // 10)
@@ -261,7 +264,8 @@ def train(cache: Path, out: Path, epochs: int = 25, seed: int = 0) -> dict:
         "epochs": epochs,
         "dev_phoneme_error_rate": per,
         "train_seconds": round(time.perf_counter() - t0),
-        "command": "python -m training.train_phoneme_head --synth 700 && python -m training.train_phoneme_head --train",
+        "command": f"python -m training.train_phoneme_head --synth {len(clips)} && "
+        f"python -m training.train_phoneme_head --train --clips {len(clips)} --epochs {epochs}",
     }
     _, _, proj, conv, _, _, lin = model
     proj_w = proj.weight.detach().numpy()[:, :, 0].astype(np.float64)  # (PROJ, 512)
@@ -299,11 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=DEFAULT_HEAD)
     parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--clips", type=int, help="train on the first N cached clips only")
     args = parser.parse_args(argv)
     if args.synth:
         synth(args.synth, args.cache)
     if args.train or not args.synth:
-        train(args.cache, args.out, args.epochs)
+        train(args.cache, args.out, args.epochs, clips_limit=args.clips)
     return 0
 
 
