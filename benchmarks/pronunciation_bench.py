@@ -30,6 +30,12 @@ evidence; ``--cached-only`` leaves out (and counts) clips whose evidence is not 
 figures: the scorer before tuning, see README); ``--rivals`` replays with the rival hypotheses
 weighed (``PronunciationScorer(rivals=True)``) and ``--margin-grid`` shows how their margins were
 chosen on the calibration split.
+
+The CTC phoneme head (``pipeline/pronunciation/phoneme_head.py``) listens to Whisper's encoder
+frames; they are cached beside the evidence (``*.frames.npy``, float16) and computed when missing,
+so a retrained head replays in seconds. The shipped head is used by default; ``--no-head`` replays
+the scorer without it (today's figures), ``--head FILE`` another head, and ``--head-grid`` shows
+how its margins were chosen on the calibration split.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ import soundfile as sf
 
 from pipeline.audio import decode_file
 from pipeline.pronunciation import feedback, variants
+from pipeline.pronunciation.conditions import degrade
 from pipeline.pronunciation.g2p import pronounce
 from pipeline.types import Audio, Transcript
 
@@ -130,26 +137,6 @@ def conditions_for(item: Item) -> tuple[str, ...]:
     return ("clean", CONDITIONS[1 + digest % 3])
 
 
-def degrade(samples: np.ndarray, condition: str, seed: int) -> np.ndarray:
-    """Telephone band (300–3400 Hz through 8 kHz) and/or white noise at 10–20 dB SNR, 16 kHz out."""
-    from scipy.signal import butter, resample_poly, sosfiltfilt
-
-    x = samples.astype(np.float64)
-    rng = np.random.default_rng(seed)
-    if "noisy" in condition:
-        snr_db = float(rng.uniform(10.0, 20.0))
-        frame = 400
-        energies = [float(np.mean(x[i : i + frame] ** 2)) for i in range(0, len(x) - frame, frame)] or [1e-8]
-        speech_power = float(np.mean(sorted(energies)[len(energies) // 2 :]))  # louder half: speech
-        x = x + rng.standard_normal(len(x)) * np.sqrt(speech_power / 10 ** (snr_db / 10))
-    if condition.startswith("tel"):
-        narrow = resample_poly(x, 1, 2)
-        sos = butter(6, [300, 3400], btype="bandpass", fs=8000, output="sos")
-        x = resample_poly(sosfiltfilt(sos, narrow), 2, 1)
-    peak = float(np.max(np.abs(x))) or 1.0
-    return (x / max(peak, 1.0)).astype(np.float32)
-
-
 def load_audio(item: Item, condition: str) -> Audio:
     """The clip under one listening condition."""
     audio = decode_file(item.path) if item.source == "nikl" else Audio(*_read(item.path))
@@ -181,6 +168,22 @@ def hypothesis_texts(text: str) -> list[str]:
     """The references and learner-like competitors weighed for a target (``variants.hypotheses``)."""
     found = variants.hypotheses(pronounce(text))
     return list(dict.fromkeys([h.reference for h in found] + [h.text for h in found]))
+
+
+def frames_path(item: Item, condition: str) -> Path:
+    """Where one clip's Whisper encoder frames under one condition are cached (for the phoneme head)."""
+    return cache_path(item, condition).with_suffix(".frames.npy")
+
+
+def collect_frames(item: Item, condition: str, scorer: Any) -> np.ndarray:
+    """Whisper encoder frames (T, 512) of one clip under one condition (cached on disk, float16)."""
+    path = frames_path(item, condition)
+    if path.exists():
+        return np.load(path)
+    frames = scorer.evidence.encoder_frames(load_audio(item, condition)).astype(np.float16)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(path, frames)
+    return frames
 
 
 def collect(item: Item, condition: str, scorer: Any) -> dict[str, Any]:
@@ -232,10 +235,21 @@ class _CachedTranscriber:
         return Transcript(self.data["transcript"], confidence=self.data["confidence"])
 
 
+#: The phoneme head the replay uses (``--head``/``--no-head``; the shipped one by default).
+HEAD: dict[str, Any] = {"head": None}
+
+
 class _CachedEvidence:
     def __init__(self, data: dict[str, Any]) -> None:
         self.probs = data["probs"]
         self.logprobs = data.get("logprobs", {})
+        self.frames = data.get("_frames")
+
+    def phoneme_posteriors(self, audio: Audio) -> np.ndarray | None:
+        head = HEAD["head"]
+        if head is None or self.frames is None:
+            return None
+        return head.log_posteriors(self.frames)
 
     def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
         return list(self.probs[spoken])
@@ -370,6 +384,15 @@ def records(
                 if scorer is None:
                     scorer = _live_scorer()
                 data = collect(item, condition, scorer)
+            if HEAD["head"] is not None:
+                if frames_path(item, condition).exists():
+                    data["_frames"] = np.load(frames_path(item, condition))
+                elif cached_only:
+                    _SKIPPED[item.split] = _SKIPPED.get(item.split, 0) + 1
+                    continue
+                else:
+                    scorer = scorer or _live_scorer()
+                    data["_frames"] = collect_frames(item, condition, scorer)
             yield item, condition, data
 
 
@@ -397,10 +420,11 @@ def collect_all(split: str | None) -> int:
         if not item.path.exists():
             missing += 1
             continue
-        if cache_path(item, condition).exists():
+        if cache_path(item, condition).exists() and frames_path(item, condition).exists():
             done += 1
             continue
         scorer = scorer or _live_scorer()
+        collect_frames(item, condition, scorer)
         data = collect(item, condition, scorer)
         done += 1
         print(item.split, item.name, condition, round(sum(data["ms"].values())), "ms", flush=True)
@@ -544,6 +568,119 @@ def _margin_grid(cached_only: bool = False) -> int:
     return 0
 
 
+def head_rows(recs: Sequence[tuple[Item, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Per syllable of each record: the head's strongest rival (kind, margin), per-frame fit, verdict without it."""
+    from pipeline.pronunciation import scoring
+    from pipeline.pronunciation.phoneme_head import head_rivals
+
+    head = HEAD["head"]
+    HEAD["head"] = None
+    rows = []
+    try:
+        for item, condition, data in recs:
+            audio = load_audio(item, condition)
+            result = replay(data, audio, item.text, scoring.PronunciationScorer)
+            evidence = head_rivals(head.log_posteriors(data["_frames"]), pronounce(item.text))
+            planted = {e["index"]: e["kind"] for e in item.errors}
+            for s in result.syllables:
+                kinds = evidence.by_kind.get(s.index, {})
+                rows.append(
+                    {
+                        "clip": f"{item.name}/{condition}",
+                        "condition": condition,
+                        "planted": planted.get(s.index, ""),
+                        "correct_clip": item.kind == "correct",
+                        "margins": {k: kinds[k].margin if k in kinds else float("-inf") for k in KINDS},
+                        "per_frame": evidence.per_frame,
+                        "baseline": s.rating,
+                    }
+                )
+    finally:
+        HEAD["head"] = head
+    return rows
+
+
+HEAD_STEPS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0, float("inf"))
+VETO_STEPS = (float("inf"), 5.0, 2.0)
+PER_FRAME_STEPS = (-float("inf"), -1.0)
+
+
+def _head_grid(cached_only: bool = False) -> int:
+    """How HEAD_WRONG, HEAD_VETO and HEAD_MIN_PER_FRAME were chosen, on the calibration split.
+
+    The rule: the most planted errors rated wrong with at most 3 % of correct syllables wrong on
+    correct readings, beside planted errors, and on the degraded (telephone/noise) readings alone.
+    """
+    import itertools
+
+    rows = head_rows(list(records("calibration", cached_only=cached_only)))
+    margins = {k: np.array([r["margins"][k] for r in rows]) for k in KINDS}
+    top = np.max(np.stack(list(margins.values())), axis=0)
+    per_frame = np.array([r["per_frame"] for r in rows])
+    planted = np.array([bool(r["planted"]) for r in rows])
+    judged = np.array([r["baseline"] != feedback.UNJUDGEABLE for r in rows])
+    base_wrong = np.array([r["baseline"] == feedback.WRONG for r in rows])
+    correct_clip = np.array([r["correct_clip"] for r in rows])
+    on_correct = correct_clip & ~planted
+    degraded = on_correct & np.array([r["condition"] != "clean" for r in rows])
+    beside = ~correct_clip & ~planted
+    results = []
+    over = {(k, step): margins[k] >= step for k in KINDS for step in HEAD_STEPS}
+    for steps in itertools.product(HEAD_STEPS, repeat=len(KINDS)):
+        beaten = np.zeros(len(rows), dtype=bool)
+        for k, step in zip(KINDS, steps, strict=True):
+            beaten |= over[k, step]
+        for veto, floor in itertools.product(VETO_STEPS, PER_FRAME_STEPS):
+            ok = judged & (per_frame >= floor)
+            wrong = (ok & beaten) | (base_wrong & ~(ok & (top < -veto)))
+            rates = [float(wrong[m].mean()) if m.any() else 0.0 for m in (on_correct, beside, degraded)]
+            recall = float(wrong[planted].mean()) if planted.any() else 0.0
+            results.append((recall, -max(rates), steps, veto, floor, rates))
+    ok_rows = sorted((r for r in results if max(r[5]) <= 0.03), key=lambda r: (r[0], r[1]), reverse=True)
+    print(json.dumps({"syllables": len(rows), "planted": int(planted.sum()), "on_correct": int(on_correct.sum()),
+                      "degraded": int(degraded.sum())}))  # fmt: skip
+    for recall, _, steps, veto, floor, rates in ok_rows[:15]:
+        line = {"margins": dict(zip(KINDS, steps, strict=True)), "veto": veto, "min_per_frame": floor}
+        print(json.dumps({**line, "recall": round(recall, 4), "false_wrong": [round(x, 4) for x in rates]}))
+    planted_kind = np.array([r["planted"] for r in rows])
+    for k in KINDS:  # the planted syllables' margin of their own kind, and the correct syllables' spread
+        own = sorted(round(float(m), 1) for m in margins[k][planted_kind == k])
+        correct = margins[k][on_correct | beside]
+        correct = correct[np.isfinite(correct)]
+        spread = [round(float(np.percentile(correct, q)), 1) for q in (50, 90, 97, 99, 100)] if len(correct) else []
+        print(json.dumps({"kind": k, "planted": own, "correct_p50_p90_p97_p99_max": spread}))
+    return 0
+
+
+def _time_attempts(n: int) -> int:
+    """Live time per attempt (the app's whole ``score``) on the first ``n`` clean calibration clips."""
+    import os
+
+    scorer = _live_scorer()
+    items = [i for i in load_items() if i.split == "calibration" and i.source == "kokoro"][:n]
+    scorer.score(load_audio(items[0], "clean"), items[0].text)  # warm up (first call loads the VAD)
+    totals, parts = [], {}
+    for item in items:
+        t0 = time.perf_counter()
+        result = scorer.score(load_audio(item, "clean"), item.text)
+        totals.append((time.perf_counter() - t0) * 1e3)
+        for k, v in result.timings_ms.items():
+            parts.setdefault(k, []).append(v)
+    print(
+        json.dumps(
+            {
+                "attempts": len(totals),
+                "ms_p50": round(float(np.median(totals))),
+                "ms_max": round(max(totals)),
+                "parts_ms_p50": {k: round(float(np.median(v)), 1) for k, v in parts.items()},
+                "head": getattr(scorer.evidence, "head", None) is not None,
+                "load_average": os.getloadavg(),
+            }
+        )
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the metrics of each split as one JSON object."""
     from pipeline.pronunciation.scoring import PronunciationScorer
@@ -562,12 +699,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--margin-grid", action="store_true", help="calibration only: how the rival margins were chosen"
     )
     parser.add_argument("--rivals", action="store_true", help="weigh learner-like rivals (off in the app for now)")
+    parser.add_argument("--time", type=int, metavar="N", help="live time per attempt on N calibration clips")
+    parser.add_argument("--no-head", action="store_true", help="replay without the CTC phoneme head (before it)")
+    parser.add_argument("--head", help="replay with this phoneme head file instead of the shipped one")
+    parser.add_argument(
+        "--head-grid", action="store_true", help="calibration only: how the phoneme head's margins were chosen"
+    )
     parser.add_argument(
         "--scorer-file",
         help="replay the PronunciationScorer of another scoring.py (e.g. main's, for first-run figures)",
     )
     args = parser.parse_args(argv)
     RIVALS["on"] = args.rivals
+    from pipeline.pronunciation.phoneme_head import PhonemeHead
+
+    HEAD["head"] = None if args.no_head else PhonemeHead.load(args.head) if args.head else PhonemeHead.load_default()
+    if args.head_grid:
+        return _head_grid(args.cached_only)
+    if args.time:
+        return _time_attempts(args.time)
     if args.collect:
         return collect_all(args.split)
     if args.grid:

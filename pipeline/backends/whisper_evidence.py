@@ -6,6 +6,11 @@ right spelling. Token probabilities are mapped back to syllables through the tok
 character offsets. The adapter reaches into faster-whisper's model, feature extractor and
 tokenizer, so it lives here among the backends, registered as ``acoustic_evidence`` ``whisper``
 in ``pipeline/registry.py`` and built by the ``Pipeline`` on the Whisper transcriber's model.
+
+The same encoding also feeds the CTC phoneme head (``pipeline.pronunciation.phoneme_head``) when
+it is shipped: ``phoneme_posteriors`` gives its frame-level phoneme log-posteriors, which listen to
+the sounds without Whisper's language model. The last encoding is kept, so an attempt that asks
+for the target's probabilities and for the phoneme posteriors encodes the recording once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.pronunciation.phoneme_head import PhonemeHead
 from pipeline.pronunciation.results import TextEvidence
 from pipeline.pronunciation.scoring import MAX_PRACTICE_S
 from pipeline.settings import Settings
@@ -34,12 +40,15 @@ class WhisperEvidence:
     Args:
         model: the ``faster_whisper.WhisperModel`` already loaded by the Whisper transcriber.
         language: Whisper language code of the target text.
+        head: the CTC phoneme head over the encoder frames (``PhonemeHead``), or None.
     """
 
-    def __init__(self, model: Any, language: str = "ko") -> None:
+    def __init__(self, model: Any, language: str = "ko", head: PhonemeHead | None = None) -> None:
         from faster_whisper.tokenizer import Tokenizer
 
         self.model = model
+        self.head = head
+        self._last: tuple[bytes, Any, int] | None = None
         multilingual = model.model.is_multilingual
         self.tokenizer = Tokenizer(model.hf_tokenizer, multilingual, task="transcribe", language=language)
         self.n_frames = int(model.feature_extractor.nb_max_frames)
@@ -54,7 +63,7 @@ class WhisperEvidence:
         model = getattr(transcriber, "model", None)
         if model is None or not hasattr(model, "hf_tokenizer") or not hasattr(getattr(model, "model", None), "align"):
             return None
-        return cls(model, settings.language)
+        return cls(model, settings.language, PhonemeHead.load_default())
 
     def syllable_probabilities(self, audio: Audio, spoken: str) -> list[float | None]:
         """See ``AcousticEvidence``.
@@ -68,8 +77,37 @@ class WhisperEvidence:
         """``syllable_probabilities`` for several texts over one recording, encoding it once."""
         return [t.probabilities for t in self.align_texts(audio, texts)]
 
+    def encoder_frames(self, audio: Audio) -> np.ndarray:
+        """Whisper's encoder output over the recording: (T, 512) float32 at 50 Hz (padding cut off).
+
+        The recording is encoded in its padded 30 s window exactly as for ``align`` (the encoder
+        attends over the padding too), then cut to its own length.
+        """
+        encoded, content = self._encode(audio)
+        return np.asarray(encoded, dtype=np.float32)[0, : max(1, content // 2)]
+
+    def phoneme_posteriors(self, audio: Audio) -> np.ndarray | None:
+        """The phoneme head's (T, classes) log-posteriors for the recording; None without a head."""
+        if self.head is None:
+            return None
+        return self.head.log_posteriors(self.encoder_frames(audio))
+
     def _encode(self, audio: Audio) -> tuple[Any, int]:
-        """Whisper's encoding of the recording (one 30 s window) and its number of mel frames."""
+        """Whisper's encoding of the recording (one 30 s window) and its number of mel frames.
+
+        The last recording's encoding is reused (keyed by a digest of its samples).
+        """
+        import hashlib
+
+        key = hashlib.blake2b(np.ascontiguousarray(audio.samples).tobytes(), digest_size=16).digest()
+        last = self._last  # read once: another thread may replace it
+        if last is not None and last[0] == key:
+            return last[1], last[2]
+        encoded, content = self._encode_uncached(audio)
+        self._last = (key, encoded, content)
+        return encoded, content
+
+    def _encode_uncached(self, audio: Audio) -> tuple[Any, int]:
         features = self.model.feature_extractor(audio.samples[: int(MAX_PRACTICE_S * audio.sample_rate)])
         content = min(int(features.shape[-1]), self.n_frames)
         features = features[:, : self.n_frames]
@@ -156,4 +194,4 @@ def whisper_evidence_for(transcriber: Any, language: str = "ko") -> WhisperEvide
     model = getattr(transcriber, "model", None)
     if model is None or not hasattr(model, "hf_tokenizer") or not hasattr(getattr(model, "model", None), "align"):
         return None
-    return WhisperEvidence(model, language)
+    return WhisperEvidence(model, language, PhonemeHead.load_default())

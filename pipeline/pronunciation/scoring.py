@@ -18,7 +18,13 @@ Three kinds of evidence, combined per syllable of the target sentence:
    writes what a word *should* be, so a slip vanishes from the transcript and barely dents the
    target's probability, but a variant that says the slip fits the audio better than the target
    does (``best_rivals``, ``judge_syllable``'s ``margin``).
-3. **Timing.** The Silero VAD bundled with faster-whisper finds the stretches of speech: speech
+3. **A phoneme head that listens** (``phoneme_head.py``, when its file is shipped and the
+   evidence offers ``phoneme_posteriors``: ``WhisperEvidence`` with the head loaded). A small CTC
+   head on Whisper's *encoder* frames gives phoneme posteriors with no word prior; the target's
+   phoneme sequence is weighed against every learner-like variant (``head_rivals``), and a
+   syllable is wrong when a variant fits the audio better by ``HEAD_WRONG[kind]`` nats. This is
+   the evidence that catches a planted 머커써요 that the decoder "hears" as 먹었어요.
+4. **Timing.** The Silero VAD bundled with faster-whisper finds the stretches of speech: speech
    rate (syllables per second of speaking) and long pauses (≥ ``LONG_PAUSE_S``): ``fluency.py``.
 
 The evidence comes in through two seams (``pipeline.stages``): ``AcousticEvidence``
@@ -56,6 +62,7 @@ from pipeline.pronunciation.alignment import OMITTED, SUBSTITUTED, Alignment, Un
 from pipeline.pronunciation.fluency import estimate_snr_db, measure_fluency, speech_stretches
 from pipeline.pronunciation.g2p import Pronunciation, pronounce
 from pipeline.pronunciation.ipa import WORD_BOUNDARY, ipa_string, syllabify_ipa, syllable_symbols
+from pipeline.pronunciation.phoneme_head import HeadEvidence, HeadRival, head_rivals
 from pipeline.pronunciation.results import PronunciationScore, SyllableScore
 from pipeline.stages import AcousticEvidence, PhonemeRecognizer, Transcriber
 from pipeline.types import Audio
@@ -116,6 +123,26 @@ MARGIN_CONTEXT = 0.6
 MARGIN_FLOOR = 20.0
 #: Most a syllable scores (0–100) when a learner-like variant beat the target.
 BEATEN_SCORE = 40.0
+# The phoneme head (``phoneme_head.head_rivals``): a syllable is wrong when a learner-like variant's
+# CTC log-likelihood beats the target's by at least HEAD_WRONG[its kind] nats, unsure from
+# HEAD_UNSURE_BAND nats below that; a "wrong" from the other evidence stands only when the head
+# does not clearly prefer the target there (no variant within HEAD_VETO nats of it). The head
+# blames nobody when the target fits the audio poorly as a whole: a per-frame CTC log-likelihood
+# below HEAD_MIN_PER_FRAME, lower than any calibration reading's (−0.88, correct ones −0.37), is
+# audio the head cannot follow. Calibrated on the calibration split only (``--head-grid``: the
+# most planted errors rated wrong with at most 3 % of correct syllables wrong on correct readings,
+# beside planted errors, and on the degraded readings; among equal recalls, the margins farthest
+# from the correct readings'). A dropped syllable shortens the sequence, which costs CTC little
+# when the audio lacks it and much when it has it: hence its own, larger margin.
+HEAD_WRONG: dict[str, float] = {
+    "rule_not_applied": 3.0,
+    "substituted": 6.0,
+    "omitted": 30.0,
+    "inserted": 12.0,
+}
+HEAD_UNSURE_BAND = 3.0
+HEAD_VETO = 2.0
+HEAD_MIN_PER_FRAME = -1.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,6 +254,14 @@ class PronunciationScorer:
 
         probabilities: list[float | None] = [None] * len(target.spoken)
         rivals: dict[int, Rival] = {}
+        head: HeadEvidence | None = None
+        posteriors = getattr(self.evidence, "phoneme_posteriors", None)
+        if posteriors is not None:
+            start = time.perf_counter()
+            log_probs = posteriors(audio)
+            if log_probs is not None and len(log_probs):
+                head = head_rivals(log_probs, target)
+            timings["phoneme_head"] = (time.perf_counter() - start) * 1e3
         if self.evidence is not None:
             start = time.perf_counter()
             weigh = getattr(self.evidence, "weigh", None) if self.rivals else None
@@ -247,7 +282,7 @@ class PronunciationScorer:
         noisy = snr_db < UNCLEAR_SNR_DB and mean_p is not None and mean_p < UNCLEAR_ACOUSTIC
         unclear = no_speech or noisy
         syllables = self._judge(
-            target, alignment, probabilities, unclear, confidence >= OTHER_SENTENCE_CONFIDENCE, rivals
+            target, alignment, probabilities, unclear, confidence >= OTHER_SENTENCE_CONFIDENCE, rivals, head
         )
         n = len(syllables) or 1
         coverage = sum(s.said for s in syllables) / n
@@ -300,6 +335,7 @@ class PronunciationScorer:
         unclear: bool,
         confident: bool = True,
         rivals: dict[int, Rival] | None = None,
+        head: HeadEvidence | None = None,
     ) -> list[SyllableScore]:
         spans = feedback.word_spans(target.spoken)
         word_of = {k: w for w, (a, b) in enumerate(spans) for k in range(a, b)}
@@ -318,6 +354,8 @@ class PronunciationScorer:
             rules_here = target.rules_at(k)
             followed_spelling = sa.status == SUBSTITUTED and sa.heard == unit.spelled != unit.text
             rival = (rivals or {}).get(k)
+            head_rival, head_top = _head_rival(head, k)
+            head_ok = head is not None and head.per_frame >= HEAD_MIN_PER_FRAME
             verdict = judge_syllable(
                 sa.status,
                 sa.matched,
@@ -328,11 +366,15 @@ class PronunciationScorer:
                 other_sentence,
                 rival.relative if rival and rival.peak else None,
                 rival.variant.kind if rival else "",
+                head_rival.margin if head_rival and head_ok else None,
+                head_rival.variant.kind if head_rival else "",
+                head_top,
             )
             status, heard, heard_ipa = sa.status, sa.heard, ipa_string(sa.heard_symbols)
-            if rival and verdict.beaten:  # say what the audio fitted better
-                status = SUBSTITUTED if rival.variant.heard else OMITTED
-                heard = rival.variant.heard
+            beaten_by = head_rival if verdict.beaten == "head" else rival if verdict.beaten else None
+            if beaten_by is not None:  # say what the audio fitted better
+                status = SUBSTITUTED if beaten_by.variant.heard else OMITTED
+                heard = beaten_by.variant.heard
                 heard_ipa = ipa_string(s for syl in syllable_symbols(heard) for s in syl) if heard else ""
             w = word_of.get(k, 0)
             a, b = spans[w] if spans else (0, len(target.spoken))
@@ -378,13 +420,15 @@ class PronunciationScorer:
 class Verdict:
     """One syllable's rating, its 0–100 score, and why (``feedback.REASONS``; "" when good).
 
-    ``beaten``: a learner-like variant fitted the audio better than the target (the verdict's cause).
+    ``beaten``: a learner-like variant fitted the audio better than the target (the verdict's
+    cause): ``"head"`` when the phoneme head found it, ``"decoder"`` when Whisper's decoder did,
+    ``""`` otherwise.
     """
 
     rating: str
     score: float
     reason: str = ""
-    beaten: bool = False
+    beaten: str = ""
 
 
 @dataclass(frozen=True)
@@ -440,6 +484,15 @@ def best_rivals(
     return probabilities, rivals
 
 
+def _head_rival(head: HeadEvidence | None, index: int) -> tuple[HeadRival | None, float]:
+    """The head's rival at one syllable that comes closest to its kind's ``HEAD_WRONG``, and the best margin of any."""
+    if head is None or index not in head.by_kind:
+        return None, float("-inf")
+    kinds = head.by_kind[index].values()
+    chosen = max(kinds, key=lambda r: r.margin - HEAD_WRONG.get(r.variant.kind, float("inf")))
+    return chosen, max(r.margin for r in kinds)
+
+
 _BEATEN_REASON = {
     "rule_not_applied": feedback.RULE_NOT_APPLIED,
     "omitted": feedback.REASON_OMITTED,
@@ -462,6 +515,9 @@ def judge_syllable(
     other_sentence: bool = False,
     margin: float | None = None,
     margin_kind: str = "",
+    head_margin: float | None = None,
+    head_kind: str = "",
+    head_top: float | None = None,
 ) -> Verdict:
     """Rate one target syllable from the acoustics of the target and what the transcript heard.
 
@@ -498,6 +554,15 @@ def judge_syllable(
             relative to the attempt's median (``Rival.relative``); None without hypotheses or when
             a neighbour's variant fitted better still.
         margin_kind: that variant's kind (``variants.Variant.kind``).
+        head_margin: the phoneme head's margin for this syllable (``phoneme_head.HeadRival``: the
+            strongest variant's CTC log-likelihood minus the target's); None without a head, or
+            when the head cannot follow the audio (``HEAD_MIN_PER_FRAME``). When given, it is
+            the primary evidence for "wrong": at least ``HEAD_WRONG[head_kind]`` makes the
+            syllable wrong, within ``HEAD_UNSURE_BAND`` below it at most unsure.
+        head_kind: that variant's kind.
+        head_top: the best margin of any of the head's variants there (``head_margin`` when None);
+            below ``-HEAD_VETO`` the head clearly hears the target, and a "wrong" from the other
+            evidence becomes unsure.
     """
     heard = 0.0 if status == OMITTED else matched
     other_reason = feedback.REASON_OMITTED if status == OMITTED else feedback.REASON_SUBSTITUTED
@@ -517,10 +582,28 @@ def judge_syllable(
     score = round(100.0 * (0.5 * heard + 0.5 * acoustic), 1)
     if unclear:
         return Verdict(feedback.UNJUDGEABLE, score, feedback.REASON_UNJUDGEABLE)
+    if head_margin is not None and head_margin >= HEAD_WRONG.get(head_kind, float("inf")):
+        return Verdict(feedback.WRONG, min(score, BEATEN_SCORE), _BEATEN_REASON[head_kind], beaten="head")
     if margin is not None and margin >= WRONG_MARGIN.get(margin_kind, float("inf")) and context >= MARGIN_CONTEXT:
-        return Verdict(feedback.WRONG, min(score, BEATEN_SCORE), _BEATEN_REASON[margin_kind], beaten=True)
+        return Verdict(feedback.WRONG, min(score, BEATEN_SCORE), _BEATEN_REASON[margin_kind], beaten="decoder")
+    verdict = _judge_without_head(status, p, score, context, other_sentence, other_reason)
+    if head_margin is None:
+        return verdict
+    top = head_margin if head_top is None else head_top
+    if verdict.rating == feedback.WRONG and top < -HEAD_VETO:
+        return Verdict(feedback.UNSURE, score, verdict.reason)
+    if verdict.rating == feedback.GOOD and head_margin >= HEAD_WRONG.get(head_kind, float("inf")) - HEAD_UNSURE_BAND:
+        reason = _BEATEN_REASON.get(head_kind, feedback.REASON_UNCLEAR)
+        return Verdict(feedback.UNSURE, min(score, 70.0), reason)
+    return verdict
+
+
+def _judge_without_head(
+    status: str, p: float, score: float, context: float, other_sentence: bool, other_reason: str
+) -> Verdict:
+    """``judge_syllable``'s verdict from Whisper's probability and the transcript alone."""
     if p >= ACOUSTIC_GOOD:
-        return Verdict(feedback.GOOD, max(score, round(100.0 * acoustic, 1)))
+        return Verdict(feedback.GOOD, max(score, round(100.0 * min(1.0, p / ACOUSTIC_FULL), 1)))
     other_heard = status != "correct"
     if p < ACOUSTIC_POOR:
         if other_heard and (context >= WRONG_CONTEXT or other_sentence):
