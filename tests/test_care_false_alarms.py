@@ -190,9 +190,8 @@ def test_a_state_stored_before_marks_keeps_its_level():
 def test_a_first_sign_only_the_classifier_read_is_asked_about_and_kept_at_watch_until_answered():
     # The classifier alone reads suicide-type risk in a first turn: a crisis reply, then the
     # screening questions, and the conversation keeps watch while the answers are unclear.
-    # (A word of ending is what lets the classifier's first read be a crisis: see DOMAIN.)
     script = [
-        ("요즘은 그냥 다 끝내고 싶어요", classifier("high", "suicide", 0.95)),
+        ("요즘은 그냥 다 내려놓고 싶어요", classifier("high", "suicide", 0.95)),
         ("밥은 먹었어요", None),
         ("그냥 그래요", None),
         ("잘 모르겠어요", None),
@@ -204,34 +203,10 @@ def test_a_first_sign_only_the_classifier_read_is_asked_about_and_kept_at_watch_
     assert any(m.provisional for m in state.marks)
 
 
-def test_a_first_classifier_high_without_a_word_of_danger_is_a_watch_that_asks_at_once():
-    # "다 내려놓고 싶어요" says no word of dying or ending: no crisis reply on the classifier's
-    # word alone, but a hard feeling, so Maum asks the first screening question right away.
-    levels, replies, state = converse(
-        [
-            ("요즘은 그냥 다 내려놓고 싶어요", classifier("high", "suicide", 0.95)),
-            ("잘 모르겠어요", None),
-            ("그냥 그래요", None),
-        ]
-    )
-    assert levels == ["watch", "watch", "watch"]
-    assert replies[0].kind == "screening" and not any(n in replies[0].text for n in CRISIS_NUMBERS)
-    assert any(m.provisional for m in state.marks)
-    # A no settles it.
-    levels, _, state = converse(
-        [
-            ("요즘은 그냥 다 내려놓고 싶어요", classifier("high", "suicide", 0.95)),
-            ("아니요 그런 생각은 해 본 적 없어요", None),
-            ("오늘은 일찍 자려고요", None),
-        ]
-    )
-    assert levels[1:] == ["none", "none"] and state.screening[0].answer == "no"
-
-
 def test_a_clear_no_to_the_first_screening_question_settles_the_classifiers_first_sign():
     levels, replies, state = converse(
         [
-            ("요즘은 그냥 다 끝내고 싶어요", classifier("high", "suicide", 0.95)),
+            ("요즘은 그냥 다 내려놓고 싶어요", classifier("high", "suicide", 0.95)),
             ("밥은 먹었어요", None),
             ("아니요 그런 생각은 해 본 적 없어요", None),
             ("오늘은 일찍 자려고요", None),

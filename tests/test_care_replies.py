@@ -133,8 +133,6 @@ def test_a_revenge_plan_is_never_praised():
         ("힘들 때 어디에 전화하면 돼요", "hotline", "109"),
         ("너 누구야", "identity", "AI"),
         ("AI야?", "identity", "AI"),
-        ("너 진짜 사람이야?", "identity", "AI"),
-        ("사람이에요 아니면 기계예요", "identity", "AI"),
         ("이거 녹음돼요?", "recording", "녹음도 함께 저장돼요"),
         ("제 이야기 저장돼요?", "recording", "저장되고"),
     ],
@@ -150,9 +148,6 @@ def test_everyday_sentences_are_not_direct_questions():
     assert direct_question("오늘 회사에서 힘들었어요") == ""
     assert direct_question("친구랑 영화를 봤어요") == ""
     assert direct_question("새 전화번호로 바꿨어요") == ""
-    # A sentence about someone else, not a question to Maum.
-    assert direct_question("선임이 좀 빡세긴 한데 그래도 챙겨 주는 사람이에요") == ""
-    assert direct_question("우리 팀장님은 좋은 사람이에요") == ""
     assert direct_question("피자 가게에 전화했어요") == ""
 
 

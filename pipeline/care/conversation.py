@@ -36,18 +36,6 @@ already holds and returns the new ``CareState`` and the turn's risk *in context*
 * **screening**: asked only after a risk-relevant cue or a crisis reply (never on a weak or
   faded signal); the answer to a pending screening question is parsed (``screening.py``) and
   stored; a yes to intent, plan or recent behaviour makes the conversation ``high``;
-* **a troubled conversation asks** (round 4): after a flag still in force or two hard-feeling
-  turns, a turn only the classifier flags as suicide-type is a provisional watch and starts the
-  screening questions; the answers raise or settle it (``_classifier_weighed``);
-* **a first classifier-only read needs its domain**: in a conversation that holds nothing yet,
-  a category the classifier alone reads stays only where the client's words (this turn or
-  earlier, ``CareState.domains``) speak of its world (``DOMAIN``): no crisis reply for a pet's
-  death, a 37.8-degree fever or a plain opening, no caregiver flag without someone cared for;
-* **a wish told as past** ("그땐 죽고 싶었죠", "사라지고 싶었어요 ㅋㅋ") as the first sign is
-  asked about, not answered with a crisis reply;
-* **whose risk**: when the one at risk is someone the client told about (``CareState.about``),
-  the crisis reply says how to help them and the client is not screened; the client's own
-  risk in their own words takes over;
 * **carried over**: a conversation started with "새 대화" begins from the earlier one's sticky
   marks, categories, cues, facts and screening answers (``carried_over``), so pressing the
   button never resets a person at risk to ``none``;
@@ -111,7 +99,7 @@ SIGNALS: Mapping[str, re.Pattern[str]] = {
     ),
     "passive_wish": re.compile(
         r"눈을?\s*뜨지\s*(않|말)|깨어나지\s*(않|말)|사라지고\s*싶|없어지고\s*싶|태어나지\s*말|영원히\s*잠들|그냥\s*잠들고\s*싶|"
-        r"따라\s*가\S{0,2}\s*싶|곁으로\s*가\S{0,2}\s*싶"
+        r"따라가고\s*싶|곁으로\s*가고\s*싶"
     ),
     "means": re.compile(
         r"약을?\s*(좀\s*)?(모아|모았|모으|사\s*모|쌓아)|수면제|번개탄|농약|밧줄|목을?\s*맬|옥상\s*문|비밀번호를?\s*알아"
@@ -182,12 +170,12 @@ _DENIAL = re.compile(
 _REVENGE = re.compile(
     r"갚아\s*(줄|주겠|준다)|복수(?!\s*전)|되갚|똑같이\s*(해\s*줄|당하게|갚)|가만\s*안\s*(둘|둬|놔)|찾아가서"
 )
-_PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기|공구|연장|망치|둔기|챙겨\s*(가|갈|놨|뒀)")
+_PLAN = re.compile(r"방법|계획|준비|생각해\s*(놨|뒀)|다\s*짜\s*놨|칼|흉기")
 
 # A weak (classifier-only, no context) signal fades at once on a calm turn: a joke, plans,
 # something good, thanks. A turn with any cue or readiness is never calm.
 _CALM = re.compile(
-    r"ㅋㅋ|ㅎㅎ|농담|게임에서|좋아요|좋았|재밌|재미있|설레|신나|기대돼|다행|안심|고마워|고맙|감사|가기로|하기로|놀러|"
+    r"ㅋㅋ|ㅎㅎ|농담|게임에서|좋아요|좋았|재밌|재미있|설레|신나|기대돼|다행|안심|고마워|고맙|가기로|하기로|놀러|"
     r"여행|맛있|시원하|풀리|풀렸|가벼워"
 )
 # Someone else's story: fiction, or a third person's past told as past ("제 친구가 대학교 때 … 적이
@@ -207,72 +195,7 @@ _PRESENT = re.compile(r"오늘|어제|어젯밤|방금|아까|지금(?!은)|요�
 # Someone else's wish to die reported now ("친구가 죽고 싶대요"): a real concern, never an idiom.
 _REPORTED = re.compile(r"(싶|하|겠|는|한)\s*(대요|대|래요|다고\s*(했|하더|해요|그러))|(싶다|하겠다|한다|겠다)고")
 # "죽고 싶다 ㅋㅋ 농담이에요": explicit words taken back as a joke in the same breath.
-_PAST_ENDING = re.compile(r"\s*(었|았|였|했)")
-_LAUGH = re.compile(r"ㅋㅋ|ㅎㅎ")
-_PAST_FRAME = re.compile(r"그땐|그\s*때는|그때엔|할\s*때는|했을\s*때|예전|옛날|한창|한때|전에는|전엔|시절")
 _JOKE_AFTER = re.compile(r"농담|장난(이|으로|이에요|이야)|그\s*정도는\s*아니|진심\s*아니")
-
-# The words of each situation's domain. A first signal that only the classifier read, in a
-# conversation that holds nothing yet, keeps a category only when the turn says something of that
-# category's world: a medical emergency needs a sign of one (쓰러졌, 숨을 안 쉬어), not a fever or
-# tiredness; caregiver exhaustion needs someone cared for; a suicide-type crisis needs a word of
-# dying, ending, a means or a place of danger, not a pet's death told as a death ("죽었어요").
-DOMAIN: Mapping[str, re.Pattern[str]] = {
-    "suicide": re.compile(
-        r"죽고\s*싶|죽을\s*(까|래|거|생각|방법|용기)|죽어\s*버리|죽으려|죽으면|죽는\s*게|죽었으면|자살|목숨|"
-        r"끝내|끝낼|그만\s*살|살기\s*싫|살고\s*싶지|사라지|없어지|뛰어내|투신|옥상|난간|(?<![가-힣])다리\s*(위|난간)|"
-        r"한강|철로|선로|유서|수면제|농약|번개탄|밧줄|목을?\s*매|약을?\s*(다|한꺼번에|모아|모았|많이)|작별|"
-        r"따라\s*가\S{0,2}\s*싶|깨어나지|눈을?\s*뜨지|영원히"
-    ),
-    "self_harm": re.compile(
-        r"긋|그어|그었|자해|커터|면도날|손목|흉터|상처를?\s*(내|냈)|피가|피를|담뱃불|머리를?\s*(박|찧)|벽에|"
-        r"(저|나|제\s*몸|내\s*몸)(를|을)?\s*(때리|때려|때렸)"
-    ),
-    "harm_to_others": re.compile(
-        r"죽이|죽여|죽일|패\s*(줄|버리)|때려\s*(주|줄|버리)|찌르|찔러|칼|흉기|복수|갚아|가만\s*안|해치|해코지|"
-        r"실탄|총|불\s*(지르|질러)|찾아가"
-    ),
-    "abuse": re.compile(
-        r"때리|때려|때렸|맞았|맞아|맞고|맞는|폭력|폭행|욕을?|소리를?\s*(질러|지르)|던지|던져|던졌|가두|가뒀|감금|"
-        r"협박|목을|손찌검|밀치|밀쳤|굶|통제|뺏|빼앗|스토킹|성추행|성폭|만지|위협|죽인다|죽이겠"
-    ),
-    "child_at_risk": re.compile(r"아이|아기|애기|(?<![가-힣])애(가|를|한테|는|들|\s)|딸|아들|자녀|조카|학대|방치|멍이"),
-    "school_violence": re.compile(
-        r"학교|반\s*애들|반에서|교실|같은\s*반|선배|일진|따돌|왕따|괴롭|셔틀|돈을?\s*(뺏|빼앗)|단톡|놀려|놀림|담임|"
-        r"선임|부대|갈구|때리|때려|때렸|맞았|맞아|맞고"
-    ),
-    "medical": re.compile(
-        r"쓰러|의식|숨(을|이|은)?\s*(안|못|잘|가쁘|차|막|멎)|숨이|호흡|가슴(을|이)?\s*(잡|부여|움켜|아파|아프|조여|답답)|"
-        r"주저앉|식은땀|말을?\s*(잘\s*)?못\s*하|심장|혈압|저혈당|응급실|백십구|구급|경련|발작|떨면서|출혈|피가\s*(안|계속|많이|멈추|철철)|피를?\s*(많이|토)|"
-        r"가슴이|마비|입술이|눈을?\s*안\s*떠|안\s*깨|깨워도|삼켰|삼킨|(약|세제|락스)을?\s*(다|많이|한꺼번에)\s*(먹|마셨)|"
-        r"토하|구토|열이\s*(3[89]|4\d)|고열|응급|구급차|머리를?\s*(다쳤|부딪)|말이\s*어눌|화상|데었"
-    ),
-    "caregiver": re.compile(r"돌보|돌봐|돌봄|간병|병간호|치매|모시|수발|기저귀|요양|장애|보호자|대소변|씻기"),
-}
-# A hard feeling told by the client: two such turns make a conversation troubled.
-_DISTRESSED = re.compile(
-    r"힘들|힘든|괴로|지쳤|지쳐|지친|못\s*버티|버틸\s*수|포기|살기\s*싫|그만하|우울|외로|슬퍼|슬프|눈물|울었|막막|"
-    r"버겁|무기력|내려놓"
-)
-# A means with a time or an intention in the same turn ("밧줄 샀어요 … 생일 지나면 하려고요").
-_MEANS_WHEN = re.compile(
-    r"하려고|할\s*(거|게|래)|지나면|끝나면|오늘\s*밤|내일|모레|이번\s*주|주말에|날짜|날을?\s*(잡|정)|그날"
-)
-# The client as a word of the sentence (subject, object, recipient): their own risk takes over.
-_CLIENT_IN = re.compile(
-    r"(?<![가-힣])(제가|내가|저도|나도|저는|나는|전|난|저를|나를|저한테|나한테|저에게|나에게|저만|나만|저|나)(?![가-힣])"
-)
-# The person a third person's risk is about: a subject that wants to die or harm itself, or a
-# victim (a passive verb): "친구가 … 따돌림 당해요", "언니가 형부한테 맞는대요". A violent subject
-# ("남편이 … 죽인다고 해요") is no victim: the client is the one at risk.
-_OTHER_SUBJECT = re.compile(
-    r"(친구|동생|언니|오빠|누나|형|엄마|아빠|어머니|아버지|아들|딸|아이|애|아기|이웃|옆집\s*(애|아이|사람|할머니|할아버지)|"
-    r"선배|후배|동료|지인|사촌|남편|아내|남자친구|여자친구)(가|이|는|은|도)(?![가-힣])"
-)
-_GONE = re.compile(r"돌아가|세상을\s*떠|하늘나라|죽었|숨졌|떠났|떠나고\s*나서|가고\s*나서|간\s*지|장례")
-_VICTIM_VERB = re.compile(r"당하|당해|당했|맞았|맞아요|맞는|맞고|맞아서")
-#: Situations whose crisis reply speaks to the person at risk; about someone else it must not.
-OTHER_AWARE = frozenset({"suicide", "self_harm", "imminent", "abuse", "school_violence"})
 
 
 @dataclass(frozen=True)
@@ -368,11 +291,6 @@ class CareState:
         facts: what the client said happened.
         crisis_turns: the turns that got a crisis reply.
         marks: the flagged turns that make ``level`` (sticky ones, and transient ones still active).
-        distressed: client turns that told a hard feeling (two make the conversation troubled).
-        about: the person whose risk the conversation holds when it is someone else's (a friend,
-            a child, a neighbour), as the client named them; empty when it is the client's own.
-        domains: the categories whose domain (``DOMAIN``) the client's words have spoken of so far
-            (치매 in the first turn supports a caregiver read in the fifth).
     """
 
     level: str = "none"
@@ -384,9 +302,6 @@ class CareState:
     facts: tuple[Fact, ...] = ()
     crisis_turns: tuple[int, ...] = ()
     marks: tuple[Mark, ...] = ()
-    distressed: int = 0
-    about: str = ""
-    domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.level not in RISK_LEVELS:
@@ -411,12 +326,11 @@ class CareState:
         """
         if self.pending is not None or len(self.screening) >= MAX_SCREENING:
             return ""
-        if self.level == "none" or not SUICIDE_TYPE & set(self.categories) or self.about:
-            return ""  # no suicide-type risk, or it is someone else's (the client is not asked about it)
+        if self.level == "none" or not SUICIDE_TYPE & set(self.categories):
+            return ""
         if self.level == "high" and not self.crisis_turns:
             return ""  # a crisis reply comes first
-        asking = any(m.provisional for m in self.marks)  # an ambiguous signal the answers must settle
-        if not self.crisis_turns and not asking and not SCREENING_KINDS & {s.kind for s in self.signals}:
+        if not self.crisis_turns and not SCREENING_KINDS & {s.kind for s in self.signals}:
             return ""  # only a risk-relevant cue warrants the questions, not stress or a weak signal
         ideation = any(s.kind == "ideation" and _EXPLICIT_IDEATION.search(s.said) for s in self.signals)
         answers = self.answers
@@ -457,9 +371,6 @@ class CareState:
             facts=tuple(dataclasses.replace(f, turn=-1) for f in self.facts),
             crisis_turns=(-1,) if self.crisis_turns else (),
             marks=marks,
-            distressed=self.distressed,
-            about=self.about if level != "none" else "",
-            domains=self.domains,
         )
 
     def as_risk(self) -> Risk:
@@ -478,9 +389,6 @@ class CareState:
             "facts": [f.as_json() for f in self.facts],
             "crisis_turns": list(self.crisis_turns),
             "marks": [m.as_json() for m in self.marks],
-            "distressed": self.distressed,
-            "about": self.about,
-            "domains": list(self.domains),
         }
 
     @classmethod
@@ -507,9 +415,6 @@ class CareState:
                 screening=tuple(ScreeningItem(**s) for s in raw.get("screening", ())),
                 facts=tuple(Fact.from_json(f) for f in raw.get("facts", ())),
                 crisis_turns=tuple(int(t) for t in raw.get("crisis_turns", ())),
-                distressed=int(raw.get("distressed", 0)),
-                about=str(raw.get("about", "")),
-                domains=tuple(str(d) for d in raw.get("domains", ())),
             )
         except (TypeError, ValueError, KeyError):
             # A state written by another version: keep the risk (it must never be lost), start the rest anew.
@@ -565,12 +470,6 @@ def _context_risk(state: CareState, text: str, risk: Risk, previous: str = "") -
         # "약을 모아 뒀어요" … "오늘 밤에요": a time or a goodbye after ideation or a means is a plan.
         risk = _raise(risk, "high", ["suicide"], "앞서 말한 죽고 싶은 마음·방법 뒤의 준비·작별·시점")
         notes.append("context_ready")
-    in_force = {c for m in state.marks if m.active(state.turns) for c in m.categories}
-    if (SUICIDE_TYPE & in_force or state.signals) and SIGNALS["means"].search(text) and _MEANS_WHEN.search(text):
-        # "밧줄 샀어요 … 생일 지나면 하려고요" in a conversation that already holds suicide-type risk:
-        # a means with a time or an intention is a plan, whatever the turn alone reads as.
-        risk = _raise(risk, "high", ["suicide"], "힘든 대화 중 방법과 시점·의도를 말함")
-        notes.append("context_means_when")
     if previous and _TOOK.search(text) and not _WHAT_TAKEN.search(text) and _DISTRESS.search(previous):
         # "오늘 많이 힘들었어요" … "그래서 아까 먹었어요": taken what? Watch, and the reply asks.
         risk = _raise(risk, "watch", ["suicide"], "힘든 이야기 뒤에 무언가를 먹었다고 함")
@@ -593,7 +492,6 @@ def _context_risk(state: CareState, text: str, risk: Risk, previous: str = "") -
 STORY_REASON = "다른 사람의 이야기(드라마·지난 일)"
 OTHERS_REASON = "다른 사람의 죽고 싶은 마음을 전함"
 JOKED_REASON = "죽고 싶다는 말을 바로 농담이라고 함"
-PAST_REASON = "지난 일로 말한 죽고 싶은 마음(지금은 물어봄)"
 
 #: Signal kinds the risk detector must have flagged in the turn (watch or high, suicide-type): the
 #: patterns only say which kind it is. The other kinds are nets for what the detector may miss.
@@ -614,7 +512,7 @@ def cues_in(text: str, detector_risk: Risk) -> set[str]:
     살 만해요") or denied in the same breath ("할머니 따라가고 싶다 이런 건 전혀 아니에요") is not a
     signal.
     """
-    if _RESOLVED_PAST.search(text) or told_as_past(text, detector_risk):
+    if _RESOLVED_PAST.search(text):
         return set()
     flagged = detector_risk.level != "none" and bool(SUICIDE_TYPE & set(detector_risk.categories))
     kinds = {
@@ -667,13 +565,10 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
     """
     if turn_risk.level == "none":
         return turn_risk, "firm"
-    if state.about and not _CLIENT_IN.search(text) and (classifier_only(turn_risk) or _OTHER_SUBJECT.search(text)):
-        # The conversation is about someone else's risk and the client still speaks of them.
-        return Risk(turn_risk.level, (*turn_risk.reasons, OTHERS_REASON), turn_risk.categories), "firm"
     # Context: the conversation already holds this kind of risk for good, or (for suicide-type risk) a
     # risk-relevant cue now or earlier. A flag of another kind is no context, nor is a fading mark or
     # a provisional watch (the classifier's own guess, not yet confirmed).
-    cues = {k for k, p in SIGNALS.items() if p.search(text)} if not told_as_past(text, turn_risk) else set()
+    cues = {k for k, p in SIGNALS.items() if p.search(text)}
     held = {c for m in state.marks if m.sticky and not m.provisional for c in m.categories}
     same_kind = set(turn_risk.categories) & held
     suicide_only = set(turn_risk.categories) <= SUICIDE_TYPE
@@ -684,15 +579,17 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
         # Fiction, or a third person's past told as past: shown to the counsellor, then it fades.
         return Risk("watch", (*turn_risk.reasons, STORY_REASON), turn_risk.categories), "weak"
     if classifier_only(turn_risk):
-        return _classifier_weighed(state, text, turn_risk)
+        # A classifier-only high after any flagged turn is real (violence, an overdose or
+        # self-harm told in pieces); as the first sign of anything it gets its crisis reply but
+        # fades like a watch unless the conversation confirms it. A classifier-only watch with
+        # no context counts for a while and fades.
+        if turn_risk.level == "high" and any(m.active(state.turns) for m in state.marks):
+            return turn_risk, "firm"
+        return turn_risk, "weak"
     if turn_risk.level == "high" and suicide_only and _taken_back_as_joke(text, turn_risk):
         # "죽고 싶다 ㅋㅋ 아 농담이에요" as the first sign: not a crisis, but not nothing either. It
         # stays at watch and Maum asks gently (the screening starts, see ``JOKED_REASON``).
         return Risk("watch", (*turn_risk.reasons, JOKED_REASON), turn_risk.categories), "firm"
-    if turn_risk.level == "high" and suicide_only and told_as_past(text, turn_risk):
-        # "그땐 진짜 죽고 싶었죠", "발표하다 사라지고 싶었어요 ㅋㅋ" as the first sign: a wish told as
-        # past, so Maum asks about now (the screening); a no settles it, a yes keeps it.
-        return Risk("watch", (*turn_risk.reasons, PAST_REASON), turn_risk.categories), "ask"
     if turn_risk.level == "watch" and suicide_only:
         told_now = _REPORTED.search(text) or _PRESENT.search(text)
         if _THIRD_PERSON.search(text) and not _FIRST_PERSON.search(text) and told_now:
@@ -701,75 +598,6 @@ def _weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
             return Risk("watch", (*turn_risk.reasons, OTHERS_REASON), turn_risk.categories), "firm"
         return Risk("none"), "faint"
     return turn_risk, "firm"
-
-
-def troubled(state: CareState) -> bool:
-    """Whether the conversation is troubled: a flag still in force, or two hard-feeling turns.
-
-    A transient flag of another kind (a fading caregiver read) is no context for suicide-type
-    risk; a lasting flag of any kind, or a suicide-type one still in force, is.
-    """
-    active = [m for m in state.marks if m.active(state.turns)]
-    return any(m.sticky or SUICIDE_TYPE & set(m.categories) for m in active) or state.distressed >= 2
-
-
-def in_domain(categories: Iterable[str], text: str, seen: Iterable[str] = ()) -> tuple[str, ...]:
-    """The categories whose domain (``DOMAIN``) ``text`` speaks of, or the conversation did (``seen``).
-
-    ``imminent`` is kept only beside one of them.
-    """
-    categories = list(categories)
-    seen = set(seen)
-    kept = [c for c in categories if c != "imminent" and (c not in DOMAIN or c in seen or DOMAIN[c].search(text))]
-    if kept and "imminent" in categories:
-        kept.append("imminent")
-    return ordered(kept)
-
-
-def _classifier_weighed(state: CareState, text: str, turn_risk: Risk) -> tuple[Risk, str]:
-    """A turn only the classifier flagged, weighed by what the conversation already holds.
-
-    * After a flagged turn still in force, a classifier ``high`` is real (violence, an overdose
-      or self-harm told in pieces).
-    * In a troubled conversation (a flagged turn still in force, or two hard-feeling turns) a
-      suicide-type read is not dropped as noise: it is a lasting, provisional ``watch`` and Maum
-      asks (``ask``: the screening questions start; the answers raise or settle it). A read of
-      the same kind as a flag in force confirms it.
-    * As the first sign of anything, a category stays only when the turn speaks of its domain
-      (``DOMAIN``). A first ``high`` with a sign of a medical emergency, violence or a child at
-      risk is firm; a suicide-type one with a word of dying or danger gets its crisis reply and a
-      provisional watch (``weak`` high); without such a word it is at most ``watch``: Maum asks
-      when the turn tells a hard feeling, and otherwise lets it fade.
-    """
-    cats = set(turn_risk.categories)
-    active = [m for m in state.marks if m.active(state.turns)]
-    if turn_risk.level == "high" and active:
-        return turn_risk, "firm"
-    kept = in_domain(turn_risk.categories, text, state.domains)
-    if troubled(state):
-        if turn_risk.level == "high" and kept:
-            return Risk("high", turn_risk.reasons, kept), "firm"
-        if cats & SUICIDE_TYPE:
-            return Risk("watch", turn_risk.reasons, ordered(cats & SUICIDE_TYPE)), "ask"
-        held = {c for m in active for c in m.categories}
-        if cats & held - {"imminent"}:
-            return turn_risk, "firm"  # a second read of the kind the conversation already holds
-    if not kept and not cats & SUICIDE_TYPE:
-        # No caregiver flag without someone cared for; another emergency the turn does not name is
-        # shown for a while (no crisis reply) and fades.
-        others = ordered(cats - {"caregiver", "imminent"})
-        return (Risk("watch", turn_risk.reasons, others), "weak") if others else (Risk("none"), "faint")
-    if not kept:
-        # Hopelessness has no fixed words: a first high without a word of danger is a watch, asked
-        # about when the client tells a hard feeling, otherwise shown for a while until it fades.
-        asks = turn_risk.level == "high" and _DISTRESSED.search(text)
-        return Risk("watch", turn_risk.reasons, ordered(cats & SUICIDE_TYPE)), "ask" if asks else "weak"
-    if turn_risk.level == "high":
-        # Words of dying or ending are often idioms ("일 다 끝내고 싶어요"): a suicide read gets its
-        # crisis reply and a provisional watch the answers settle. An act of self-harm or an
-        # emergency named in the turn (그었어요, 쓰러졌어요) is firm.
-        return Risk("high", turn_risk.reasons, kept), "weak" if "suicide" in kept else "firm"
-    return Risk("watch", turn_risk.reasons, kept), "weak"
 
 
 def someone_elses_story(text: str) -> bool:
@@ -782,30 +610,6 @@ def someone_elses_story(text: str) -> bool:
     if not _THIRD_PERSON.search(text) or _FIRST_PERSON.search(text):
         return False
     return bool(_FICTION.search(text)) or (bool(_PAST_STORY.search(text)) and not _PRESENT.search(text))
-
-
-def told_as_past(text: str, turn_risk: Risk) -> bool:
-    """Whether every risk phrase of ``text`` is told in the past tense, about a time that is over.
-
-    The phrase is followed by a past ending (싶었어요, 싶었죠) and either laughter ("사라지고
-    싶었어요 ㅋㅋ") or a past frame with no word of now ("토토 할 때는 … 죽고 싶었죠 그땐 그랬어요").
-    "어제 죽고 싶었어요" is not: yesterday is now.
-    """
-    ours = (PAST_REASON, JOKED_REASON, STORY_REASON, OTHERS_REASON)  # the conversation's own reasons
-    phrases = [r for r in turn_risk.reasons if not r.startswith(CLASSIFIER_REASON) and r not in ours]
-    if not phrases:
-        return False
-    for phrase in phrases:
-        at = text.find(phrase)
-        if at < 0:
-            return False
-        after = text[at + len(phrase) : at + len(phrase) + 8]
-        if not _PAST_ENDING.match(after):
-            return False
-        laughed = _LAUGH.search(after + text[at + len(phrase) + 8 : at + len(phrase) + 14])
-        if not laughed and not (_PAST_FRAME.search(text) and not _PRESENT.search(text)):
-            return False
-    return True
 
 
 def _taken_back_as_joke(text: str, turn_risk: Risk) -> bool:
@@ -861,7 +665,7 @@ def observe(state: CareState, text: str, turn_risk: Risk, previous: str = "") ->
         weighed, firmness = Risk("none"), "faint"
         risk, notes = _context_risk(state, text, weighed, previous)
         notes.append("denied: " + ", ".join(turn_risk.reasons))
-    firm_raise = bool([n for n in notes if not n.startswith(("weak", "faint", "ask"))])
+    firm_raise = bool([n for n in notes if not n.startswith(("weak", "faint"))])
     answered = None
     screening = state.screening
     pending = state.pending
@@ -907,17 +711,12 @@ def observe(state: CareState, text: str, turn_risk: Risk, previous: str = "") ->
         # a rule-backed watch, a classifier's watch the conversation confirms. A classifier-only
         # watch with no context fades.
         sticky = firm_raise or firmness == "firm"
-        if not sticky and firmness == "ask":
-            # An ambiguous read in a troubled conversation: a lasting watch, and Maum asks (the
-            # screening questions start); a no to the first questions settles it.
-            marks.append(Mark(turn, "watch", risk.categories, risk.reasons, True, provisional=True))
-        elif not sticky and risk.level == "high" and SUICIDE_TYPE & set(risk.categories):
+        if not sticky and risk.level == "high" and SUICIDE_TYPE & set(risk.categories):
             # The classifier alone reads suicide-type risk as the first sign: ambiguous, so ask
             # (the screening starts after the crisis reply) and keep watch until the answers
             # settle it, rather than let it fade on two calm turns.
             marks.append(Mark(turn, "watch", risk.categories, risk.reasons, True, provisional=True))
-        if firmness != "ask" or sticky:
-            marks.append(Mark(turn, risk.level, risk.categories, risk.reasons, sticky))
+        marks.append(Mark(turn, risk.level, risk.categories, risk.reasons, sticky))
     level, categories, reasons = _combine(marks, turn)
 
     new_state = CareState(
@@ -930,33 +729,8 @@ def observe(state: CareState, text: str, turn_risk: Risk, previous: str = "") ->
         facts=facts_mod.merge(state.facts, facts_mod.facts_in(text, turn)),
         crisis_turns=state.crisis_turns,
         marks=tuple(marks),
-        distressed=state.distressed + bool(_DISTRESSED.search(text)),
-        about=_about(state, text, turn_risk, risk) if level != "none" else "",
-        domains=ordered((*state.domains, *in_domain(DOMAIN, text))),
     )
     return Observation(new_state, risk, answered, tuple(notes))
-
-
-def _about(state: CareState, text: str, turn_risk: Risk, risk: Risk) -> str:
-    """Whose risk the conversation holds after this turn: a person the client named, or "" for the client.
-
-    A risk turn whose subject is someone else (and not the client) makes it theirs when it is a
-    suicide-type risk or they are its victim ("친구가 … 따돌림 당해요"); a violent person as the
-    subject ("남편이 … 던져요") leaves the client as the one at risk. The client's own risk
-    told in their own words ("저도 죽고 싶어요") takes over.
-    """
-    if risk.level == "none" or (state.about and OTHERS_REASON in risk.reasons):
-        return state.about  # still about them ("엄마한테 말했어요" names a helper, not a new person at risk)
-    if _CLIENT_IN.search(text) and (not classifier_only(turn_risk) or _EXPLICIT_IDEATION.search(text)):
-        return ""
-    other = _OTHER_SUBJECT.search(text)
-    if other and _GONE.search(text):
-        other = None  # "아빠가 돌아가시고 나서 따라가고 싶어요": the one who died is not the one at risk
-    if other and not _CLIENT_IN.search(text):
-        if SUICIDE_TYPE & set(risk.categories) or _VICTIM_VERB.search(text) or OTHERS_REASON in risk.reasons:
-            return re.sub(r"\s+", " ", other.group(1))
-        return state.about if OTHERS_REASON in risk.reasons else ""
-    return state.about
 
 
 def conversation_risk(state: CareState | None) -> dict[str, Any]:

@@ -17,12 +17,7 @@ Order of decisions (``care_turn``):
    visit) is replaced by one that acknowledges it; a reply that asserts a feeling the client did
    not show (joy after "요즘 회사 일이 너무 많아요") is replaced the same way, and a happy
    emotion label on a complaint is spoken to as neutral (``reply_emotion``); and a loss told
-   earlier is referred back to when the conversation goes on in pain ("아버지께서 돌아가셨다고 하셨죠.");
-   a carer speaking of the one they care for hears about the caring (``CARER_REPLIES``), not a
-   reply about nightmares or a neighbour's noise.
-
-A high turn about someone else (``CareState.about``) gets ``crisis_about_other``: how the client
-can help them and keep safe, with the lines of the situation.
+   earlier is referred back to when the conversation goes on in pain ("아버지께서 돌아가셨다고 하셨죠.").
 """
 
 from __future__ import annotations
@@ -33,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipeline.care.conversation import OTHER_AWARE, OTHERS_REASON, SUICIDE_TYPE, CareState, observe
+from pipeline.care.conversation import OTHERS_REASON, CareState, observe
 from pipeline.care.crisis import crisis_reply, lead_situation, numbers_for, shipped, watch_note
-from pipeline.care.facts import EVENTS, Fact, facts_in, fill_person, people_in
+from pipeline.care.facts import EVENTS, Fact, facts_in, people_in
 from pipeline.care.screening import QUESTIONS
 from pipeline.text.morphology import cached_per_analyser, shared_kiwi
 from pipeline.types import Emotion, HistoryTurn, Reply, Risk
@@ -76,8 +71,7 @@ DIRECT_QUESTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "identity",
         re.compile(
             r"너\s*누구|누구(야|세요|예요|에요|니|냐)\b|(ai|에이아이|로봇|인공지능|챗봇|기계)(야|이야|예요|이에요|인가요|니|냐|지)|"
-            # "(너) 사람이야?", not "챙겨 주는 사람이에요" (a sentence about someone else).
-            r"(^|너|당신|진짜|혹시|그쪽|정말|마음(은|이)?)\s*사람(이야|이에요|인가요|이세요|이니|이냐)",
+            r"사람(이야|이에요|인가요|이세요|이니|이냐)",
             re.I,
         ),
     ),
@@ -131,98 +125,13 @@ OTHERS_NOTE = (
     "그 사람이 걱정되시겠어요. 혼자 감당하지 않으셔도 돼요. 자살예방상담전화 109에서는 곁에 있는 사람을 "
     "어떻게 도울지도 함께 이야기해 줘요. 지금 위험해 보이면 112나 119에 알려 주세요."
 )
-_IMMINENT_NOTE = (
-    "지금 위험하면 바로 112나 119에, 마음을 털어놓을 사람이 필요하면 자살예방상담전화 109에 언제든 전화할 수 있어요."
-)
 _AT_RISK_NOTE = "혼자 감당하기 어려우면 자살예방상담전화 109나 정신건강위기상담 1577-0199에 언제든 전화할 수 있어요."
-
-#: Crisis replies when the person at risk is someone the client told about (``CareState.about``):
-#: how the client can help them and keep safe, never "당신이 안전한 게…" to the client. ``{who}``
-#: is the person as the client named them; each text carries its situation's lines
-#: (``crisis.json``), says Maum is an AI and offers a counsellor, like every crisis reply.
-ABOUT_OTHER: dict[str, tuple[str, str]] = {
-    "suicide": (
-        "{who|이} 그런 마음을 내비쳤다니 많이 놀라고 걱정되시겠어요. 알려 줘서 고마워요, 혼자 감당하지 않으셔도 돼요. "
-        "{who|이} 지금 위험해 보이거나 연락이 닿지 않으면 바로 112나 119에 알려 주세요. "
-        "자살예방상담전화 109와 정신건강위기상담 1577-0199에서는 "
-        "곁에 있는 사람을 어떻게 도울지도 24시간 함께 이야기해 줘요. "
-        "다그치기보다 '걱정돼, 네 얘기 듣고 싶어'라고 말해 주고, 믿을 수 있는 어른이나 가족에게도 꼭 알려 주세요. "
-        "저는 AI 마음이고, 사람 상담 선생님과도 이어 드릴게요. 이 일로 당신 마음은 어떠세요?",
-        "{who} 일로 걱정되시죠. 위험해 보이면 112나 119, 돕는 방법은 109에서 함께 찾아 줘요.",
-    ),
-    "imminent": (
-        "{who|이} 지금 위험할 수 있는 상황으로 들려요. 지금 바로 112나 119에 신고해 주세요. "
-        "{who|이} 있을 만한 곳이나 연락처, 주소를 알고 있다면 함께 "
-        "알려 주세요. 혼자 찾아가기보다 어른이나 경찰과 함께해 주세요. "
-        "자살예방상담전화 109에서도 24시간 도움을 받을 수 있어요. "
-        "저는 AI 마음이고, 사람 상담 선생님과도 이어 드릴게요.",
-        "{who|이} 위험할 수 있어요. 지금 바로 112나 119에 신고해 주세요.",
-    ),
-    "self_harm": (
-        "{who|이} 몸에 상처를 냈다니 많이 놀라고 걱정되시겠어요. 탓하거나 "
-        "다그치기보다 '걱정돼, 얘기 들을게'라고 곁에 있어 주는 게 "
-        "도움이 돼요. 상처가 깊거나 피가 멈추지 않으면 바로 119에 전화해 "
-        "주세요. 자살예방상담전화 109와 정신건강위기상담 1577-0199에서는 "
-        "곁에 있는 사람을 어떻게 도울지 함께 이야기해 줘요. 위험해 "
-        "보이면 112예요. 믿을 수 있는 어른에게도 꼭 알려 주세요. "
-        "저는 AI 마음이고, 사람 상담 선생님과도 이어 드릴게요.",
-        "{who} 일로 놀라셨죠. 다쳤으면 119, 돕는 방법은 109에서 함께 찾아 줘요.",
-    ),
-    "abuse": (
-        "{who|이} 그런 일을 당하고 있다니 많이 걱정되시겠어요. 지금 위험하면 바로 112에 신고해 주세요. "
-        "여성긴급전화 1366은 가정폭력이나 연인의 폭력 피해를 24시간 "
-        "상담하고, 곁에 있는 사람이 어떻게 도울지도 알려 줘요. "
-        "혼자 맞서기보다 당신도 안전한 곳에서 도움을 청해 주세요. "
-        "저는 AI 마음이고, 사람 상담 선생님과도 이어 드릴게요.",
-        "{who} 일로 걱정되시죠. 위험하면 112, 돕는 방법은 1366에서 함께 찾아 줘요.",
-    ),
-    "school_violence": (
-        "{who|이} 학교에서 그런 일을 당하고 있다니 많이 속상하고 "
-        "걱정되시겠어요. 학교폭력 신고센터 117은 곁에서 본 사람도 "
-        "24시간 신고하고 상담받을 수 있고, #0117로 문자도 돼요. "
-        "청소년상담 1388에서도 친구를 어떻게 도울지 함께 이야기해 줘요. "
-        "지금 위험하면 112예요. 선생님이나 믿을 수 있는 어른에게도 꼭 알려 "
-        "주세요. 저는 AI 마음이고, 사람 상담 선생님과도 이어 드릴게요.",
-        "{who} 일로 속상하시죠. 117에 신고할 수 있고, 1388에서도 돕는 방법을 함께 찾아 줘요.",
-    ),
-}
-
-
-def crisis_about_other(who: str, categories: Sequence[str], used: Sequence[str] = ()) -> Reply:
-    """The crisis reply when ``who`` (someone the client told about) is the one at risk.
-
-    A situation with no such reply (a medical emergency, a child at risk: their replies already
-    speak of the person in danger) gets the usual one. Lines the other categories need are added
-    as ``crisis_reply`` adds them.
-    """
-    lead = lead_situation(categories)
-    if lead == "abuse" and "school_violence" in categories:
-        lead = "school_violence"  # a classmate bullied: 117 and 1388 first, not the women's line
-    if lead not in ABOUT_OTHER:
-        return crisis_reply(categories, used)
-    text, spoken = (fill_person(t, who) for t in ABOUT_OTHER[lead])
-    data = shipped()
-    missing = [n for n in numbers_for(categories, data) if n not in text]
-    if missing:
-        text = f"{text} 함께 연락할 수 있는 곳: {', '.join(f'{data.lines[n].name} {n}' for n in missing)}."
-    return Reply(text=text, kind="crisis", reply_id=f"crisis-other-{lead}", spoken_text=spoken)
-
-
-def lines_in_view(state: CareState) -> str:
-    """The sentence with the lines that stay in view: how to help them when the risk is someone else's."""
-    if state.about and lead_situation(state.categories) in SUICIDE_TYPE:
-        return OTHERS_NOTE
-    if state.about and "school_violence" in state.categories:
-        return lines_note(["school_violence"])  # a classmate bullied: 117 and 1388, not the women's line
-    return lines_note(state.categories)
 
 
 def lines_note(categories: Sequence[str]) -> str:
     """One sentence with the first two lines of the conversation's lead situation (109 for suicide)."""
     if lead_situation(categories) in ("suicide", "self_harm"):
         return _AT_RISK_NOTE
-    if lead_situation(categories) == "imminent" and SUICIDE_TYPE & set(categories):
-        return _IMMINENT_NOTE  # danger now first, and the suicide line beside it
     data = shipped()
     lines = [data.lines[n] for n in numbers_for(categories, data)[:2]]
     named = " 또는 ".join(line.name if line.number in line.name else f"{line.name} {line.number}" for line in lines)
@@ -475,65 +384,6 @@ def _reference(state: CareState, text: str, emotion: Emotion, history: Sequence[
     return sentence
 
 
-# Who speaks about whom: a client who cares for someone (치매 어머니를 모셔요) and tells of a
-# sleepless night because of them is a carer, not a client with nightmares or noisy neighbours.
-_CARING = re.compile(r"돌보|돌봐|돌봄|간병|병간호|모시|모셔|수발|치매|기저귀|요양|장애")
-_DEMENTIA = re.compile(r"치매")
-_SPEAKS_OF_CARING = re.compile(r"돌보|돌봄|간병|모시|모셔|수발|보살|곁을\s*지키|곁에서")
-#: Replies to a carer about the one they care for (``{who}``): the caring itself, the carer's own rest.
-CARER_REPLIES: tuple[str, ...] = (
-    "{who|을} 돌보느라 밤낮없이 애쓰고 계시는군요. 돌보는 사람도 쉬지 못하면 몸도 마음도 금방 바닥나요. "
-    "요즘 {who} 곁에서 가장 버거운 순간은 언제예요?",
-    "{who|을} 곁에서 돌보는 일이 얼마나 고된지 느껴져요. 그 와중에 당신 몸과 마음은 누가 챙겨 주고 있나요? "
-    "잠깐이라도 쉴 틈이 있으세요?",
-    "{who} 곁을 지키느라 많이 지치셨겠어요. 돌봄을 혼자 다 짊어지지 않아도 돼요. "
-    "요즘 도움을 나눠 줄 수 있는 사람이 곁에 있나요?",
-)
-
-
-def cared_for(facts: Sequence[Fact], client_texts: Sequence[str]) -> str:
-    """The person the client cares for, as Maum names them, or "" when the conversation names none.
-
-    Someone the client said is ill (a ``sick`` fact: 치매, 입원, 편찮으셔요), or a person named in a
-    sentence about caring (스물여덟 살 아들이 중증 장애가 있어서 제가 혼자 돌봐요).
-    """
-    for text in reversed(client_texts):
-        for sentence in re.findall(r"[^.!?\n]+", text):
-            named = people_in(sentence)
-            if _CARING.search(sentence) and len(named) == 1:
-                return next(iter(named))
-    sick = [f.who for f in facts if f.event == "sick" and f.who]
-    if sick:
-        return sick[-1]
-    # Cared for, but named in a word Maum does not know (영감, 집사람): "가족".
-    return "가족" if any(_CARING.search(t) for t in client_texts) else ""
-
-
-def about_cared_for(text: str, who: str, kiwi: Kiwi | None = None) -> bool:
-    """Whether ``text`` speaks of ``who`` or of the caring.
-
-    It names them, honours an unnamed subject (하셔서, 때리셨어요), or tells a hardship with no one
-    else named ("밤에 자꾸 나가려고 해서 내가 잠을 못 자"): a carer's sleepless night is the caring's
-    until they name another cause.
-    """
-    named = people_in(text)
-    if who in named:
-        return True
-    if named:
-        return False  # someone else is the subject
-    if _HARD_SAID.search(text):
-        return True
-    kiwi = kiwi if kiwi is not None else shared_kiwi()
-    return any(form in ("시", "으시") and tag == "EP" for form, tag in _lemmas(kiwi, text))
-
-
-def carer_reply(who: str, history: Sequence[HistoryTurn]) -> str:
-    """A reply to a carer about ``who``, not the one used last."""
-    said = " ".join(t.reply_text for t in history)
-    options = [fill_person(t, who) for t in CARER_REPLIES]
-    return next((o for o in options if o not in said), options[len(history) % len(options)])
-
-
 #: Situations whose watch note is a support line rather than a crisis line.
 SUPPORT_NOTES = ("caregiver",)
 _SENTENCE = re.compile(r"[^.?!]+[.?!]?\s*")
@@ -572,8 +422,6 @@ def care_turn(
     turn = new.turns - 1
     used = {t.reply_id for t in history if t.reply_id}
     if risk.level == "high":
-        if new.about and OTHER_AWARE & set(risk.categories):
-            return CareTurn(crisis_about_other(new.about, risk.categories, tuple(used)), risk, new.with_crisis(turn))
         return CareTurn(crisis_reply(risk.categories, used), risk, new.with_crisis(turn))
     if not text.strip():
         return CareTurn(respond(text, emotion, risk, history), risk, new)
@@ -583,7 +431,7 @@ def care_turn(
         answer = ANSWERS[asked]
         if asked == "what_to_do" and len(direct_questions_removed(text)) >= 8:
             answer = f"그 일로 고민이 많으시군요. {answer}"  # the question came with its situation
-        note = lines_in_view(new) if new.level != "none" and not seen.fading else ""
+        note = lines_note(new.categories) if new.level != "none" and not seen.fading else ""
         if note and not any(n in answer for n in numbers_for(new.categories)[:1]):
             answer = f"{answer} {note}"
         return CareTurn(Reply(answer, "answer", f"answer-{asked}"), risk, new)
@@ -597,7 +445,7 @@ def care_turn(
     if key:
         opener = "" if new.screening else "많이 지치고 힘드신 게 느껴져요. "
         # While the conversation is high, the lines stay one tap away under the question too.
-        lines = f" {lines_in_view(new)}" if new.sticky_level == "high" else ""
+        lines = f" {lines_note(new.categories)}" if new.sticky_level == "high" else ""
         reply = Reply(f"{opener}{QUESTIONS[key]}{lines}", "screening", f"screening-{key}")
         return CareTurn(reply, risk, new.ask(key, turn))
 
@@ -631,39 +479,17 @@ def care_turn(
     if why:
         text_ = _own_words(text, emotion, told)
         reply = dataclasses.replace(reply, text=text_, kind="listen", reply_id="grounded-own-words")
-    carer_of = cared_for(new.facts, (*said_before, text))
-    if (
-        carer_of
-        and reply.kind in ("empathy", "listen")
-        and about_cared_for(text, carer_of, kiwi)
-        and carer_of not in reply.text
-        and not _SPEAKS_OF_CARING.search(reply.text)
-    ):
-        # A carer speaking of the one they care for: the reply speaks of the caring, not of a cause
-        # the bank's reply assumed (nightmares, a neighbour's noise).
-        numbers = {n for c in shipped().numbers.values() for n in c}
-        lines = " ".join(x.strip() for x in _SENTENCE.findall(reply.text) if any(n in x for n in numbers))
-        if not lines and ("caregiver" in new.categories or _DEMENTIA.search(" ".join((*said_before, text)))):
-            lines = watch_note(["caregiver"])  # the dementia care line: support, not a crisis line
-        text_ = f"{carer_reply(carer_of, history)} {lines}".strip()  # the lines it carried stay
-        reply = dataclasses.replace(reply, text=text_, kind="empathy", reply_id="grounded-carer")
-        why = why or f"carer of {carer_of}"
-    reference = "" if reply.reply_id == "grounded-carer" else _reference(new, text, emotion, history)
+    reference = _reference(new, text, emotion, history)
     if reference and reference not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reference} {reply.text}")
-    if new.about and in_view.level != "none" and OTHERS_REASON not in risk.reasons:
-        # The bank's watch line speaks to the client as the one at risk; this one is about them.
-        reply = dataclasses.replace(reply, text=f"{without_lines(reply.text)} {lines_in_view(new)}")
-    elif OTHERS_REASON in risk.reasons or (new.about and SUICIDE_TYPE & set(in_view.categories)):
+    if OTHERS_REASON in risk.reasons:
         # The bank's watch line speaks to the client's own risk; this one is about someone else's.
         reply = dataclasses.replace(reply, text=f"{without_lines(reply.text)} {OTHERS_NOTE}")
     if note and note not in reply.text:
         reply = dataclasses.replace(reply, text=f"{reply.text} {note}")
-    in_force = numbers_for(new.categories)[:2]
-    shown = any(n in reply.text for n in in_force) or lines_in_view(new) in reply.text
-    if new.sticky_level == "high" and not shown:
+    if new.sticky_level == "high" and not any(n in reply.text for n in numbers_for(new.categories)[:2]):
         # A grounded or bank reply without the situation's lines: they stay one tap away while high.
-        reply = dataclasses.replace(reply, text=f"{reply.text} {lines_in_view(new)}")
+        reply = dataclasses.replace(reply, text=f"{reply.text} {lines_note(new.categories)}")
     if answered is not None and not unclear:
         reply = dataclasses.replace(reply, text=f"솔직하게 답해 주셔서 고마워요. {reply.text}")
     return CareTurn(reply, risk, new, why)
