@@ -31,6 +31,7 @@ import numpy as np
 from pipeline.pronunciation import variants
 from pipeline.pronunciation.g2p import Pronunciation
 from pipeline.pronunciation.ipa import IPA_SYMBOLS, WORD_BOUNDARY, is_hangul_syllable, split_syllable, syllable_symbols
+from pipeline.text.e5_head import log_softmax
 
 #: The head shipped with the app (absent: the scorer falls back to Whisper's evidence alone).
 DEFAULT_HEAD = Path(__file__).parent / "data" / "phoneme_head.npz"
@@ -49,12 +50,6 @@ def phoneme_ids(pronounced: str) -> list[int]:
 
 def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + np.tanh(0.7978845608 * (x + 0.044715 * x**3)))
-
-
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax."""
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 class PhonemeHead:
