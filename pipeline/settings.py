@@ -47,7 +47,7 @@ class Settings:
     whisper_beam_size: int = setting(5, "Whisper beam size (5: fewer errors; 1 is greedy and fastest).")
     whisper_cpu_threads: int = setting(2, "CPU threads for Whisper; 0 lets CTranslate2 choose.")
     whisper_window_s: float = setting(
-        30.0, "Shortest audio window Whisper encodes, in seconds; 30 (its full window) encodes every window whole."
+        15.0, "Shortest audio window Whisper encodes, in seconds; 30 (its full window) encodes every window whole."
     )
     whisper_vad: bool = setting(True, "Skip non-speech with the Silero VAD bundled in faster-whisper.")
     phoneme_model: str = setting(

@@ -75,6 +75,68 @@ def test_with_a_10_s_window_a_short_turn_is_encoded_in_a_short_one(transcriber, 
     assert cer([text], [result.text]) <= 0.15
 
 
+def test_the_default_window_is_15_s_so_a_short_turn_is_encoded_in_half_the_frames():
+    assert Settings().whisper_window_s == 15.0
+    assert window_frames(window(500), Settings().whisper_window_s) == 1500
+
+
+@pytest.mark.slow
+def test_inside_full_window_this_thread_encodes_30_s_and_other_threads_keep_the_short_window(
+    transcriber, monkeypatch
+):
+    import threading
+
+    from faster_whisper import WhisperModel
+
+    seen = []
+    monkeypatch.setattr(WhisperModel, "encode", lambda self, features: seen.append(features.shape[-1]))
+    monkeypatch.setattr(transcriber.model, "min_window_s", 15.0)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_full_window():
+        with transcriber.full_window():
+            transcriber.model.encode(window(500))
+            entered.set()
+            release.wait(5)
+
+    other = threading.Thread(target=hold_full_window)
+    other.start()
+    assert entered.wait(5)
+    transcriber.model.encode(window(500))  # this thread, while the other holds the full window
+    release.set()
+    other.join()
+    transcriber.model.encode(window(500))  # after the block: short again
+    assert seen == [3000, 1500, 1500]
+
+
+class _Segment:
+    def __init__(self, text: str, temperature: float) -> None:
+        self.text, self.temperature = text, temperature
+        self.start, self.end, self.no_speech_prob, self.avg_logprob = 0.0, 1.0, 0.01, -0.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("first_temperature", "decodes"), [(0.0, [False]), (0.4, [False, True])])
+def test_unclear_speech_is_heard_again_with_the_whole_window(transcriber, monkeypatch, first_temperature, decodes):
+    """Whisper's fallback to sampling marks unclear speech: the short window then invents text."""
+    calls = []
+
+    def decode(samples):
+        full = getattr(transcriber.model._call, "full", False)
+        calls.append(full)
+        return [_Segment("다시 들은 말" if full else "처음 들은 말", 0.0 if full else first_temperature)]
+
+    monkeypatch.setattr(transcriber.model, "min_window_s", 15.0)
+    monkeypatch.setattr(transcriber, "_decode", decode)
+    result = transcriber.transcribe(Audio(np.zeros(16000, dtype=np.float32), 16000))
+    assert calls == decodes
+    assert result.text == ("다시 들은 말" if len(decodes) == 2 else "처음 들은 말")
+    monkeypatch.setattr(transcriber.model, "min_window_s", 30.0)  # full window already: never twice
+    calls.clear()
+    transcriber.transcribe(Audio(np.zeros(16000, dtype=np.float32), 16000))
+    assert calls == [False]
+
+
 @pytest.mark.slow
 def test_silence_gives_an_empty_transcript(transcriber):
     result = transcriber.transcribe(Audio(np.zeros(16000 * 4, dtype=np.float32), 16000))

@@ -3,12 +3,18 @@
 Whisper reads audio in 30-second windows, and faster-whisper pads every window to 30 s before
 the encoder, which then costs about as much for a 5-second turn as for 30 seconds of speech
 (profiled on 2 cores: the encoder was ~80 % of a turn's transcription, beam search the rest).
-``TrimmedWhisperModel`` can encode only the frames that hold audio plus a margin of padding, and
-never less than ``whisper_window_s``: CTranslate2's encoder takes any length up to 30 s. It is off
-by default (30 s) because the model hears a little worse without its usual padding: measured with
-``benchmarks.whisper_options`` (3 December), a 10-s window made transcription ~3× faster with the
-same CER on the three NIKL recordings, but Kokoro's 20 fixed replies read back at CER 0.126
-against 0.110 (15 s: 0.117, 20 s: 0.119), and one crisis reply's "자살" came back as "자사리".
+``TrimmedWhisperModel`` encodes only the frames that hold audio plus a margin of padding, and
+never less than ``whisper_window_s`` (15 s by default): CTranslate2's encoder takes any length up
+to 30 s. Under load this is what keeps 8 clients within the latency target: on 2 cores (3–4
+December, ``make load``, quiet machine) time to reply text was p95 3.5–3.7 s with the full 30-s
+window and 0.87–0.91 s with 15 s, since the queue in front of each worker's Whisper empties four
+times faster. The model hears a little worse without its usual padding, so the default was chosen
+by a rule written before the accuracy run (``benchmarks.whisper_options``, 3 December 23:33 UTC):
+against the full window, 15 s kept NIKL's CER (0.094), the 100 spoken client sentences Kokoro
+read (CER 0.231 against 0.229; same risk level for 76 % of them with either window, 17 against 18
+of 31 high sentences still high) and Kokoro's 20 fixed replies (0.117 against 0.110). A 10-s
+window read those replies at 0.126 and once heard "자살" as "자사리". ``MAUM_WHISPER_WINDOW_S=30``
+restores the full window where CPU is plentiful.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -83,10 +91,20 @@ class TrimmedWhisperModel(WhisperModel):
     def __init__(self, *args, min_window_s: float = 30.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.min_window_s = min_window_s
+        self._call = threading.local()  # a per-thread override: one model serves a worker's threads
+
+    @contextmanager
+    def full_window(self):
+        """Within this block, this thread's calls encode Whisper's whole 30-s window."""
+        self._call.full = True
+        try:
+            yield
+        finally:
+            self._call.full = False
 
     def encode(self, features: np.ndarray):
         """Encode the frames with audio in them (and a margin); see ``window_frames``."""
-        if features.shape[-1] == _FULL_WINDOW:
+        if features.shape[-1] == _FULL_WINDOW and not getattr(self._call, "full", False):
             features = features[..., : window_frames(features, self.min_window_s)]
         return super().encode(np.ascontiguousarray(features))
 
@@ -134,18 +152,16 @@ class WhisperTranscriber:
         if audio.sample_rate != 16000:
             raise ValueError(f"expected 16 kHz audio, got {audio.sample_rate} Hz")
         start = time.perf_counter()
-        segments_iter, _info = self.model.transcribe(
-            audio.samples,
-            language=self.settings.language,
-            task="transcribe",
-            beam_size=self.settings.whisper_beam_size,
-            vad_filter=self.settings.whisper_vad,
-            condition_on_previous_text=False,  # stops one hallucination from seeding the next
-            without_timestamps=False,
-        )
+        segments = self._decode(audio.samples)
+        if self.model.min_window_s < 30.0 and any(seg.temperature > 0.0 for seg in segments):
+            # Whisper had to fall back to sampling: the speech is unclear, and a short window
+            # then invents more text (espeak's voice: CER 3.1 against 1.0). Listen again as
+            # Whisper was trained to, with the whole window; clear speech never pays for this.
+            with self.model.full_window():
+                segments = self._decode(audio.samples)
         kept: list[Segment] = []
         probs: list[float] = []
-        for seg in segments_iter:
+        for seg in segments:
             text = seg.text.strip()
             if not text or is_hallucination(text, seg.no_speech_prob, seg.avg_logprob):
                 continue
@@ -159,3 +175,20 @@ class WhisperTranscriber:
             confidence=round(confidence, 3),
             latency_ms=(time.perf_counter() - start) * 1000.0,
         )
+
+    def full_window(self):
+        """A context in which this thread's transcriptions listen with Whisper's whole 30-s window."""
+        return self.model.full_window()
+
+    def _decode(self, samples: np.ndarray) -> list:
+        """faster-whisper's segments for one turn, decoded to the end."""
+        segments, _info = self.model.transcribe(
+            samples,
+            language=self.settings.language,
+            task="transcribe",
+            beam_size=self.settings.whisper_beam_size,
+            vad_filter=self.settings.whisper_vad,
+            condition_on_previous_text=False,  # stops one hallucination from seeding the next
+            without_timestamps=False,
+        )
+        return list(segments)

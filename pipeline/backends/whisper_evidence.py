@@ -16,6 +16,7 @@ for the target's probabilities and for the phoneme posteriors encodes the record
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -113,7 +114,10 @@ class WhisperEvidence:
         features = features[:, : self.n_frames]
         if features.shape[-1] < self.n_frames:
             features = np.pad(features, ((0, 0), (0, self.n_frames - features.shape[-1])))
-        return self.model.encode(features), content
+        # The whole 30-s window, whatever the transcriber's window setting: the phoneme head was
+        # trained, and the verdicts calibrated, on encodings of the full window.
+        with getattr(self.model, "full_window", nullcontext)():
+            return self.model.encode(features), content
 
     def weigh(self, audio: Audio, spoken: str, texts: Sequence[str]) -> tuple[list[float | None], list[float]]:
         """The target's syllable probabilities and the log-probability of each of ``texts``, encoding once.

@@ -51,6 +51,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -239,7 +240,10 @@ class PronunciationScorer:
             timings["phonemes"] = (time.perf_counter() - start) * 1e3
         else:
             assert self.transcriber is not None
-            transcript = self.transcriber.transcribe(audio)
+            # Practice verdicts were calibrated on Whisper's full window: listen with it even
+            # where conversations use a shorter one to keep up under load (MAUM_WHISPER_WINDOW_S).
+            with getattr(self.transcriber, "full_window", nullcontext)():
+                transcript = self.transcriber.transcribe(audio)
             heard_text = transcript.text
             heard_p = pronounce(heard_text, self.kiwi)
             heard = heard_units_from_text(heard_p)
