@@ -81,9 +81,7 @@ def test_the_default_window_is_15_s_so_a_short_turn_is_encoded_in_half_the_frame
 
 
 @pytest.mark.slow
-def test_inside_full_window_this_thread_encodes_30_s_and_other_threads_keep_the_short_window(
-    transcriber, monkeypatch
-):
+def test_inside_full_window_this_thread_encodes_30_s_and_other_threads_keep_the_short_window(transcriber, monkeypatch):
     import threading
 
     from faster_whisper import WhisperModel
