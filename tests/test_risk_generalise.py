@@ -9,7 +9,8 @@ import itertools
 import numpy as np
 import pytest
 
-from pipeline.care.assessor import ClassifierSignal, RiskHead, combine
+from pipeline.care.assessor import ClassifierSignal, RiskHead, RiskNgramVectorizer, combine, sound_spelling
+from pipeline.errors import ModelFilesError
 from pipeline.types import Risk
 from tests.samples import REPO, bigram_embed
 from training import train_risk_head
@@ -194,3 +195,32 @@ def test_author_balance_changes_the_fit(tmp_path):
     plain = train_risk_head.fit(rows, x, labels, config)
     balanced = train_risk_head.fit(rows, x, labels, dataclasses.replace(config, author_balance=1.0))
     assert not np.allclose(plain.probabilities(x, rows.texts), balanced.probabilities(x, rows.texts))
+
+
+def test_the_sound_view_merges_what_a_recogniser_confuses():
+    assert sound_spelling("죽꼬 싶어") == sound_spelling("죽고 싶어")
+    assert sound_spelling("햇어") == sound_spelling("했어") and sound_spelling("돼요") == sound_spelling("되요")
+    assert sound_spelling("손목") != sound_spelling("송목")  # the rules' near-miss table handles that one
+    assert sound_spelling("ok 죽고").startswith("ok ")
+
+
+def test_a_head_with_lexical_views_reads_them_back_after_saving(tmp_path):
+    rows = read_risk_tsv(TINY)
+    labels = label_set(rows)
+    config = RiskHeadTrainingConfig(max_iter=60, lexical_weight=0.5, lexical_views=("compact", "sound"))
+    x = bigram_embed(rows.texts)
+    head = train_risk_head.fit(rows, x, labels, config)
+    assert isinstance(head.vectorizer, RiskNgramVectorizer) and any(g.startswith("~") for g in head.vectorizer.vocab)
+    head.save(tmp_path / "views.npz", watch_threshold=0.5, high_threshold=0.6)
+    loaded = RiskHead.load(tmp_path / "views.npz")
+    assert loaded.vectorizer.views == ("compact", "sound") and loaded.thresholds == (0.5, 0.6)
+    assert np.allclose(loaded.probabilities(x, rows.texts), head.probabilities(x, rows.texts), atol=1e-5)
+    # a merged word finds the n-grams of its spaced form
+    assert np.count_nonzero(loaded.vectorizer.transform(["죽고싶어요"])) > np.count_nonzero(
+        loaded.vectorizer.transform(["죽고싶어요"])[:, [not g.startswith("|") for g in loaded.vectorizer.vocab]]
+    )
+
+
+def test_an_unknown_view_is_refused():
+    with pytest.raises(ModelFilesError):
+        RiskNgramVectorizer(["가"], np.ones(1), 3, ("pictures",))

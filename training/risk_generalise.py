@@ -32,7 +32,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from pipeline.care.assessor import RiskHead
+from pipeline.care.assessor import RiskHead, RiskNgramVectorizer
 from pipeline.care.risk import assess_details
 from pipeline.text.e5_head import CharNgramVectorizer, log_softmax
 
@@ -117,7 +117,8 @@ def fit_weighted(
     sample_weight: np.ndarray,
     config,
 ) -> RiskHead:
-    """The two-part risk head fitted with row weights (see ``author_weights``)."""
+    """The two-part risk head fitted with row weights (see ``author_weights``); the n-gram part reads
+    ``config.lexical_views`` too when set."""
     y = np.asarray(y)
     k = len(labels)
     mean = embeddings.mean(axis=0)
@@ -126,7 +127,11 @@ def fit_weighted(
     w0, b0 = layers[0]
     layers[0] = (w0 / std, b0 - (w0 / std) @ mean)
     layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
-    vectorizer = CharNgramVectorizer.fit(texts, min_df=config.min_df, max_n=config.max_n)
+    views = tuple(getattr(config, "lexical_views", ()) or ())
+    if views:
+        vectorizer = RiskNgramVectorizer.fit_views(texts, views, min_df=config.min_df, max_n=config.max_n)
+    else:
+        vectorizer = CharNgramVectorizer.fit(texts, min_df=config.min_df, max_n=config.max_n)
     [(lw, lb)] = _lbfgs_weighted(vectorizer.transform(texts), y, sample_weight, config.lexical_l2, 0, k, config)
     return RiskHead(layers, labels, vectorizer, (lw.astype(np.float32), lb.astype(np.float32)), config.lexical_weight)
 

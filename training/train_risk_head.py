@@ -95,15 +95,34 @@ class RiskHeadTrainingConfig(HeadTrainingConfig):
     max_false_high: float = 0.01
     imminent_l2: float = 0.01  # L2 penalty of the imminence probe (e5 only; 0.1 found fewer)
     max_false_imminent: float = 0.1  # out-of-fold high rows without imminence that the probe marks imminent
-    # Row weights ∝ (rows of the same author and level)^-author_balance: 0 = every row alike (v3),
-    # 0.5 = square-root balance, 1 = every author and level weighs the same.
-    author_balance: float = 0.0
-    # Where the thresholds are set: "in_author" (v3: out-of-fold rows of authors the head saw) or
-    # "out_of_author" (each author scored by a head trained without them: the rate a new author sees).
-    calibration: str = "in_author"
-    # More sentence files (text level category), each one author named after its folder; all their
-    # rows train (and each is held out in turn by the cross-author check).
-    extra_authors: tuple[str, ...] = ()
+    author_balance: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "row weights ∝ (rows of the same author and level)^-this: 0 = every row alike (v3), "
+            "0.5 = square-root balance, 1 = every author and level weighs the same"
+        },
+    )
+    calibration: str = dataclasses.field(
+        default="in_author",
+        metadata={
+            "help": "where the thresholds are set: in_author (v3: out-of-fold rows of authors the head saw) or "
+            "out_of_author (each author scored by a head trained without them: the rate a new author sees)"
+        },
+    )
+    extra_authors: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "more sentence files (text level category), each one author named after its folder; all "
+            "their rows train, and the cross-author check holds each out in turn"
+        },
+    )
+    lexical_views: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "other views whose character n-grams the head also reads: compact (spaces removed), "
+            "sound (similar-sounding jamo merged); none = the words only (v3)"
+        },
+    )
     held_out_cache: str = ""  # .npz of the leave-one-author-out scores, reused when its fit settings match; "" = none
     knn_weight: float = 0.0  # cross-author check only: logit shift by (nearest risk row − nearest look-alike) cosine
 
@@ -174,9 +193,13 @@ def group_folds(groups: Sequence[str], k: int, seed: int) -> list[list[int]]:
 
 
 def fit(rows: RiskRows, embeddings: np.ndarray, labels: tuple[str, ...], config: RiskHeadTrainingConfig) -> RiskHead:
-    """Fit the head on rows (thresholds not set yet); with ``author_balance``, rows weighted by author and level."""
+    """Fit the head on rows (thresholds not set yet).
+
+    With ``author_balance``, rows are weighted by author and level; with ``lexical_views``, the
+    n-gram part reads those views too (both through ``risk_generalise.fit_weighted``).
+    """
     y = [labels.index(joint_label(lv, c)) for lv, c in zip(rows.levels, rows.categories, strict=True)]
-    if config.author_balance:
+    if config.author_balance or config.lexical_views:
         weights = author_weights(rows.authors, rows.levels, config.author_balance)
         return fit_weighted(rows.texts, embeddings, y, labels, weights, config)
     head = fit_head(rows.texts, embeddings, y, config, head_labels=labels, head_type=RiskHead)
@@ -345,7 +368,7 @@ MIN_HELD_OUT = 30
 #: when they match); the others (mixing weight, rates, calibration, neighbour shift) are applied after.
 FIT_FIELDS = (
     "train", "dev", "extra_authors", "hidden", "semantic_l2", "lexical_l2", "min_df", "max_n", "balanced",
-    "max_iter", "seed", "author_balance", "imminent_l2",
+    "max_iter", "seed", "author_balance", "imminent_l2", "lexical_views",
 )  # fmt: skip
 
 

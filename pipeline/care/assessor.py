@@ -32,19 +32,22 @@ alone and the failure is logged; a turn is never lost to it.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.care.risk import CATEGORIES, MODIFIER_CATEGORIES, assess_details
+from pipeline.care.risk import CATEGORIES, MODIFIER_CATEGORIES, assess_details, compose, decompose
 from pipeline.errors import ModelFilesError
 from pipeline.settings import Settings
 from pipeline.text.e5 import E5Embedder, shared_embedder
-from pipeline.text.e5_head import E5Head
+from pipeline.text.e5_head import CharNgramVectorizer, E5Head, char_ngrams
 from pipeline.types import RISK_LEVELS, Risk
 
 log = logging.getLogger(__name__)
@@ -130,6 +133,90 @@ class ClassifierSignal:
         return line
 
 
+#: Similar-sounding jamo read as one in the ``sound`` view (what a recogniser confuses): initials by
+#: manner (plain, aspirated, tense), a few vowel pairs, and finals by their seven sounds.
+_SOUND_INITIAL = {
+    "ㄲ": "ㄱ", "ㅋ": "ㄱ", "ㄸ": "ㄷ", "ㅌ": "ㄷ", "ㅃ": "ㅂ", "ㅍ": "ㅂ", "ㅆ": "ㅅ", "ㅉ": "ㅈ", "ㅊ": "ㅈ",
+}  # fmt: skip
+_SOUND_MEDIAL = {"ㅐ": "ㅔ", "ㅒ": "ㅖ", "ㅙ": "ㅚ", "ㅞ": "ㅚ"}
+_SOUND_FINAL = {
+    **dict.fromkeys("ㄲㅋㄳㄺ", "ㄱ"), **dict.fromkeys("ㄵㄶ", "ㄴ"), **dict.fromkeys("ㅅㅆㅈㅊㅌㅎ", "ㄷ"),
+    **dict.fromkeys("ㄼㄽㄾㅀ", "ㄹ"), "ㄻ": "ㅁ", **dict.fromkeys("ㅍㅄㄿ", "ㅂ"),
+}  # fmt: skip
+
+#: The views of a sentence whose character n-grams a risk head may read (``lexical_views``).
+LEXICAL_VIEWS = ("compact", "sound")
+
+
+def sound_spelling(text: str) -> str:
+    """Each Hangul syllable with similar-sounding jamo merged, as a recogniser confuses them.
+
+    죽꼬 and 죽고, 햇어 and 했어, 돼 and 되 meet; 송목 and 손목 stay apart (the rules' near-miss
+    table knows that one).
+    """
+    out = []
+    for ch in text:
+        if "가" <= ch <= "힣":
+            initial, medial, final = decompose(ch)
+            ch = compose(
+                _SOUND_INITIAL.get(initial, initial), _SOUND_MEDIAL.get(medial, medial), _SOUND_FINAL.get(final, final)
+            )
+        out.append(ch)
+    return "".join(out)
+
+
+class RiskNgramVectorizer(CharNgramVectorizer):
+    """Character n-grams of the words (as the emotion head) plus those of other views of the sentence.
+
+    ``compact``: the sentence with its spaces removed, so n-grams cross word edges the recogniser
+    may merge or split (죽고싶다, 죽 고 싶다), marked ``|``; ``sound``: the words in
+    ``sound_spelling``, marked ``~``. Pure Python on one sentence: a fraction of a millisecond.
+    """
+
+    def __init__(self, vocab: Sequence[str], idf: np.ndarray, max_n: int = 3, views: Sequence[str] = ()) -> None:
+        super().__init__(vocab, idf, max_n)
+        unknown = [v for v in views if v not in LEXICAL_VIEWS]
+        if unknown:
+            raise ModelFilesError(detail=f"unknown lexical views {unknown}; known: {list(LEXICAL_VIEWS)}")
+        self.views = tuple(views)
+
+    def grams(self, text: str) -> list[str]:
+        """The n-grams of every view of ``text``."""
+        grams = char_ngrams(text, self.max_n)
+        if "compact" in self.views:
+            compact = "".join(unicodedata.normalize("NFKC", text).lower().split())
+            grams += ["|" + g for g in char_ngrams(compact, self.max_n) if len(g.strip()) > 1]
+        if "sound" in self.views:
+            grams += ["~" + g for g in char_ngrams(sound_spelling(unicodedata.normalize("NFKC", text)), self.max_n)]
+        return grams
+
+    @classmethod
+    def fit_views(cls, texts: Iterable[str], views: Sequence[str], min_df: int = 2, max_n: int = 3):
+        """As ``CharNgramVectorizer.fit``, over the n-grams of every view."""
+        probe = cls((), np.zeros(0), max_n, views)
+        df: Counter[str] = Counter()
+        n_docs = 0
+        for text in texts:
+            df.update(set(probe.grams(text)))
+            n_docs += 1
+        vocab = sorted(g for g, c in df.items() if c >= min_df)
+        idf = np.array([math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in vocab], dtype=np.float32)
+        return cls(vocab, idf, max_n, views)
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        """(n,) texts → (n, len(vocab)) float32 over the n-grams of every view."""
+        out = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            counts = Counter(i for i in map(self._index.get, self.grams(text)) if i is not None)
+            if not counts:
+                continue
+            cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+            values = tf * self.idf[cols]
+            out[row, cols] = values / np.linalg.norm(values)
+        return out
+
+
 class RiskHead(E5Head):
     """An ``E5Head`` whose classes are ``none`` and ``<level>:<category>`` (see ``joint_label``).
 
@@ -152,6 +239,26 @@ class RiskHead(E5Head):
             raise ModelFilesError(detail="risk head has no 'none' class")
         self._high = np.array([label.startswith("high:") for label in self.labels])
         self._risk = np.array([label != "none" for label in self.labels])
+
+    @classmethod
+    def load(cls, path: str | Path) -> RiskHead:
+        """Read a head written by ``save``; a head with ``lexical_views`` in its metadata reads those views too.
+
+        Raises:
+            ModelFilesError: as ``E5Head.load``, or unknown views.
+        """
+        head = super().load(path)
+        views = head.meta.get("lexical_views") or ()
+        if views and head.vectorizer is not None:
+            v = head.vectorizer
+            head.vectorizer = RiskNgramVectorizer(v.vocab, v.idf, v.max_n, views)
+        assert isinstance(head, RiskHead)
+        return head
+
+    def save(self, path: str | Path, **extra_meta: object) -> None:
+        """As ``E5Head.save``, with the n-gram views (if any) in the metadata."""
+        views = getattr(self.vectorizer, "views", ())
+        super().save(path, **({"lexical_views": list(views)} if views else {}), **extra_meta)
 
     @property
     def thresholds(self) -> tuple[float, float]:
