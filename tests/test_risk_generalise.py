@@ -163,6 +163,7 @@ def test_out_of_author_calibration_scores_each_author_with_a_head_that_never_saw
     config = RiskHeadTrainingConfig(
         train=str(train), dev=str(dev), out=str(tmp_path / "head.npz"), max_iter=50, max_false_alarm=0.3,
         max_false_high=0.2, calibration="out_of_author", extra_authors=(str(extra),), held_out_cache=str(cache),
+        knn_weight=5.0,
     )  # fmt: skip
     head, metrics = train_risk_head.train(config, embed=bigram_embed)
     held = HeldOut.load(cache)
@@ -183,6 +184,9 @@ def test_out_of_author_calibration_scores_each_author_with_a_head_that_never_saw
     # a second run reuses the cached scores (same fit settings) and gives the same thresholds
     again = train_risk_head.out_of_author_calibration(config, embed=lambda texts: pytest.fail("no embedding"))
     assert again[:2] == (metrics["watch_threshold"], metrics["high_threshold"])
+    assert head.neighbours is not None and len(head.neighbours[0]) == 34
+    with pytest.raises(ValueError, match="out_of_author"):
+        train_risk_head.train(dataclasses.replace(config, calibration="in_author"), embed=bigram_embed)
     assert len(rows.texts) == 34 and head.labels == label_set(rows)  # the head itself is fitted on every author
 
 
@@ -224,3 +228,28 @@ def test_a_head_with_lexical_views_reads_them_back_after_saving(tmp_path):
 def test_an_unknown_view_is_refused():
     with pytest.raises(ModelFilesError):
         RiskNgramVectorizer(["가"], np.ones(1), 3, ("pictures",))
+
+
+def test_a_head_with_neighbours_moves_towards_the_nearer_side_and_keeps_them_when_saved(tmp_path):
+    rows = read_risk_tsv(TINY)
+    labels = label_set(rows)
+    config = RiskHeadTrainingConfig(max_iter=60, lexical_weight=0.5)
+    x = bigram_embed(rows.texts)
+    head = train_risk_head.fit(rows, x, labels, config)
+    plain = head.signals(x, rows.texts, thresholds=(0.5, 0.5))
+    head.set_neighbours(x, rows.levels, 30.0)
+    moved = head.signals(x, rows.texts, thresholds=(0.5, 0.5))
+    shift = head.neighbour_shift(x)
+    for s0, s1, z, level in zip(plain, moved, shift, rows.levels, strict=True):
+        assert (s1.p_risk - s0.p_risk) * z >= 0  # moved the way the neighbours lean
+        if level != "none":
+            assert z >= 0  # its own row is its nearest risk neighbour (cosine 1)
+    expected = knn_shift(np.array([s.p_risk for s in plain]), nearest(x, x, rows.levels), 30.0)
+    assert np.allclose([s.p_risk for s in moved], expected, atol=1e-3)  # as the cross-author check computes it
+    head.save(tmp_path / "knn.npz", watch_threshold=0.5, high_threshold=0.5)
+    loaded = RiskHead.load(tmp_path / "knn.npz")
+    assert loaded.meta["knn_weight"] == 30.0 and loaded.neighbours[0].shape == (len(rows.texts), 384)
+    again = loaded.signals(x, rows.texts)
+    assert np.allclose([s.p_risk for s in again], [s.p_risk for s in moved], atol=1e-6)
+    with pytest.raises(ValueError):
+        head.set_neighbours(x[:3], ["none"] * 3, 1.0)

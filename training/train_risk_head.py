@@ -18,6 +18,16 @@ together), never on dev:
   just under a threshold bounded by them, and a ``watch`` row that comes out ``high`` still gets a
   person and the crisis numbers, where a ``high`` row that comes out ``watch`` does not.
 
+With ``--calibration out_of_author`` the same two rates are met instead on the written rows of
+each author as scored by a head fitted without that author (``held_out_scores``; every author
+weighs alike), so the rate in the file is the one a new author sees; an author the head never saw
+gets about 2.5 times the in-author out-of-fold rate. The imminence threshold is set the same way.
+
+``--cross-author`` chooses between recipes by what a new author sees: it leaves each author (and
+each ``--extra-authors`` file) out in turn, scores them, and prints per-author and pooled figures
+at in-author and out-of-author thresholds, with threshold-free ones (average precision, the
+hybrid's high recall at a fixed pooled false-alarm rate); see ``training/risk_generalise.py``.
+
 The head goes to ``pipeline/assets/risk_head.npz`` (weights, labels, thresholds, config and dev
 figures in its metadata); a rerun writes the same file. The dev report compares the rules alone,
 the classifier alone and the hybrid (what a turn uses) with the figures of
@@ -62,6 +72,7 @@ from training.risk_generalise import (
     figures,
     fit_weighted,
     in_author_thresholds,
+    knn_shift,
     mix,
     nearest,
     oof_thresholds,
@@ -124,7 +135,7 @@ class RiskHeadTrainingConfig(HeadTrainingConfig):
         },
     )
     held_out_cache: str = ""  # .npz of the leave-one-author-out scores, reused when its fit settings match; "" = none
-    knn_weight: float = 0.0  # cross-author check only: logit shift by (nearest risk row − nearest look-alike) cosine
+    knn_weight: float = 0.0  # logit shift per unit of (nearest risk row − nearest look-alike) cosine; 0 = off (v3)
 
 
 @dataclass(frozen=True)
@@ -314,6 +325,8 @@ def train(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> tuple[R
     dev = read_risk_tsv(config.dev)
     labels = label_set(rows)
     x = embed(rows.texts)
+    if config.knn_weight and config.calibration != "out_of_author":
+        raise ValueError("knn_weight needs --calibration out_of_author (in-author folds have no neighbour cosines)")
     if config.calibration == "out_of_author":
         watch_t, high_t, imminent_t = out_of_author_calibration(config, embed)
     elif config.calibration == "in_author":
@@ -324,7 +337,10 @@ def train(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> tuple[R
         raise ValueError(f"calibration {config.calibration!r} is not one of in_author, out_of_author")
     head = fit(rows, x, labels, config)
     w, b = fit_imminent(rows, x, config)
+    if config.knn_weight:
+        head.set_neighbours(x, rows.levels, config.knn_weight)
     head.meta = {
+        **head.meta,
         "watch_threshold": watch_t,
         "high_threshold": high_t,
         "imminent_weights": [round(float(v), 7) for v in w],
@@ -349,10 +365,9 @@ def out_of_author_calibration(config: RiskHeadTrainingConfig, embed: Embed) -> t
     and the imminence threshold marks at most ``max_false_imminent`` of their high rows without
     imminence. So the rate in the file is the rate a new author can expect, not 2.5 times less.
     """
-    if config.knn_weight:
-        raise ValueError("knn_weight is a cross-author check setting; a head file does not carry neighbours")
     held = held_out_scores(config, embed)
     p_risk, p_high = mix(held.labels, held.log_semantic, held.log_lexical, config.lexical_weight)
+    p_risk, p_high = knn_shift(p_risk, held.knn, config.knn_weight), knn_shift(p_high, held.knn, config.knn_weight)
     safe = held.levels == "none"
     rates = (config.max_false_alarm, config.max_false_high)
     watch_t, high_t = weighted_thresholds(p_risk[safe], p_high[safe], held.authors[safe], rates)
@@ -499,6 +514,8 @@ def cross_author(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> 
         oof = oof_thresholds(held, lw, rates, config.knn_weight)
         variants["out_of_author" + suffix] = figures(held, rules, lw, oof, config.knn_weight)
     chosen = f"{config.calibration}@{configured[0]}/{configured[1]}"
+    if config.knn_weight and config.calibration == "in_author":
+        raise ValueError("knn_weight needs --calibration out_of_author (the dev split has no neighbour cosines)")
     if chosen not in variants:
         raise ValueError(f"calibration {config.calibration!r} is not one of in_author, out_of_author")
     recipe = {k: getattr(config, k) for k in (*FIT_FIELDS[2:], "lexical_weight", "knn_weight")}
@@ -594,7 +611,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     head, metrics = train(config)
     # Only file names go into the artefact: absolute paths would leak this machine's layout.
-    recorded = dataclasses.asdict(config) | {k: Path(getattr(config, k)).name for k in ("train", "dev", "out")}
+    names = ("train", "dev", "out", "embeddings_cache", "held_out_cache")
+    recorded = dataclasses.asdict(config) | {k: Path(getattr(config, k)).name for k in names}
+    recorded["extra_authors"] = [str(Path(p).relative_to(Path(p).parents[2])) for p in config.extra_authors]
     summary = {k: metrics["dev"][k] for k in ("rules", "classifier", "hybrid")}
     head.save(config.out, config=recorded, **head.meta, metrics=summary)
     shown = {k: v for k, v in metrics.items() if k != "imminent_weights"}
