@@ -240,6 +240,7 @@ def test_a_head_with_neighbours_moves_towards_the_nearer_side_and_keeps_them_whe
     head.set_neighbours(x, rows.levels, 30.0)
     moved = head.signals(x, rows.texts, thresholds=(0.5, 0.5))
     shift = head.neighbour_shift(x)
+    assert np.allclose([head.neighbour_shift(x[i : i + 1])[0] for i in range(5)], shift[:5], atol=1e-4)  # one turn
     for s0, s1, z, level in zip(plain, moved, shift, rows.levels, strict=True):
         assert (s1.p_risk - s0.p_risk) * z >= 0  # moved the way the neighbours lean
         if level != "none":
