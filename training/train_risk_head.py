@@ -613,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     # Only file names go into the artefact: absolute paths would leak this machine's layout.
     names = ("train", "dev", "out", "embeddings_cache", "held_out_cache")
     recorded = dataclasses.asdict(config) | {k: Path(getattr(config, k)).name for k in names}
-    recorded["extra_authors"] = [str(Path(p).relative_to(Path(p).parents[2])) for p in config.extra_authors]
+    recorded["extra_authors"] = [f"{Path(p).parent.name}/{Path(p).name}" for p in config.extra_authors]
     summary = {k: metrics["dev"][k] for k in ("rules", "classifier", "hybrid")}
     head.save(config.out, config=recorded, **head.meta, metrics=summary)
     shown = {k: v for k, v in metrics.items() if k != "imminent_weights"}

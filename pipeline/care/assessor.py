@@ -21,6 +21,11 @@ multilingual-e5-small query embedding and character n-grams, as the emotion head
 * the head's imminence probe (a logistic regression on the e5 embedding, trained on the ``high``
   rows) marks a ``high`` turn ``imminent`` when it reads danger right now in a way no phrase
   rule names (신발 신고 현관 앞이에요 오늘로 끝이에요); it never raises the level itself;
+* a head may carry a neighbour signal (``knn_weight`` in its metadata, the corpus embeddings
+  beside its weights): the cosine to the nearest corpus risk statement minus that to the nearest
+  look-alike moves both probabilities in logit space before the thresholds (chosen by the
+  leave-one-author-out check: a new author's wording often has a close neighbour among other
+  authors' sentences); the shipped v3 head has none;
 * every signal is a reason a counsellor can read: the rules' phrases as the client said them, and
   for the classifier one Korean line such as ``문장 전체의 의미(자동 분류): 자살 위험 0.91``.
 
