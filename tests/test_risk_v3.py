@@ -161,7 +161,11 @@ def test_the_cross_author_check_holds_each_author_out(tmp_path, monkeypatch):
     )
     report = train_risk_head.cross_author(config, embed=bigram_embed)
     assert set(report["authors"]) == {"one", "two"}
+    assert report["chosen"] == "in_author@0.3/0.01"
     for figures in report["authors"].values():
-        assert figures["n"] == 20 and 0.0 <= figures["hybrid"]["false_alarms"] <= 1.0
-        assert figures["hybrid"]["high_recall"] >= figures["classifier"]["high_recall"]
-    assert set(report["mean"]) >= {"classifier", "hybrid", "auc_risk", "hybrid@0.03", "hybrid@0.02"}
+        assert figures["n"] == 20 and 0.0 <= figures["false_alarms"] <= 1.0
+        assert figures["false_high"] <= figures["false_alarms"] and 0.0 <= figures["high_recall"] <= 1.0
+    assert {"in_author@0.3/0.01", "out_of_author@0.3/0.01", "out_of_author@0.02/0.01"} <= set(report["variants"])
+    pooled = report["pooled"]
+    assert set(pooled) >= {"high_recall", "false_alarms", "false_high", "ap_risk", "at_false_alarms_0.07"}
+    assert pooled["at_false_alarms_0.1"]["high_recall"] >= pooled["at_false_alarms_0.05"]["high_recall"]

@@ -18,6 +18,16 @@ together), never on dev:
   just under a threshold bounded by them, and a ``watch`` row that comes out ``high`` still gets a
   person and the crisis numbers, where a ``high`` row that comes out ``watch`` does not.
 
+With ``--calibration out_of_author`` the same two rates are met instead on the written rows of
+each author as scored by a head fitted without that author (``held_out_scores``; every author
+weighs alike), so the rate in the file is the one a new author sees; an author the head never saw
+gets about 2.5 times the in-author out-of-fold rate. The imminence threshold is set the same way.
+
+``--cross-author`` chooses between recipes by what a new author sees: it leaves each author (and
+each ``--extra-authors`` file) out in turn, scores them, and prints per-author and pooled figures
+at in-author and out-of-author thresholds, with threshold-free ones (average precision, the
+hybrid's high recall at a fixed pooled false-alarm rate); see ``training/risk_generalise.py``.
+
 The head goes to ``pipeline/assets/risk_head.npz`` (weights, labels, thresholds, config and dev
 figures in its metadata); a rerun writes the same file. The dev report compares the rules alone,
 the classifier alone and the hybrid (what a turn uses) with the figures of
@@ -54,6 +64,23 @@ from pipeline.care.risk import assess_details
 from pipeline.risk_eval import evaluate
 from pipeline.types import Risk
 from training.cli import add_config_options, build_config, config_overrides
+from training.risk_generalise import (
+    SUMMARY_HEADER,
+    HeldOut,
+    RuleArrays,
+    author_weights,
+    figures,
+    fit_weighted,
+    in_author_thresholds,
+    knn_shift,
+    mix,
+    nearest,
+    oof_thresholds,
+    part_log_probs,
+    summary_row,
+    threshold_at,
+    weighted_thresholds,
+)
 from training.train_emotion_head import HeadTrainingConfig, _fit_linear_or_mlp, fit_head
 
 DATA_DIR = Path(__file__).parent / "data" / "risk"
@@ -79,6 +106,36 @@ class RiskHeadTrainingConfig(HeadTrainingConfig):
     max_false_high: float = 0.01
     imminent_l2: float = 0.01  # L2 penalty of the imminence probe (e5 only; 0.1 found fewer)
     max_false_imminent: float = 0.1  # out-of-fold high rows without imminence that the probe marks imminent
+    author_balance: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "row weights ∝ (rows of the same author and level)^-this: 0 = every row alike (v3), "
+            "0.5 = square-root balance, 1 = every author and level weighs the same"
+        },
+    )
+    calibration: str = dataclasses.field(
+        default="in_author",
+        metadata={
+            "help": "where the thresholds are set: in_author (v3: out-of-fold rows of authors the head saw) or "
+            "out_of_author (each author scored by a head trained without them: the rate a new author sees)"
+        },
+    )
+    extra_authors: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "more sentence files (text level category), each one author named after its folder; all "
+            "their rows train, and the cross-author check holds each out in turn"
+        },
+    )
+    lexical_views: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={
+            "help": "other views whose character n-grams the head also reads: compact (spaces removed), "
+            "sound (similar-sounding jamo merged); none = the words only (v3)"
+        },
+    )
+    held_out_cache: str = ""  # .npz of the leave-one-author-out scores, reused when its fit settings match; "" = none
+    knn_weight: float = 0.0  # logit shift per unit of (nearest risk row − nearest look-alike) cosine; 0 = off (v3)
 
 
 @dataclass(frozen=True)
@@ -147,8 +204,15 @@ def group_folds(groups: Sequence[str], k: int, seed: int) -> list[list[int]]:
 
 
 def fit(rows: RiskRows, embeddings: np.ndarray, labels: tuple[str, ...], config: RiskHeadTrainingConfig) -> RiskHead:
-    """Fit the head on rows (thresholds not set yet)."""
+    """Fit the head on rows (thresholds not set yet).
+
+    With ``author_balance``, rows are weighted by author and level; with ``lexical_views``, the
+    n-gram part reads those views too (both through ``risk_generalise.fit_weighted``).
+    """
     y = [labels.index(joint_label(lv, c)) for lv, c in zip(rows.levels, rows.categories, strict=True)]
+    if config.author_balance or config.lexical_views:
+        weights = author_weights(rows.authors, rows.levels, config.author_balance)
+        return fit_weighted(rows.texts, embeddings, y, labels, weights, config)
     head = fit_head(rows.texts, embeddings, y, config, head_labels=labels, head_type=RiskHead)
     assert isinstance(head, RiskHead)
     return head
@@ -257,20 +321,31 @@ def train(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> tuple[R
     embed = embed or _e5_embed()
     if config.embeddings_cache:
         embed = cached(embed, config.embeddings_cache)
-    rows = read_risk_tsv(config.train)
+    rows = training_rows(config)
     dev = read_risk_tsv(config.dev)
     labels = label_set(rows)
     x = embed(rows.texts)
-    p_risk, p_high, p_imminent = out_of_fold(rows, x, labels, config)
-    watch_t, high_t = calibrate(p_risk, p_high, rows.levels, config)
+    if config.knn_weight and config.calibration != "out_of_author":
+        raise ValueError("knn_weight needs --calibration out_of_author (in-author folds have no neighbour cosines)")
+    if config.calibration == "out_of_author":
+        watch_t, high_t, imminent_t = out_of_author_calibration(config, embed)
+    elif config.calibration == "in_author":
+        p_risk, p_high, p_imminent = out_of_fold(rows, x, labels, config)
+        watch_t, high_t = calibrate(p_risk, p_high, rows.levels, config)
+        imminent_t = imminent_threshold(p_imminent, rows, config)
+    else:
+        raise ValueError(f"calibration {config.calibration!r} is not one of in_author, out_of_author")
     head = fit(rows, x, labels, config)
     w, b = fit_imminent(rows, x, config)
+    if config.knn_weight:
+        head.set_neighbours(x, rows.levels, config.knn_weight)
     head.meta = {
+        **head.meta,
         "watch_threshold": watch_t,
         "high_threshold": high_t,
         "imminent_weights": [round(float(v), 7) for v in w],
         "imminent_bias": round(b, 7),
-        "imminent_threshold": imminent_threshold(p_imminent, rows, config),
+        "imminent_threshold": imminent_t,
     }
     metrics = {
         "train_n": len(rows.texts),
@@ -281,111 +356,183 @@ def train(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> tuple[R
     return head, metrics
 
 
+def out_of_author_calibration(config: RiskHeadTrainingConfig, embed: Embed) -> tuple[float, float, float]:
+    """(watch, high, imminence) thresholds set on scores of authors the scoring head never saw.
+
+    Every eligible author's written rows are scored by a head fitted without them
+    (``held_out_scores``); the watch and high thresholds are the lowest at which the mean over
+    authors of their flagged (high) look-alikes is at most ``max_false_alarm`` (``max_false_high``),
+    and the imminence threshold marks at most ``max_false_imminent`` of their high rows without
+    imminence. So the rate in the file is the rate a new author can expect, not 2.5 times less.
+    """
+    held = held_out_scores(config, embed)
+    p_risk, p_high = mix(held.labels, held.log_semantic, held.log_lexical, config.lexical_weight)
+    p_risk, p_high = knn_shift(p_risk, held.knn, config.knn_weight), knn_shift(p_high, held.knn, config.knn_weight)
+    safe = held.levels == "none"
+    rates = (config.max_false_alarm, config.max_false_high)
+    watch_t, high_t = weighted_thresholds(p_risk[safe], p_high[safe], held.authors[safe], rates)
+    others = (held.levels == "high") & ~held.imminent
+    return watch_t, high_t, threshold_at(held.p_imminent[others], config.max_false_imminent)
+
+
 #: An author is held out alone only with at least this many written risk rows and as many
 #: look-alikes (fewer are too few to measure).
 MIN_HELD_OUT = 30
 
+#: Config fields that change the leave-one-author-out fits (a cached set of scores is reused only
+#: when they match); the others (mixing weight, rates, calibration, neighbour shift) are applied after.
+FIT_FIELDS = (
+    "train", "dev", "extra_authors", "hidden", "semantic_l2", "lexical_l2", "min_df", "max_n", "balanced",
+    "max_iter", "seed", "author_balance", "imminent_l2", "lexical_views",
+)  # fmt: skip
 
-def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve (the chance that a risk row outscores a look-alike)."""
-    pos, neg = scores[positive], scores[~positive]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    ranks[order] = np.arange(1, len(order) + 1)
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+def read_extra_author(path: str | Path) -> RiskRows:
+    """A sentence file (``text level category``) as one more author, named after its folder."""
+    rows = read_risk_tsv(path)
+    name = Path(path).parent.name
+    groups = [f"{name}:{g}" for g in rows.groups]
+    return RiskRows(rows.texts, rows.levels, rows.categories, groups, [name] * len(rows.texts))
+
+
+def _concat(*parts: RiskRows) -> RiskRows:
+    return RiskRows(*(sum((getattr(p, f.name) for p in parts), []) for f in dataclasses.fields(RiskRows)))
+
+
+def _written(path: str | Path) -> list[bool]:
+    """Per row of a corpus file: written by its author (not an automatic variant)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        return [(row.get("source") or "written") == "written" for row in rows]
+
+
+def training_rows(config: RiskHeadTrainingConfig) -> RiskRows:
+    """The rows a head is fitted on: the corpus training split and every extra author's file."""
+    return _concat(read_risk_tsv(config.train), *(read_extra_author(p) for p in config.extra_authors))
+
+
+def held_out_scores(config: RiskHeadTrainingConfig, embed: Embed) -> HeldOut:
+    """Leave one author out: each author's written rows scored by a head fitted without that author.
+
+    For each author with at least ``MIN_HELD_OUT`` written risk rows and look-alikes: fit on the
+    other authors' training rows (corpus train split and extra authors), then keep both parts'
+    log-probabilities, the imminence probe and the nearest-neighbour cosines for the author's
+    written rows, and the head's log-probabilities on the other authors' dev split (where the v3
+    recipe calibrates). Reuses ``config.held_out_cache`` when its fit settings match.
+    """
+    fingerprint = json.dumps({k: getattr(config, k) for k in FIT_FIELDS}, ensure_ascii=False)
+    cache = Path(config.held_out_cache) if config.held_out_cache else None
+    if cache and cache.exists():
+        with np.load(cache, allow_pickle=False) as data:
+            stored = str(data["fingerprint"]) if "fingerprint" in data.files else ""
+        if stored == fingerprint:
+            return HeldOut.load(cache)
+        print(f"{cache.name}: other fit settings, scoring again", file=sys.stderr)
+    train_rows = training_rows(config)
+    dev_rows = read_risk_tsv(config.dev)
+    both = _concat(train_rows, dev_rows)
+    in_dev = np.array([False] * len(train_rows.texts) + [True] * len(dev_rows.texts))
+    extra_n = len(train_rows.texts) - len(read_risk_tsv(config.train).texts)
+    written = np.array(_written(config.train) + [True] * extra_n + _written(config.dev))
+    x = embed(both.texts)
+    authors = np.array(both.authors)
+    levels = np.array(both.levels)
+    labels = label_set(both)
+    parts: dict[str, list] = {k: [] for k in ("idx", "sem", "lex", "imm", "knn")}
+    cal: dict[str, dict[str, np.ndarray]] = {}
+    for author in sorted(set(both.authors)):
+        mine = np.flatnonzero((authors == author) & written)
+        risky = int((levels[mine] != "none").sum())
+        if min(risky, len(mine) - risky) < MIN_HELD_OUT:
+            continue
+        start = time.perf_counter()
+        fit_idx = np.flatnonzero((authors != author) & ~in_dev)
+        cal_idx = np.flatnonzero((authors != author) & in_dev)
+        part = subset(both, fit_idx)
+        head = fit(part, x[fit_idx], labels, config)
+        w, b = fit_imminent(part, x[fit_idx], config)
+        sem, lex = part_log_probs(head, x[mine], [both.texts[i] for i in mine])
+        cal_sem, cal_lex = part_log_probs(head, x[cal_idx], [both.texts[i] for i in cal_idx])
+        cal[author] = {"levels": levels[cal_idx], "log_semantic": cal_sem, "log_lexical": cal_lex}
+        parts["idx"].append(mine)
+        parts["sem"].append(sem)
+        parts["lex"].append(lex)
+        parts["imm"].append(1.0 / (1.0 + np.exp(-(x[mine].astype(np.float64) @ w + b))))
+        parts["knn"].append(nearest(x[mine], x[fit_idx], part.levels))
+        print(f"held out {author}: {len(mine)} rows, {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    idx = np.concatenate(parts["idx"]) if parts["idx"] else np.zeros(0, dtype=int)
+    k = len(labels)
+    held = HeldOut(
+        texts=np.array([both.texts[i] for i in idx], dtype=str),
+        levels=levels[idx],
+        authors=authors[idx],
+        imminent=np.array([("imminent" in both.categories[i]) for i in idx], dtype=bool),
+        log_semantic=np.concatenate(parts["sem"]) if idx.size else np.zeros((0, k)),
+        log_lexical=np.concatenate(parts["lex"]) if idx.size else np.zeros((0, k)),
+        p_imminent=np.concatenate(parts["imm"]) if idx.size else np.zeros(0),
+        knn=np.concatenate(parts["knn"]) if idx.size else np.zeros((0, 3)),
+        labels=labels,
+        cal=cal,
+    )
+    if cache:
+        held.save(cache)
+        with np.load(cache, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        np.savez(cache, fingerprint=np.array(fingerprint), **arrays)
+    return held
+
+
+#: Other (look-alikes flagged, look-alikes assessed high) rates the cross-author check also
+#: calibrates to, so one run shows what each bound costs in recall on an unseen author.
+CROSS_AUTHOR_RATES = ((0.05, 0.025), (0.03, 0.015), (0.02, 0.01))
 
 
 def cross_author(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> dict:
-    """Leave one author out: how the head does on a person whose wording it never saw.
+    """Leave one author out: how the recipe does on people whose wording it never saw.
 
-    For each author with at least ``MIN_HELD_OUT`` written risk rows and look-alikes: fit on the other authors' train
-    split, calibrate both thresholds on the other authors' dev split (same rates as the shipped
-    head), and score that author's written rows (their variants left out) with the classifier
-    alone and with the hybrid. Returns per-author figures and their means.
+    Scores every eligible author with a head fitted without them (``held_out_scores``), then sets
+    thresholds two ways, each at the configured rates and at ``CROSS_AUTHOR_RATES``:
+    ``in_author`` (v3: on the other authors' dev split, which the head saw the authors of) and
+    ``out_of_author`` (on the other held-out authors' own out-of-author scores). Returns the
+    per-author and pooled figures of the configured calibration, and the pooled figures of every
+    variant; prints them as a Markdown table to stderr.
     """
     embed = embed or _e5_embed()
     if config.embeddings_cache:
         embed = cached(embed, config.embeddings_cache)
-    train_rows, dev_rows = read_risk_tsv(config.train), read_risk_tsv(config.dev)
-    both = RiskRows(*(getattr(train_rows, f.name) + getattr(dev_rows, f.name) for f in dataclasses.fields(RiskRows)))
-    in_dev = np.array([False] * len(train_rows.texts) + [True] * len(dev_rows.texts))
-    x = embed(both.texts)
-    authors = np.array(both.authors)
-    sources = _sources(config)
-    labels = label_set(both)
-    out: dict[str, dict] = {}
-    for author in sorted(set(both.authors)):
-        mine = np.flatnonzero((authors == author) & np.array([sources.get(t) == "written" for t in both.texts]))
-        risky = sum(both.levels[i] != "none" for i in mine)
-        if min(risky, len(mine) - risky) < MIN_HELD_OUT:
-            continue
-        fit_idx = np.flatnonzero((authors != author) & ~in_dev)
-        cal_idx = np.flatnonzero((authors != author) & in_dev)
-        head = fit(subset(both, fit_idx), x[fit_idx], labels, config)
-        cal = head.signals(x[cal_idx], [both.texts[i] for i in cal_idx], thresholds=(1.0, 1.0))
-        w, b = fit_imminent(subset(both, fit_idx), x[fit_idx], config)
-        head.meta = {"imminent_weights": w.tolist(), "imminent_bias": b}
-        p_cal = head.imminence(x[cal_idx])
-        head.meta["imminent_threshold"] = imminent_threshold(p_cal, subset(both, cal_idx), config)
-        held = subset(both, mine)
-        details = {t: assess_details(t) for t in held.texts}
-        figures: dict = {"n": len(mine)}
-        for rates in (None, *CROSS_AUTHOR_RATES):
-            rated = (
-                config
-                if rates is None
-                else dataclasses.replace(config, max_false_alarm=rates[0], max_false_high=rates[1])
-            )
-            thresholds = calibrate(
-                np.array([s.p_risk for s in cal]),
-                np.array([s.p_high for s in cal]),
-                [both.levels[i] for i in cal_idx],
-                rated,
-            )
-            signals = head.signals(x[mine], held.texts, thresholds=thresholds)
-            figures.update(_held_out_figures(held, signals, details, "" if rates is None else f"@{rates[0]}"))
-            figures["thresholds" + ("" if rates is None else f"@{rates[0]}")] = list(thresholds)
-        out[author] = figures
-        print(json.dumps({author: figures}, ensure_ascii=False), file=sys.stderr)
-    if not out:
-        return {"authors": {}, "mean": {}}
-    names = [k for k, v in next(iter(out.values())).items() if isinstance(v, dict)]
-    mean: dict = {
-        name: {k: round(statistics.mean(f[name][k] for f in out.values()), 4) for k in out[next(iter(out))][name]}
-        for name in names
+    held = held_out_scores(config, embed)
+    if not len(held.texts):
+        return {"authors": {}, "pooled": {}, "variants": {}}
+    rules = RuleArrays.of(held.texts.tolist())
+    lw = config.lexical_weight
+    configured = (config.max_false_alarm, config.max_false_high)
+    variants: dict[str, dict] = {}
+    for rates in dict.fromkeys((configured, *CROSS_AUTHOR_RATES)):
+        suffix = f"@{rates[0]}/{rates[1]}"
+        if not config.knn_weight:  # the dev split has no neighbour cosines: in-author only without them
+            variants["in_author" + suffix] = figures(held, rules, lw, in_author_thresholds(held, lw, rates))
+        oof = oof_thresholds(held, lw, rates, config.knn_weight)
+        variants["out_of_author" + suffix] = figures(held, rules, lw, oof, config.knn_weight)
+    chosen = f"{config.calibration}@{configured[0]}/{configured[1]}"
+    if config.knn_weight and config.calibration == "in_author":
+        raise ValueError("knn_weight needs --calibration out_of_author (the dev split has no neighbour cosines)")
+    if chosen not in variants:
+        raise ValueError(f"calibration {config.calibration!r} is not one of in_author, out_of_author")
+    recipe = {k: getattr(config, k) for k in (*FIT_FIELDS[2:], "lexical_weight", "knn_weight")}
+    print(f"recipe {json.dumps(recipe, ensure_ascii=False)}", file=sys.stderr)
+    print(SUMMARY_HEADER, file=sys.stderr)
+    for name, result in variants.items():
+        print(summary_row(name, result), file=sys.stderr)
+    print("per author (" + chosen + "): high recall / false alarms / false high", file=sys.stderr)
+    for author, f in variants[chosen]["authors"].items():
+        print(f"  {author}: {f['high_recall']:.3f} / {f['false_alarms']:.3f} / {f['false_high']:.3f}", file=sys.stderr)
+    return {
+        "recipe": recipe,
+        "chosen": chosen,
+        "authors": variants[chosen]["authors"],
+        "pooled": variants[chosen]["pooled"],
+        "variants": {name: result["pooled"] for name, result in variants.items()},
     }
-    mean["auc_risk"] = round(statistics.mean(f["auc_risk"] for f in out.values()), 4)
-    return {"authors": out, "mean": mean}
-
-
-#: Other (look-alikes flagged, look-alikes assessed high) rates the cross-author check also
-#: calibrates to, so one run shows what a stricter bound costs in recall on an unseen author.
-CROSS_AUTHOR_RATES = ((0.03, 0.015), (0.02, 0.01))
-
-
-def _held_out_figures(held: RiskRows, signals: list, details: dict, suffix: str) -> dict:
-    """risk_eval figures of the classifier alone and of the hybrid on one held-out author."""
-    classifier_only, hybrid = _assessors(dict(zip(held.texts, signals, strict=True)), details)
-
-    keys = ("high_recall", "recall_flagged", "false_alarms", "false_high", "imminent_found")
-    positive = np.array([lv != "none" for lv in held.levels])
-    figures: dict = {"auc_risk": round(_auc(np.array([s.p_risk for s in signals]), positive), 4)}
-    for name, assess in (("classifier", classifier_only), ("hybrid", hybrid)):
-        result = evaluate(held.rows(), assess)
-        figures[name + suffix] = {k: result[k] for k in keys}
-    return figures
-
-
-def _sources(config: RiskHeadTrainingConfig) -> dict[str, str]:
-    """text → the corpus ``source`` column (``written`` or a variant's name)."""
-    out = {}
-    for path in (config.train, config.dev):
-        with open(path, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-                out[row["text"].strip()] = row.get("source") or "written"
-    return out
 
 
 def evaluate_saved(config: RiskHeadTrainingConfig, embed: Embed | None = None) -> dict:
@@ -464,7 +611,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     head, metrics = train(config)
     # Only file names go into the artefact: absolute paths would leak this machine's layout.
-    recorded = dataclasses.asdict(config) | {k: Path(getattr(config, k)).name for k in ("train", "dev", "out")}
+    names = ("train", "dev", "out", "embeddings_cache", "held_out_cache")
+    recorded = dataclasses.asdict(config) | {k: Path(getattr(config, k)).name for k in names}
+    recorded["extra_authors"] = [f"{Path(p).parent.name}/{Path(p).name}" for p in config.extra_authors]
     summary = {k: metrics["dev"][k] for k in ("rules", "classifier", "hybrid")}
     head.save(config.out, config=recorded, **head.meta, metrics=summary)
     shown = {k: v for k, v in metrics.items() if k != "imminent_weights"}
