@@ -9,7 +9,8 @@ another sentence, the log-probability of every rival hypothesis of the target (a
 readings, of the other sentence: ``variants.hypotheses``), and the VAD stretches. The scorer is
 then replayed on the cache, so thresholds can be tried in seconds.
 
-Prints one JSON object with, for the ``calibration`` and the frozen ``holdout_v2`` split separately:
+Prints one JSON object with, for the ``calibration`` split and the frozen ``holdout_v2`` and
+``holdout_v3`` splits separately:
 
 * ``false_wrong_rate``: share of syllables of correct readings rated ``wrong``;
 * ``false_wrong_beside_planted``: the same for the correct syllables of readings with a planted
@@ -22,7 +23,7 @@ Prints one JSON object with, for the ``calibration`` and the frozen ``holdout_v2
 * ``ms_per_attempt``: live cost of one attempt (transcribe + acoustic evidence + VAD), median.
 
 Run: ``make bench-pronounce`` or
-``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout_v2]``;
+``HF_HUB_OFFLINE=1 nice .venv/bin/python -m benchmarks.pronunciation_bench [--split holdout_v3]``;
 ``--grid`` prints the calibration split under a grid of thresholds (how they were chosen: the
 best recall with at most 3 % of correct syllables wrong); ``--collect`` only computes missing
 evidence; ``--cached-only`` leaves out (and counts) clips whose evidence is not cached yet;
@@ -71,7 +72,10 @@ NIKL_DIR = (
 CACHE = Path.home() / ".cache" / "maum" / "pronunciation-bench"
 CONDITIONS = ("clean", "tel", "noisy", "tel_noisy")
 CACHE_VERSION = 3
-HOLDOUT = "holdout_v2"
+HOLDOUT = "holdout_v2"  # the NIKL recordings' split
+#: The frozen splits (``generate.HOLDOUTS``): run for reporting, never tuned on.
+HOLDOUTS = ("holdout_v2", "holdout_v3")
+SPLITS = ("calibration", *HOLDOUTS)
 
 
 @dataclass(frozen=True)
@@ -117,20 +121,21 @@ def load_items() -> list[Item]:
     for k, (name, text) in enumerate(nikl):
         other = nikl[(k + 1) % len(nikl)][1]
         items.append(Item(name, NIKL_DIR / "audio" / name, text, HOLDOUT, "nikl", "correct", (), other))
-    return sorted(items, key=lambda item: item.split != HOLDOUT)
+    return sorted(items, key=lambda item: item.split not in HOLDOUTS)
 
 
 def conditions_for(item: Item) -> tuple[str, ...]:
     """Which listening conditions a clip is scored under (kept few: Whisper is slow on 2 shared cores).
 
     Every Kokoro clip clean, and each correct Kokoro reading once more under one degradation
-    picked by hash; the NIKL recordings under all four; the espeak-ng readings clean and in the
-    holdout only (they show what the scorer does with barely intelligible audio).
+    picked by hash; the NIKL recordings under all four; the espeak-ng readings clean (barely
+    intelligible, robotic audio: in calibration too since session 5, so the phoneme head's margins
+    are held to it as well).
     """
     if item.source == "nikl":
         return CONDITIONS
     if item.source == "espeak":
-        return ("clean",) if item.split == HOLDOUT else ()
+        return ("clean",)
     if item.kind != "correct":
         return ("clean",)
     digest = int(hashlib.sha256(item.name.encode()).hexdigest(), 16)
@@ -414,7 +419,7 @@ def collect_all(split: str | None) -> int:
     for item, condition in todo:
         first = item.source == "kokoro" and condition == "clean"
         rank[item.split + str(first)] = n = rank.get(item.split + str(first), -1) + 1
-        order.append((not first, n, item.split != HOLDOUT))
+        order.append((not first, n, item.split not in HOLDOUTS))
     todo = [t for _, t in sorted(zip(order, todo, strict=True), key=lambda z: z[0])]
     for item, condition in todo:
         if not item.path.exists():
@@ -572,6 +577,7 @@ def head_rows(recs: Sequence[tuple[Item, str, dict[str, Any]]]) -> list[dict[str
     """Per syllable of each record: the head's strongest rival (kind, margin), per-frame fit, verdict without it."""
     from pipeline.pronunciation import scoring
     from pipeline.pronunciation.phoneme_head import head_rivals
+    from pipeline.pronunciation.quality import assess
 
     head = HEAD["head"]
     HEAD["head"] = None
@@ -581,6 +587,7 @@ def head_rows(recs: Sequence[tuple[Item, str, dict[str, Any]]]) -> list[dict[str
             audio = load_audio(item, condition)
             result = replay(data, audio, item.text, scoring.PronunciationScorer)
             evidence = head_rivals(head.log_posteriors(data["_frames"]), pronounce(item.text))
+            degraded = assess(audio).degraded
             planted = {e["index"]: e["kind"] for e in item.errors}
             for s in result.syllables:
                 kinds = evidence.by_kind.get(s.index, {})
@@ -588,10 +595,12 @@ def head_rows(recs: Sequence[tuple[Item, str, dict[str, Any]]]) -> list[dict[str
                     {
                         "clip": f"{item.name}/{condition}",
                         "condition": condition,
+                        "source": item.source,
                         "planted": planted.get(s.index, ""),
                         "correct_clip": item.kind == "correct",
                         "margins": {k: kinds[k].margin if k in kinds else float("-inf") for k in KINDS},
                         "per_frame": evidence.per_frame,
+                        "degraded": degraded,
                         "baseline": s.rating,
                     }
                 )
@@ -609,7 +618,9 @@ def _head_grid(cached_only: bool = False) -> int:
     """How HEAD_WRONG, HEAD_VETO and HEAD_MIN_PER_FRAME were chosen, on the calibration split.
 
     The rule: the most planted errors rated wrong with at most 3 % of correct syllables wrong on
-    correct readings, beside planted errors, and on the degraded (telephone/noise) readings alone.
+    correct readings in every listening condition (clean, telephone, noisy, both), on the espeak-ng
+    readings, and beside planted errors. The head's "wrong" is gated as in ``scoring.judge_syllable``: on audio that
+    ``quality.assess`` finds degraded it stands only where the verdict without the head is wrong.
     """
     import itertools
 
@@ -617,13 +628,17 @@ def _head_grid(cached_only: bool = False) -> int:
     margins = {k: np.array([r["margins"][k] for r in rows]) for k in KINDS}
     top = np.max(np.stack(list(margins.values())), axis=0)
     per_frame = np.array([r["per_frame"] for r in rows])
+    gated = np.array([r["degraded"] for r in rows])
     planted = np.array([bool(r["planted"]) for r in rows])
     judged = np.array([r["baseline"] != feedback.UNJUDGEABLE for r in rows])
     base_wrong = np.array([r["baseline"] == feedback.WRONG for r in rows])
     correct_clip = np.array([r["correct_clip"] for r in rows])
     on_correct = correct_clip & ~planted
-    degraded = on_correct & np.array([r["condition"] != "clean" for r in rows])
-    beside = ~correct_clip & ~planted
+    condition = np.array([r["condition"] for r in rows])
+    espeak = np.array([r["source"] == "espeak" for r in rows])
+    groups = [on_correct & ~espeak & (condition == c) for c in CONDITIONS]
+    groups += [on_correct & espeak, ~correct_clip & ~planted]
+    degraded = on_correct & (condition != "clean")
     results = []
     over = {(k, step): margins[k] >= step for k in KINDS for step in HEAD_STEPS}
     for steps in itertools.product(HEAD_STEPS, repeat=len(KINDS)):
@@ -632,23 +647,59 @@ def _head_grid(cached_only: bool = False) -> int:
             beaten |= over[k, step]
         for veto, floor in itertools.product(VETO_STEPS, PER_FRAME_STEPS):
             ok = judged & (per_frame >= floor)
-            wrong = (ok & beaten) | (base_wrong & ~(ok & (top < -veto)))
-            rates = [float(wrong[m].mean()) if m.any() else 0.0 for m in (on_correct, beside, degraded)]
+            wrong = (ok & beaten & (~gated | base_wrong)) | (base_wrong & ~(ok & (top < -veto)))
+            rates = [float(wrong[m].mean()) if m.any() else 0.0 for m in groups]
             recall = float(wrong[planted].mean()) if planted.any() else 0.0
             results.append((recall, -max(rates), steps, veto, floor, rates))
     ok_rows = sorted((r for r in results if max(r[5]) <= 0.03), key=lambda r: (r[0], r[1]), reverse=True)
     print(json.dumps({"syllables": len(rows), "planted": int(planted.sum()), "on_correct": int(on_correct.sum()),
-                      "degraded": int(degraded.sum())}))  # fmt: skip
+                      "degraded": int(degraded.sum()), "gated": int(gated[on_correct].sum()),
+                      "false_wrong_groups": [*CONDITIONS, "espeak", "beside_planted"]}))  # fmt: skip
     for recall, _, steps, veto, floor, rates in ok_rows[:15]:
         line = {"margins": dict(zip(KINDS, steps, strict=True)), "veto": veto, "min_per_frame": floor}
         print(json.dumps({**line, "recall": round(recall, 4), "false_wrong": [round(x, 4) for x in rates]}))
     planted_kind = np.array([r["planted"] for r in rows])
     for k in KINDS:  # the planted syllables' margin of their own kind, and the correct syllables' spread
         own = sorted(round(float(m), 1) for m in margins[k][planted_kind == k])
-        correct = margins[k][on_correct | beside]
+        correct = margins[k][on_correct | groups[-1]]
         correct = correct[np.isfinite(correct)]
         spread = [round(float(np.percentile(correct, q)), 1) for q in (50, 90, 97, 99, 100)] if len(correct) else []
         print(json.dumps({"kind": k, "planted": own, "correct_p50_p90_p97_p99_max": spread}))
+    return 0
+
+
+def _quality_table() -> int:
+    """How ``quality.BAND_LIMITED_DB`` and ``NOISY_SNR_DB`` were chosen: the measures per condition, calibration only.
+
+    Reads only the audio (no Whisper evidence needed): every calibration clip under each of the four
+    listening conditions, so each condition is seen on every sentence and voice.
+    """
+    from pipeline.pronunciation import quality
+
+    seen: dict[str, dict[str, list[float]]] = {}
+    for item in load_items():
+        if item.split != "calibration" or not item.path.exists():
+            continue
+        for condition in CONDITIONS:
+            q = quality.assess(load_audio(item, condition))
+            group = seen.setdefault(f"{item.source}/{condition}", {"high_band_db": [], "snr_db": [], "degraded": []})
+            group["high_band_db"].append(q.high_band_db)
+            group["snr_db"].append(q.snr_db)
+            group["degraded"].append(float(q.degraded))
+    out = {
+        name: {
+            "n": len(v["snr_db"]),
+            "high_band_db_min_p5_p50_p95_max": [
+                round(float(np.percentile(v["high_band_db"], q)), 1) for q in (0, 5, 50, 95, 100)
+            ],
+            "snr_db_min_p5_p50_p95_max": [round(float(np.percentile(v["snr_db"], q)), 1) for q in (0, 5, 50, 95, 100)],
+            "judged_degraded": round(float(np.mean(v["degraded"])), 4),
+        }
+        for name, v in sorted(seen.items())
+    }
+    print(
+        json.dumps({"band_limited_db": quality.BAND_LIMITED_DB, "noisy_snr_db": quality.NOISY_SNR_DB, **out}, indent=1)
+    )
     return 0
 
 
@@ -686,7 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.pronunciation.scoring import PronunciationScorer
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("calibration", HOLDOUT), help="one split only (default: both)")
+    parser.add_argument("--split", choices=SPLITS, help="one split only (default: all three)")
     parser.add_argument("--collect", action="store_true", help="only compute the missing evidence (clips with audio)")
     parser.add_argument(
         "--cached-only", action="store_true", help="leave out clips whose evidence is not cached yet (counted)"
@@ -700,6 +751,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--rivals", action="store_true", help="weigh learner-like rivals (off in the app for now)")
     parser.add_argument("--time", type=int, metavar="N", help="live time per attempt on N calibration clips")
+    parser.add_argument(
+        "--quality", action="store_true", help="calibration only: the recording-quality measures per condition"
+    )
     parser.add_argument("--no-head", action="store_true", help="replay without the CTC phoneme head (before it)")
     parser.add_argument("--head", help="replay with this phoneme head file instead of the shipped one")
     parser.add_argument(
@@ -714,6 +768,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.pronunciation.phoneme_head import PhonemeHead
 
     HEAD["head"] = None if args.no_head else PhonemeHead.load(args.head) if args.head else PhonemeHead.load_default()
+    if args.quality:
+        return _quality_table()
     if args.head_grid:
         return _head_grid(args.cached_only)
     if args.time:
@@ -726,7 +782,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _margin_grid(args.cached_only)
     if args.scorer_file:
         PronunciationScorer = _scorer_from(args.scorer_file)  # noqa: N806
-    splits = [args.split] if args.split else ["calibration", HOLDOUT]
+    splits = [args.split] if args.split else list(SPLITS)
     out = {}
     for split in splits:
         recs = list(records(split, args.sources, args.cached_only))

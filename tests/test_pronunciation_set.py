@@ -1,5 +1,5 @@
 """The labelled pronunciation set: labels that point at real syllables, errors planted as labelled,
-and the frozen ``holdout_v2`` that stays frozen (its SHA-256 is in the set's README).
+and the frozen ``holdout_v2`` and ``holdout_v3`` that stay frozen (their SHA-256 are in the set's README).
 
 These tests never score the holdout (that is reported by ``make bench-pronounce``, not asserted):
 they guard the files, so that an edit that would make the holdout no longer blind fails loudly.
@@ -17,6 +17,8 @@ from tests.data.pronunciation_set import generate
 
 #: SHA-256 of the holdout_v2 manifest rows and audio (``holdout_digest``); also in the README.
 HOLDOUT_V2_SHA256 = "408aff720a6b54cc65902c78ed05275ade94aba15bd0b913baf346ce24124f0a"
+#: The same for holdout_v3 (session 5: the ten sentences v2 left out of both splits).
+HOLDOUT_V3_SHA256 = "43084e0366ed95418e16765808472ac1906bc91e505222807aa2631d581cdc86"
 
 
 def _manifest() -> list[dict]:
@@ -24,11 +26,11 @@ def _manifest() -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def holdout_digest(rows: list[dict]) -> str:
-    """SHA-256 over the holdout rows (as JSON, in file order) and each of their audio files."""
+def holdout_digest(rows: list[dict], split: str = "holdout_v2") -> str:
+    """SHA-256 over one holdout's rows (as JSON, in file order) and each of their audio files."""
     digest = hashlib.sha256()
     for row in rows:
-        if row["split"] != "holdout_v2":
+        if row["split"] != split:
             continue
         digest.update(json.dumps(row, ensure_ascii=False, sort_keys=True).encode())
         digest.update((generate.AUDIO / row["file"]).read_bytes())
@@ -42,13 +44,43 @@ def test_holdout_v2_is_frozen_and_its_digest_is_in_the_readme():
     assert HOLDOUT_V2_SHA256 in readme
 
 
+def test_holdout_v3_is_frozen_and_its_digest_is_in_the_readme():
+    rows = _manifest()
+    assert holdout_digest(rows, "holdout_v3") == HOLDOUT_V3_SHA256
+    readme = (generate.HERE / "README.md").read_text(encoding="utf-8")
+    assert HOLDOUT_V3_SHA256 in readme
+
+
+def test_holdout_v3_is_exactly_the_sentences_v2_left_out_and_shares_none():
+    rows = _manifest()
+    by_split: dict[str, set[str]] = {}
+    texts: dict[str, set[str]] = {}
+    for row in rows:
+        by_split.setdefault(row["split"], set()).add(row["sentence_id"])
+        texts.setdefault(row["split"], set()).add(row["text"])
+    left_out_by_v2 = {
+        s
+        for s in generate.SENTENCES
+        if generate.v2_split_of(s) == "calibration"
+        and s not in generate.SENTENCES[: generate.V1_SENTENCES]
+        and s not in generate.EXTRA_CALIBRATION
+    }
+    assert by_split["holdout_v3"] == left_out_by_v2 == set(generate.HOLDOUT_V3)
+    assert len(generate.HOLDOUT_V3) == 10
+    for a, b in (("holdout_v3", "calibration"), ("holdout_v3", "holdout_v2"), ("holdout_v2", "calibration")):
+        assert not by_split[a] & by_split[b] and not texts[a] & texts[b], (a, b)
+    v3_errors = [e for r in rows if r["split"] == "holdout_v3" for e in r["errors"]]
+    assert len(v3_errors) >= 40
+    assert {e["kind"] for e in v3_errors} == {"rule_not_applied", "substituted", "omitted", "inserted"}
+
+
 def test_the_manifest_is_what_the_generator_builds():
     assert _manifest() == generate.build_rows()
 
 
 def test_set_is_split_by_sentence_and_the_holdout_has_enough_planted_errors():
     rows = _manifest()
-    assert {r["split"] for r in rows} == {"calibration", "holdout_v2"}
+    assert {r["split"] for r in rows} == {"calibration", "holdout_v2", "holdout_v3"}
     for row in rows:
         assert row["split"] == generate.split_of(row["sentence_id"])  # one split per sentence
         assert (generate.AUDIO / row["file"]).exists()

@@ -122,6 +122,8 @@ class PronunciationScore:
     acoustic: bool
     judgeable: bool = True
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: How the recording's quality limited the verdicts (``quality.AudioQuality.as_dict``).
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the practice API returns this)."""
@@ -150,4 +152,5 @@ class PronunciationScore:
             "rules": list(self.rules),
             "summary": self.summary,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "quality": dict(self.quality),
         }

@@ -23,7 +23,10 @@ Three kinds of evidence, combined per syllable of the target sentence:
    head on Whisper's *encoder* frames gives phoneme posteriors with no word prior; the target's
    phoneme sequence is weighed against every learner-like variant (``head_rivals``), and a
    syllable is wrong when a variant fits the audio better by ``HEAD_WRONG[kind]`` nats. This is
-   the evidence that catches a planted 머커써요 that the decoder "hears" as 먹었어요.
+   the evidence that catches a planted 머커써요 that the decoder "hears" as 먹었어요. On a
+   recording that ``quality.assess`` measures as band-limited (a telephone) or noisy, the head's
+   "wrong" becomes "unsure" unless Whisper's forced alignment and the transcript say wrong by
+   themselves, and the summary tells the learner that the recording limited the verdicts.
 4. **Timing.** The Silero VAD bundled with faster-whisper finds the stretches of speech: speech
    rate (syllables per second of speaking) and long pauses (≥ ``LONG_PAUSE_S``): ``fluency.py``.
 
@@ -60,10 +63,11 @@ import numpy as np
 from pipeline.errors import AudioTooLongError, EmptyTextError, TextTooLongError
 from pipeline.pronunciation import feedback, variants
 from pipeline.pronunciation.alignment import OMITTED, SUBSTITUTED, Alignment, Unit, align
-from pipeline.pronunciation.fluency import estimate_snr_db, measure_fluency, speech_stretches
+from pipeline.pronunciation.fluency import measure_fluency, speech_stretches
 from pipeline.pronunciation.g2p import Pronunciation, pronounce
 from pipeline.pronunciation.ipa import WORD_BOUNDARY, ipa_string, syllabify_ipa, syllable_symbols
 from pipeline.pronunciation.phoneme_head import HeadEvidence, HeadRival, head_rivals
+from pipeline.pronunciation.quality import assess
 from pipeline.pronunciation.results import PronunciationScore, SyllableScore
 from pipeline.stages import AcousticEvidence, PhonemeRecognizer, Transcriber
 from pipeline.types import Audio
@@ -281,12 +285,21 @@ class PronunciationScorer:
 
         known = [p for p in probabilities if p is not None]
         mean_p = sum(known) / len(known) if known else None
-        snr_db = estimate_snr_db(audio)
+        start = time.perf_counter()
+        quality = assess(audio)
+        timings["quality"] = (time.perf_counter() - start) * 1e3
         no_speech = not stretches and confidence < UNCLEAR_CONFIDENCE
-        noisy = snr_db < UNCLEAR_SNR_DB and mean_p is not None and mean_p < UNCLEAR_ACOUSTIC
+        noisy = quality.snr_db < UNCLEAR_SNR_DB and mean_p is not None and mean_p < UNCLEAR_ACOUSTIC
         unclear = no_speech or noisy
         syllables = self._judge(
-            target, alignment, probabilities, unclear, confidence >= OTHER_SENTENCE_CONFIDENCE, rivals, head
+            target,
+            alignment,
+            probabilities,
+            unclear,
+            confidence >= OTHER_SENTENCE_CONFIDENCE,
+            rivals,
+            head,
+            quality.degraded,
         )
         n = len(syllables) or 1
         coverage = sum(s.said for s in syllables) / n
@@ -308,6 +321,8 @@ class PronunciationScorer:
         summary = feedback.summary_message(overall, wrong, unsure, fluency)
         if unclear:
             summary = feedback.UNCLEAR_SUMMARY
+        elif quality.degraded:  # say plainly that the recording, not the learner, limited the verdicts
+            summary = f"{summary} {quality.message()}"
         return PronunciationScore(
             text=text,
             spoken=target.spoken,
@@ -329,6 +344,7 @@ class PronunciationScorer:
             acoustic=self.evidence is not None,
             judgeable=not unclear,
             timings_ms=timings,
+            quality=quality.as_dict(),
         )
 
     def _judge(
@@ -340,6 +356,7 @@ class PronunciationScorer:
         confident: bool = True,
         rivals: dict[int, Rival] | None = None,
         head: HeadEvidence | None = None,
+        degraded: bool = False,
     ) -> list[SyllableScore]:
         spans = feedback.word_spans(target.spoken)
         word_of = {k: w for w, (a, b) in enumerate(spans) for k in range(a, b)}
@@ -373,6 +390,7 @@ class PronunciationScorer:
                 head_rival.margin if head_rival and head_ok else None,
                 head_rival.variant.kind if head_rival else "",
                 head_top,
+                degraded,
             )
             status, heard, heard_ipa = sa.status, sa.heard, ipa_string(sa.heard_symbols)
             beaten_by = head_rival if verdict.beaten == "head" else rival if verdict.beaten else None
@@ -522,6 +540,7 @@ def judge_syllable(
     head_margin: float | None = None,
     head_kind: str = "",
     head_top: float | None = None,
+    degraded: bool = False,
 ) -> Verdict:
     """Rate one target syllable from the acoustics of the target and what the transcript heard.
 
@@ -567,6 +586,10 @@ def judge_syllable(
         head_top: the best margin of any of the head's variants there (``head_margin`` when None);
             below ``-HEAD_VETO`` the head clearly hears the target, and a "wrong" from the other
             evidence becomes unsure.
+        degraded: the recording is band-limited or noisy (``quality.assess``, measured from the
+            audio). A learner-like variant that beats the target (the head's, or the decoder's
+            rivals) then makes the syllable at most unsure: it is wrong only when Whisper's
+            forced alignment and the transcript say wrong by themselves (``_judge_without_head``).
     """
     heard = 0.0 if status == OMITTED else matched
     other_reason = feedback.REASON_OMITTED if status == OMITTED else feedback.REASON_SUBSTITUTED
@@ -586,11 +609,21 @@ def judge_syllable(
     score = round(100.0 * (0.5 * heard + 0.5 * acoustic), 1)
     if unclear:
         return Verdict(feedback.UNJUDGEABLE, score, feedback.REASON_UNJUDGEABLE)
-    if head_margin is not None and head_margin >= HEAD_WRONG.get(head_kind, float("inf")):
-        return Verdict(feedback.WRONG, min(score, BEATEN_SCORE), _BEATEN_REASON[head_kind], beaten="head")
-    if margin is not None and margin >= WRONG_MARGIN.get(margin_kind, float("inf")) and context >= MARGIN_CONTEXT:
-        return Verdict(feedback.WRONG, min(score, BEATEN_SCORE), _BEATEN_REASON[margin_kind], beaten="decoder")
     verdict = _judge_without_head(status, p, score, context, other_sentence, other_reason)
+    head_beaten = head_margin is not None and head_margin >= HEAD_WRONG.get(head_kind, float("inf"))
+    decoder_beaten = (
+        margin is not None and margin >= WRONG_MARGIN.get(margin_kind, float("inf")) and context >= MARGIN_CONTEXT
+    )
+    beaten_kind = head_kind if head_beaten else margin_kind if decoder_beaten else ""
+    if beaten_kind and (not degraded or verdict.rating == feedback.WRONG):
+        return Verdict(
+            feedback.WRONG,
+            min(score, BEATEN_SCORE),
+            _BEATEN_REASON[beaten_kind],
+            beaten="head" if head_beaten else "decoder",
+        )
+    if beaten_kind:  # poor audio: a variant that fits better is a doubt, not a verdict
+        return Verdict(feedback.UNSURE, min(score, 70.0), _BEATEN_REASON[beaten_kind])
     if head_margin is None:
         return verdict
     top = head_margin if head_top is None else head_top

@@ -11,7 +11,7 @@ Sources (see README.md beside this file):
   benchmark (not copied: they keep their own licence and attribution, see ``NOTICE.md`` there).
 
 Each clip is 16 kHz mono FLAC; ``manifest.jsonl`` labels every target syllable. The split into
-calibration and holdout is by sentence (a hash of its id), written once into the manifest; the
+calibration and the holdouts is by sentence (``split_of``), written once into the manifest; the
 telephone-band and noisy variants are made from these clips at run time
 (``benchmarks/pronunciation_bench.py``).
 
@@ -52,8 +52,15 @@ LIMIT = len(SENTENCES)
 #: The first version of the set held only the first 9 (all calibration now: they were looked at).
 V1_SENTENCES = 9
 #: Calibration sentences beyond the first version's kept in the set (the rest of SENTENCES' calibration
-#: share is left out for now: synthesis and Whisper evidence are slow on the shared 2-core machine).
+#: share was left out of v2: synthesis and Whisper evidence are slow on the shared 2-core machine).
 EXTRA_CALIBRATION: tuple[str, ...] = ("2-01", "2-05", "2-07", "3-03", "3-08", "3-19")
+#: The ten sentences v2 left out of both splits (nobody had scored them): a second frozen holdout,
+#: ``holdout_v3``, made in session 5 before any change to the scorer, because holdout_v2 had been
+#: run twice and was no longer blind. Exactly the calibration share of SENTENCES not in
+#: EXTRA_CALIBRATION (a test checks it); same voices, speeds and seeds (their place in SENTENCES).
+HOLDOUT_V3: tuple[str, ...] = ("2-03", "2-06", "2-21", "3-06", "2-18", "2-13", "3-05", "3-07", "3-14", "3-17")
+#: The frozen splits, oldest first: reported on, never tuned on.
+HOLDOUTS: tuple[str, ...] = ("holdout_v2", "holdout_v3")
 #: Kokoro speaking rates, one per sentence in turn.
 SPEEDS = (0.85, 0.95, 1.05, 0.9)
 
@@ -65,24 +72,30 @@ _TO_KOKORO = {
 }  # fmt: skip
 
 
-def split_of(sentence_id: str) -> str:
-    """``holdout_v2`` for about 40 % of the sentences new in v2 (fixed by a hash of the id), else ``calibration``.
-
-    The sentences of the first version (``SENTENCES[:9]``) were looked at while tuning, so they are
-    always calibration; the v2 holdout was frozen (SHA-256 in README.md) before any tuning on v2.
-    """
+def v2_split_of(sentence_id: str) -> str:
+    """The v2 rule: ``holdout_v2`` for about 40 % of the new v2 sentences (a hash of the id), else ``calibration``."""
     if sentence_id in SENTENCES[:V1_SENTENCES]:
         return "calibration"
     digest = int(hashlib.sha256(f"v2/{sentence_id}".encode()).hexdigest(), 16)
     return "holdout_v2" if digest % 5 in (0, 1) else "calibration"
 
 
+def split_of(sentence_id: str) -> str:
+    """``holdout_v2`` (the v2 rule), ``holdout_v3`` (``HOLDOUT_V3``) or ``calibration``.
+
+    The sentences of the first version (``SENTENCES[:9]``) were looked at while tuning, so they are
+    always calibration; the v2 holdout was frozen (SHA-256 in README.md) before any tuning on v2,
+    and the v3 holdout before any change made in session 5.
+    """
+    if sentence_id in HOLDOUT_V3:
+        return "holdout_v3"
+    return v2_split_of(sentence_id)
+
+
 def in_set(sentence_id: str) -> bool:
     """Whether a sentence of SENTENCES is in the set (its seed, voice and speed: its place in SENTENCES)."""
     return (
-        sentence_id in SENTENCES[:V1_SENTENCES]
-        or sentence_id in EXTRA_CALIBRATION
-        or split_of(sentence_id) == "holdout_v2"
+        sentence_id in SENTENCES[:V1_SENTENCES] or sentence_id in EXTRA_CALIBRATION or split_of(sentence_id) in HOLDOUTS
     )
 
 
@@ -234,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     kokoro: Kokoro | None = None
-    for row in sorted(rows, key=lambda r: r["split"] != "holdout_v2"):  # the holdout first
+    for row in sorted(rows, key=lambda r: r["split"] not in HOLDOUTS):  # the holdouts first
         path = AUDIO / row["file"]
         if path.exists():
             continue
