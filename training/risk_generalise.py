@@ -6,8 +6,9 @@ authors, author-balanced fitting, and the pooled figures that choose between rec
 
 - ``author_weights``: per-row weights so that each author (and, within an author, each level)
   counts alike, tempered by a power (0 = the plain class-balanced fit, 1 = full balance);
-- ``fit_weighted``: the same two-part head as ``training.train_emotion_head.fit_head`` (e5 part and
-  character n-gram part, full-batch L-BFGS, class-balanced), with those row weights;
+- ``fit_weighted``: ``training.train_emotion_head.fit_head``'s two-part head (e5 part and
+  character n-gram part, full-batch L-BFGS, class-balanced) as a ``RiskHead``, with those row
+  weights and the n-gram views;
 - ``HeldOut``: for each author, the log-probabilities of both head parts, the imminence probe and a
   nearest-neighbour signal, from a head fitted without that author; saved as ``.npz`` so that the
   variants that only re-mix or re-threshold (``lexical_weight``, calibration, the neighbour signal)
@@ -28,13 +29,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 from pipeline.care.assessor import RiskHead, RiskNgramVectorizer
 from pipeline.care.risk import assess_details
-from pipeline.text.e5_head import CharNgramVectorizer, log_softmax
+from pipeline.text.e5_head import log_softmax
+from training.train_emotion_head import fit_head
 
 RANK = {"none": 0, "watch": 1, "high": 2}
 
@@ -56,59 +57,6 @@ def author_weights(authors: Sequence[str], levels: Sequence[str], power: float) 
     return w / w.mean()
 
 
-def _lbfgs_weighted(
-    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, l2: float, hidden: int, k: int, config
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Full-batch L-BFGS on row- and class-weighted cross-entropy + l2/2·‖W‖², as ``_lbfgs`` of the
-    emotion head (same optimiser settings); with ones as ``sample_weight`` it minimises the same loss."""
-    import torch
-    from torch import nn
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(config.seed)
-        xt = torch.from_numpy(x.astype(np.float64))
-        sparse = not hidden and np.count_nonzero(x) < 0.1 * x.size
-        if sparse:
-            xt = xt.to_sparse()
-        yt = torch.from_numpy(y.astype(np.int64))
-        counts = np.bincount(y, minlength=k).astype(np.float64)
-        class_w = len(y) / (k * np.maximum(counts, 1.0)) if config.balanced else np.ones(k)
-        row_w = torch.from_numpy(class_w[y] * sample_weight)
-        row_w = row_w / row_w.sum()
-        if hidden:
-            model = nn.Sequential(nn.Linear(x.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, k)).double()
-            linears = [m for m in model if isinstance(m, nn.Linear)]
-            params = list(model.parameters())
-        else:
-            w = torch.zeros((k, x.shape[1]), dtype=torch.float64, requires_grad=True)
-            b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
-
-            linears = [SimpleNamespace(weight=w, bias=b)]
-            params = [w, b]
-
-            def model(inputs):
-                return (torch.sparse.mm(inputs, w.t()) if sparse else inputs @ w.t()) + b
-
-        loss_fn = nn.CrossEntropyLoss(reduction="none")
-        optimizer = torch.optim.LBFGS(
-            params, lr=1.0, max_iter=config.max_iter, tolerance_grad=1e-9, tolerance_change=1e-12,
-            history_size=20, line_search_fn="strong_wolfe",
-        )  # fmt: skip
-
-        def closure():
-            optimizer.zero_grad()
-            loss = (loss_fn(model(xt), yt) * row_w).sum() + 0.5 * l2 * sum((m.weight**2).sum() for m in linears)
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
-        return [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linears]
-    finally:
-        torch.set_num_threads(threads)
-
-
 def fit_weighted(
     texts: Sequence[str],
     embeddings: np.ndarray,
@@ -119,21 +67,11 @@ def fit_weighted(
 ) -> RiskHead:
     """The two-part risk head fitted with row weights (see ``author_weights``); the n-gram part reads
     ``config.lexical_views`` too when set."""
-    y = np.asarray(y)
-    k = len(labels)
-    mean = embeddings.mean(axis=0)
-    std = embeddings.std(axis=0) + 1e-6
-    layers = _lbfgs_weighted((embeddings - mean) / std, y, sample_weight, config.semantic_l2, config.hidden, k, config)
-    w0, b0 = layers[0]
-    layers[0] = (w0 / std, b0 - (w0 / std) @ mean)
-    layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
     views = tuple(getattr(config, "lexical_views", ()) or ())
-    if views:
-        vectorizer = RiskNgramVectorizer.fit_views(texts, views, min_df=config.min_df, max_n=config.max_n)
-    else:
-        vectorizer = CharNgramVectorizer.fit(texts, min_df=config.min_df, max_n=config.max_n)
-    [(lw, lb)] = _lbfgs_weighted(vectorizer.transform(texts), y, sample_weight, config.lexical_l2, 0, k, config)
-    return RiskHead(layers, labels, vectorizer, (lw.astype(np.float32), lb.astype(np.float32)), config.lexical_weight)
+    options = {"vectorizer_type": RiskNgramVectorizer, "views": views} if views else {}
+    head = fit_head(texts, embeddings, y, config, labels, RiskHead, sample_weight=sample_weight, **options)
+    assert isinstance(head, RiskHead)
+    return head
 
 
 # --- the hybrid for whole arrays -------------------------------------------------------------------

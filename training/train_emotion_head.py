@@ -42,6 +42,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -122,21 +123,37 @@ def format_report(metrics: dict) -> str:
 
 
 def _fit_linear_or_mlp(
-    x: np.ndarray, y: np.ndarray, l2: float, hidden: int, config: HeadTrainingConfig, k: int = len(EMOTION_LABELS)
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float,
+    hidden: int,
+    config: HeadTrainingConfig,
+    k: int = len(EMOTION_LABELS),
+    sample_weight: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Full-batch L-BFGS on (weighted) cross-entropy over ``k`` classes + l2/2·‖W‖²; [(weight, bias), …] in float64."""
+    """Full-batch L-BFGS on (weighted) cross-entropy over ``k`` classes + l2/2·‖W‖²; [(weight, bias), …] in float64.
+
+    ``sample_weight`` (one per row, as ``training.risk_generalise.author_weights`` makes) multiplies
+    each row's class weight; with ones it minimises the same loss as without.
+    """
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small full-batch problems: more threads only wait on each other here
     try:
-        return _lbfgs(x, y, l2, hidden, config, k)
+        return _lbfgs(x, y, l2, hidden, config, k, sample_weight)
     finally:
         torch.set_num_threads(threads)
 
 
 def _lbfgs(
-    x: np.ndarray, y: np.ndarray, l2: float, hidden: int, config: HeadTrainingConfig, k: int
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float,
+    hidden: int,
+    config: HeadTrainingConfig,
+    k: int,
+    sample_weight: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     import torch
     from torch import nn
@@ -162,7 +179,15 @@ def _lbfgs(
         def model(inputs: torch.Tensor) -> torch.Tensor:
             return (torch.sparse.mm(inputs, w.t()) if sparse else inputs @ w.t()) + b
 
-    loss_fn = nn.CrossEntropyLoss(weight=torch.from_numpy(weight))
+    if sample_weight is None:
+        loss_fn = nn.CrossEntropyLoss(weight=torch.from_numpy(weight))
+    else:  # the same weighted mean, each row's class weight times its own
+        rows = torch.from_numpy(weight[y] * sample_weight)
+        rows, per_row = rows / rows.sum(), nn.CrossEntropyLoss(reduction="none")
+
+        def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return (per_row(logits, targets) * rows).sum()
+
     optimizer = torch.optim.LBFGS(
         params, lr=1.0, max_iter=config.max_iter, tolerance_grad=1e-9, tolerance_change=1e-12,
         history_size=20, line_search_fn="strong_wolfe",
@@ -185,23 +210,30 @@ def fit_head(
     config: HeadTrainingConfig,
     head_labels: tuple[str, ...] = EMOTION_LABELS,
     head_type: type[E5Head] = EmotionHead,
+    sample_weight: np.ndarray | None = None,
+    vectorizer_type: type[CharNgramVectorizer] = CharNgramVectorizer,
+    **ngram_options: Any,
 ) -> E5Head:
     """Train both parts on one split and return the mixed head (float32 weights, as saved).
 
-    ``labels`` index ``head_labels``; the risk head (``training/train_risk_head.py``) passes its own.
+    ``labels`` index ``head_labels``; the risk head (``training/train_risk_head.py``) passes its own,
+    and may weigh rows (``sample_weight``) and read other views of a sentence (``vectorizer_type``
+    with its ``ngram_options``).
     """
     y = np.asarray(labels)
     k = len(head_labels)
     mean = embeddings.mean(axis=0)
     std = embeddings.std(axis=0) + 1e-6
-    layers = _fit_linear_or_mlp((embeddings - mean) / std, y, config.semantic_l2, config.hidden, config, k)
+    layers = _fit_linear_or_mlp(
+        (embeddings - mean) / std, y, config.semantic_l2, config.hidden, config, k, sample_weight
+    )
     w0, b0 = layers[0]
     layers[0] = (w0 / std, b0 - (w0 / std) @ mean)  # standardisation folded into the first layer
     layers = [(w.astype(np.float32), b.astype(np.float32)) for w, b in layers]
     if not config.lexical_weight:
         return head_type(layers, head_labels)
-    vectorizer = CharNgramVectorizer.fit(texts, min_df=config.min_df, max_n=config.max_n)
-    [(lw, lb)] = _fit_linear_or_mlp(vectorizer.transform(texts), y, config.lexical_l2, 0, config, k)
+    vectorizer = vectorizer_type.fit(texts, min_df=config.min_df, max_n=config.max_n, **ngram_options)
+    [(lw, lb)] = _fit_linear_or_mlp(vectorizer.transform(texts), y, config.lexical_l2, 0, config, k, sample_weight)
     return head_type(
         layers, head_labels, vectorizer, (lw.astype(np.float32), lb.astype(np.float32)), config.lexical_weight
     )

@@ -41,7 +41,6 @@ import math
 import time
 import unicodedata
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -199,28 +198,7 @@ class RiskNgramVectorizer(CharNgramVectorizer):
     @classmethod
     def fit_views(cls, texts: Iterable[str], views: Sequence[str], min_df: int = 2, max_n: int = 3):
         """As ``CharNgramVectorizer.fit``, over the n-grams of every view."""
-        probe = cls((), np.zeros(0), max_n, views)
-        df: Counter[str] = Counter()
-        n_docs = 0
-        for text in texts:
-            df.update(set(probe.grams(text)))
-            n_docs += 1
-        vocab = sorted(g for g, c in df.items() if c >= min_df)
-        idf = np.array([math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in vocab], dtype=np.float32)
-        return cls(vocab, idf, max_n, views)
-
-    def transform(self, texts: Sequence[str]) -> np.ndarray:
-        """(n,) texts → (n, len(vocab)) float32 over the n-grams of every view."""
-        out = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
-        for row, text in enumerate(texts):
-            counts = Counter(i for i in map(self._index.get, self.grams(text)) if i is not None)
-            if not counts:
-                continue
-            cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-            values = tf * self.idf[cols]
-            out[row, cols] = values / np.linalg.norm(values)
-        return out
+        return cls.fit(texts, min_df, max_n, views=views)
 
 
 class RiskHead(E5Head):

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 
@@ -72,23 +73,31 @@ class CharNgramVectorizer:
         self.max_n = max_n
         self._index = {gram: i for i, gram in enumerate(self.vocab)}
 
+    def grams(self, text: str) -> list[str]:
+        """The n-grams of ``text`` this vectorizer counts (a subclass may add other views of it)."""
+        return char_ngrams(text, self.max_n)
+
     @classmethod
-    def fit(cls, texts: Iterable[str], min_df: int = 2, max_n: int = 3) -> CharNgramVectorizer:
-        """Keep the n-grams found in at least ``min_df`` texts; smoothed idf = ln((1+N)/(1+df)) + 1."""
+    def fit(cls, texts: Iterable[str], min_df: int = 2, max_n: int = 3, **options: Any) -> Self:
+        """Keep the n-grams found in at least ``min_df`` texts; smoothed idf = ln((1+N)/(1+df)) + 1.
+
+        ``options`` go to the constructor (a subclass's own settings, such as its views).
+        """
+        probe = cls((), np.zeros(0), max_n, **options)
         df: Counter[str] = Counter()
         n_docs = 0
         for text in texts:
-            df.update(set(char_ngrams(text, max_n)))
+            df.update(set(probe.grams(text)))
             n_docs += 1
         vocab = sorted(g for g, c in df.items() if c >= min_df)
         idf = np.array([math.log((1 + n_docs) / (1 + df[g])) + 1.0 for g in vocab], dtype=np.float32)
-        return cls(vocab, idf, max_n)
+        return cls(vocab, idf, max_n, **options)
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         """(n,) texts → (n, len(vocab)) float32; a text with no known n-gram is a zero row."""
         out = np.zeros((len(texts), len(self.vocab)), dtype=np.float32)
         for row, text in enumerate(texts):
-            counts = Counter(i for i in map(self._index.get, char_ngrams(text, self.max_n)) if i is not None)
+            counts = Counter(i for i in map(self._index.get, self.grams(text)) if i is not None)
             if not counts:
                 continue
             cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
