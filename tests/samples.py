@@ -63,3 +63,21 @@ def bigram_embed(texts) -> np.ndarray:
             out[row, zlib.crc32((a + b).encode()) % 384] += 1.0
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.where(norms == 0, 1, norms)
+
+
+def two_author_risk_corpus(folder: Path) -> tuple[Path, Path]:
+    """``train.tsv`` and ``dev.tsv`` in ``folder``: the tiny risk head's rows, their authors alternating.
+
+    For tests of the leave-one-author-out check (``training.train_risk_head --cross-author``).
+    """
+    from training.train_risk_head import read_risk_tsv
+
+    rows = read_risk_tsv(REPO / "tests" / "data" / "risk_head_tiny.tsv")
+    header = "text\tlevel\tcategory\tgroup\tsource\tauthor\n"
+    lines = [
+        f"{t}\t{lv}\t{','.join(c) or '-'}\tg{i}\twritten\t{'one' if i % 2 else 'two'}\n"
+        for i, (t, lv, c) in enumerate(zip(rows.texts, rows.levels, rows.categories, strict=True))
+    ]
+    (folder / "train.tsv").write_text(header + "".join(lines[:30]), encoding="utf-8")
+    (folder / "dev.tsv").write_text(header + "".join(lines[30:]), encoding="utf-8")
+    return folder / "train.tsv", folder / "dev.tsv"

@@ -12,7 +12,7 @@ import pytest
 from pipeline.care.assessor import ClassifierSignal, RiskHead, RiskNgramVectorizer, combine, sound_spelling
 from pipeline.errors import ModelFilesError
 from pipeline.types import Risk
-from tests.samples import REPO, bigram_embed
+from tests.samples import REPO, bigram_embed, two_author_risk_corpus
 from training import train_risk_head
 from training.risk_generalise import (
     RANK,
@@ -137,14 +137,7 @@ def test_the_neighbour_signal_moves_towards_the_nearer_side():
 
 
 def _two_author_corpus(tmp_path):
-    rows = read_risk_tsv(TINY)
-    header = "text\tlevel\tcategory\tgroup\tsource\tauthor\n"
-    lines = [
-        f"{t}\t{lv}\t{','.join(c) or '-'}\tg{i}\twritten\t{'one' if i % 2 else 'two'}\n"
-        for i, (t, lv, c) in enumerate(zip(rows.texts, rows.levels, rows.categories, strict=True))
-    ]
-    (tmp_path / "train.tsv").write_text(header + "".join(lines[:30]), encoding="utf-8")
-    (tmp_path / "dev.tsv").write_text(header + "".join(lines[30:]), encoding="utf-8")
+    train, dev = two_author_risk_corpus(tmp_path)
     extra = tmp_path / "third" / "sentences.tsv"
     extra.parent.mkdir()
     extra.write_text(
@@ -153,7 +146,7 @@ def _two_author_corpus(tmp_path):
         "주말에 등산 가요\tnone\t-\n시험이 끝나서 좋아요\tnone\t-\n",
         encoding="utf-8",
     )
-    return tmp_path / "train.tsv", tmp_path / "dev.tsv", extra
+    return train, dev, extra
 
 
 def test_out_of_author_calibration_scores_each_author_with_a_head_that_never_saw_them(tmp_path, monkeypatch):

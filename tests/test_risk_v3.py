@@ -11,9 +11,9 @@ import pytest
 from pipeline.care.assessor import CLASSIFIER_REASON, ClassifierSignal, RiskHead, combine
 from pipeline.care.risk import _near_miss_table, assess_risk
 from pipeline.types import Risk
-from tests.samples import REPO, bigram_embed
+from tests.samples import REPO, bigram_embed, two_author_risk_corpus
 from training import train_risk_head
-from training.train_risk_head import RiskHeadTrainingConfig, RiskRows, fit_imminent, imminent_threshold, read_risk_tsv
+from training.train_risk_head import RiskHeadTrainingConfig, RiskRows, fit_imminent, imminent_threshold
 
 TINY = REPO / "tests" / "data" / "risk_head_tiny.tsv"
 
@@ -147,14 +147,7 @@ def test_the_probe_learns_imminence_and_its_threshold_bounds_false_marks():
 
 
 def test_the_cross_author_check_holds_each_author_out(tmp_path, monkeypatch):
-    rows = read_risk_tsv(TINY)
-    header = "text\tlevel\tcategory\tgroup\tsource\tauthor\n"
-    lines = [
-        f"{t}\t{lv}\t{','.join(c) or '-'}\tg{i}\twritten\t{'one' if i % 2 else 'two'}\n"
-        for i, (t, lv, c) in enumerate(zip(rows.texts, rows.levels, rows.categories, strict=True))
-    ]
-    (tmp_path / "train.tsv").write_text(header + "".join(lines[:30]), encoding="utf-8")
-    (tmp_path / "dev.tsv").write_text(header + "".join(lines[30:]), encoding="utf-8")
+    two_author_risk_corpus(tmp_path)
     monkeypatch.setattr(train_risk_head, "MIN_HELD_OUT", 1)
     config = RiskHeadTrainingConfig(
         train=str(tmp_path / "train.tsv"), dev=str(tmp_path / "dev.tsv"), max_iter=50, max_false_alarm=0.3
